@@ -1,0 +1,114 @@
+"""The contract every Recommender passes; each model's test module subclasses it.
+
+Subclasses set ``model_name`` and optionally ``options`` (config overrides),
+``learns_checkerboard`` (recommends the user's own taste group first) and
+``board_options`` (overrides for the 8 x 8 checkerboard).
+"""
+
+import numpy as np
+import pytest
+
+from tfrec.errors import ConfigError, NotSupportedError
+from tfrec.models import get_model, load_model
+
+
+class RecommenderContract:
+    model_name: str = ""
+    options: dict = {}
+    learns_checkerboard: bool = True
+    board_options: dict = {}
+
+    def make(self, **extra):
+        return get_model(self.model_name, **{**self.options, **extra})
+
+    @pytest.fixture(scope="class")
+    def fitted(self, small_split):
+        return self.make().fit(small_split)
+
+    def test_fit_returns_self_and_catalogue(self, small_split):
+        model = self.make()
+        assert model.fit(small_split) is model
+        assert set(model.item_ids) == set(small_split.train["item_id"])
+        assert set(model.user_ids) == set(small_split.train["user_id"])
+
+    def test_recommend_shapes_order_and_excludes_seen(self, fitted, small_split):
+        users = small_split.train["user_id"].unique()[:5]
+        items, scores = fitted.recommend(users, k=7)
+        assert items.shape == scores.shape == (5, 7)
+        assert np.all(np.diff(scores, axis=1) <= 1e-6), "scores must be best first"
+        for user, row in zip(users, items, strict=True):
+            seen = small_split.train.loc[small_split.train.user_id == user, "item_id"]
+            assert not set(row) & set(seen)
+            assert set(row) <= set(fitted.item_ids)
+            assert len(set(row)) == len(row)
+
+    def test_recommend_including_seen_can_return_seen(self, fitted):
+        items, _ = fitted.recommend(fitted.user_ids[:3], k=len(fitted.item_ids), exclude_seen=False)
+        assert items.shape[1] == len(fitted.item_ids)
+        assert set(items[0]) == set(fitted.item_ids)
+
+    def test_unknown_ids_fall_back(self, fitted):
+        items, scores = fitted.recommend([-42], k=5)
+        popular = fitted.item_ids[np.argsort(-fitted.popularity_, kind="stable")[:5]]
+        assert list(items[0]) == list(popular)
+        pred = fitted.predict([-42, fitted.user_ids[0]], [fitted.item_ids[0], -7])
+        assert np.all(np.isfinite(pred))
+        if fitted.predicts_ratings:
+            assert pred == pytest.approx([fitted.global_mean_] * 2, abs=1e-5)
+
+    def test_predict_matches_score(self, fitted):
+        users = np.repeat(fitted.user_ids[:4], 3)
+        items = np.tile(fitted.item_ids[:3], 4)
+        scores = fitted.score(fitted.user_ids[:4])[:, :3].ravel()
+        predicted = fitted.predict(users, items)
+        if fitted.predicts_ratings:
+            scores = np.clip(scores, *fitted.rating_scale_)
+            if self.model_name == "itemknn":  # score is unnormalised; prediction is its average
+                pytest.skip("itemknn scores are weighted sums, predictions weighted averages")
+        assert predicted == pytest.approx(scores, rel=1e-4, abs=1e-4)
+
+    def test_config_round_trip(self):
+        config = self.make().config
+        assert type(config).from_json(config.to_json()) == config
+
+    def test_unknown_option_is_named(self):
+        with pytest.raises(ConfigError, match="no_such_option"):
+            self.make(no_such_option=1)
+
+    def test_save_load_gives_equal_outputs(self, fitted, tmp_path):
+        fitted.save(tmp_path / "m")
+        loaded = load_model(tmp_path / "m")
+        users = list(fitted.user_ids[:6]) + [-1]
+        np.testing.assert_array_equal(
+            loaded.recommend(users, k=5)[0], fitted.recommend(users, k=5)[0]
+        )
+        np.testing.assert_allclose(loaded.score(users), fitted.score(users), rtol=1e-6)
+        assert loaded.config == fitted.config
+
+    def test_deterministic(self, small_split, fitted):
+        again = self.make().fit(small_split)
+        np.testing.assert_allclose(
+            again.score(fitted.user_ids[:10]),
+            fitted.score(fitted.user_ids[:10]),
+            rtol=1e-4,
+            atol=1e-5,
+        )
+
+    def test_similar_items_excludes_itself_or_says_unsupported(self, fitted):
+        try:
+            items, scores = fitted.similar_items(fitted.item_ids[:3], k=4)
+        except NotSupportedError:
+            return
+        assert items.shape == (3, 4)
+        for query, row in zip(fitted.item_ids[:3], items, strict=True):
+            assert query not in row
+
+    def test_checkerboard_known_answer(self, board_split):
+        if not self.learns_checkerboard:
+            pytest.skip(f"{self.model_name} does not model user preferences")
+        model = self.make(**self.board_options).fit(board_split)
+        users = model.user_ids
+        top, _ = model.recommend(users, k=1)
+        half_items = len(model.item_ids) // 2
+        own_group = (users <= len(users) // 2) == (top[:, 0] <= half_items)
+        assert own_group.all(), f"top items {top[:, 0]} for users {users}"

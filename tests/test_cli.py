@@ -1,0 +1,218 @@
+"""The CLI contract, run in-process (fast) and once as a real subprocess."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.movielens_files import write_1m, write_100k
+from tfrec.cli import main
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def svd_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "svd"
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "svd",
+                "--dataset",
+                "synthetic-tiny",
+                "--set",
+                "k=5",
+                "--out",
+                str(run_dir),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    return run_dir
+
+
+def test_train_writes_metrics_and_config(svd_run):
+    metrics = json.loads((svd_run / "metrics.json").read_text())
+    for key in (
+        "model",
+        "dataset",
+        "split",
+        "rmse",
+        "mae",
+        "n_rating_pairs",
+        "hr@10",
+        "precision@10",
+        "recall@10",
+        "ndcg@10",
+        "map@10",
+        "coverage@10",
+        "n_users_ranked",
+        "train_seconds",
+    ):
+        assert key in metrics, key
+    assert metrics["model"] == "svd" and metrics["split"] == "temporal"
+    config = json.loads((svd_run / "config.json").read_text())
+    assert config["config"]["k"] == 5
+
+
+def test_recommend_json_and_explain(svd_run, capsys):
+    code, out, _ = _run(
+        capsys,
+        "recommend",
+        "--model-dir",
+        str(svd_run),
+        "--user-id",
+        "1",
+        "-k",
+        "4",
+        "--json",
+        "--explain",
+    )
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 4
+    assert set(rows[0]) == {"item_id", "title", "score", "reason"}
+    assert rows[0]["title"].startswith("Synthetic Movie")
+    assert rows[0]["reason"].startswith(("because you rated", "rated "))
+
+
+def test_similar(svd_run, capsys):
+    code, out, _ = _run(
+        capsys, "similar", "--model-dir", str(svd_run), "--item-id", "1", "-k", "3", "--json"
+    )
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 3 and all(r["item_id"] != 1 for r in rows)
+
+
+def test_popularity_has_no_similarity(tmp_path, capsys):
+    main(
+        [
+            "train",
+            "--model",
+            "popularity",
+            "--dataset",
+            "synthetic-tiny",
+            "--out",
+            str(tmp_path / "pop"),
+            "--quiet",
+        ]
+    )
+    code, _, err = _run(capsys, "similar", "--model-dir", str(tmp_path / "pop"), "--item-id", "1")
+    assert code == 2 and "no item similarity" in err
+    metrics = json.loads((tmp_path / "pop" / "metrics.json").read_text())
+    assert "rmse" not in metrics and "hr@10" in metrics
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--model", "nope", "--out", "x"], "unknown model 'nope'; accepted: popularity"),
+        (
+            ["train", "--model", "svd", "--dataset", "ml-9m", "--out", "x"],
+            "unknown dataset 'ml-9m'",
+        ),
+        (["train", "--model", "svd", "--set", "k", "--out", "x"], "--set takes KEY=VALUE"),
+        (
+            ["train", "--model", "svd", "--set", "k=-3", "--out", "x"],
+            "k must be a positive integer; got -3",
+        ),
+        (
+            ["recommend", "--model-dir", "/nonexistent", "--user-id", "1"],
+            "holds no saved tfrec model",
+        ),
+    ],
+)
+def test_bad_input_is_one_line(capsys, argv, message):
+    code, _, err = _run(capsys, *argv)
+    assert code == 2
+    assert err.startswith("tfrec: error: ") and message in err and err.count("\n") == 1
+
+
+def test_unknown_user(svd_run, capsys):
+    code, _, err = _run(capsys, "recommend", "--model-dir", str(svd_run), "--user-id", "99999")
+    assert code == 2 and "unknown user id 99999" in err
+
+
+@pytest.mark.parametrize("writer, name", [(write_100k, "ml-100k"), (write_1m, "ml-1m")])
+def test_official_formats_through_the_cli(tmp_path, capsys, writer, name):
+    writer(tmp_path)
+    code, out, _ = _run(
+        capsys, "data", "info", "--dataset", name, "--data-dir", str(tmp_path), "--json"
+    )
+    info = json.loads(out)
+    assert code == 0 and info["n_users"] == 5 and info["n_items"] == 10 and info["n_ratings"] == 50
+    code, out, _ = _run(
+        capsys,
+        "train",
+        "--model",
+        "svd",
+        "--set",
+        "k=2",
+        "--dataset",
+        name,
+        "--data-dir",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "run"),
+    )
+    assert code == 0 and "rmse" in out
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["n_rating_pairs"] > 0
+
+
+def test_split_none_skips_evaluation(tmp_path):
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "itemknn",
+                "--dataset",
+                "synthetic-tiny",
+                "--split",
+                "none",
+                "--out",
+                str(tmp_path / "r"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert "hr@10" not in metrics and metrics["n_train"] > 1000
+
+
+def test_console_script_exits_nonzero_without_traceback(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tfrec.cli",
+            "data",
+            "info",
+            "--dataset",
+            "ml-1m",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "tfrec data fetch ml-1m" in result.stderr
+
+
+def test_light_imports_do_not_load_tensorflow():
+    code = (
+        "import sys, tfrec, tfrec.data, tfrec.splits, tfrec.evaluation, tfrec.cli; "
+        "import tfrec.models.svd, tfrec.models.itemknn; "
+        "assert 'tensorflow' not in sys.modules, 'tensorflow imported'; "
+        "import os; assert os.environ['TF_USE_LEGACY_KERAS'] == '1'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,113 @@
+"""MovieLens parsers, validation errors and dataset resolution."""
+
+import numpy as np
+import pytest
+
+from tests.movielens_files import RATINGS, write_1m, write_100k, write_latest
+from tfrec.data import load_dataset
+from tfrec.data.registry import dataset_names
+from tfrec.data.synthetic import generate
+from tfrec.errors import DataError
+
+
+def test_latest_format(tmp_path):
+    write_latest(tmp_path)
+    data = load_dataset("ml-latest-small", tmp_path)
+    assert len(data.ratings) == len(RATINGS)
+    assert data.ratings.dtypes.to_dict() == {
+        "user_id": np.int32,
+        "item_id": np.int32,
+        "rating": np.float32,
+        "timestamp": np.int64,
+    }
+    first = data.items.set_index("item_id").loc[1]
+    assert first.title == "American President, The (1995)"
+    assert first.genres == ["Comedy", "Drama", "Romance"]
+    assert first.tags == ["funny", "politics"]
+    assert first.year == 1995
+    assert data.items.set_index("item_id").loc[2].genres == []
+    assert data.rating_scale == (0.5, 5.0)
+
+
+def test_100k_format(tmp_path):
+    write_100k(tmp_path)
+    data = load_dataset("ml-100k", tmp_path)
+    assert len(data.ratings) == len(RATINGS)
+    items = data.items.set_index("item_id")
+    assert items.loc[1].title == "Café Olé (1995)"
+    assert items.loc[1].genres == ["Adventure"]
+    assert items.loc[3].year == 1983
+    assert list(data.users.columns) == ["user_id", "age", "gender", "occupation", "zip_code"]
+    assert data.rating_scale == (1.0, 5.0)
+
+
+def test_1m_format(tmp_path):
+    write_1m(tmp_path)
+    data = load_dataset("ml-1m", tmp_path)
+    assert len(data.ratings) == len(RATINGS)
+    items = data.items.set_index("item_id")
+    assert items.loc[1].title == "Amélie (2001)"
+    assert items.loc[1].genres == ["Comedy", "Romance"]
+    assert data.users["zip_code"].iloc[0] == "48101"
+
+
+def test_data_dir_may_be_the_dataset_folder(tmp_path):
+    folder = write_1m(tmp_path)
+    assert len(load_dataset("ml-1m", folder).ratings) == len(RATINGS)
+
+
+def test_missing_files_say_where_to_put_them(tmp_path):
+    with pytest.raises(DataError) as error:
+        load_dataset("ml-1m", tmp_path)
+    message = str(error.value)
+    assert str(tmp_path / "ml-1m") in message and "ratings.dat" in message
+    assert "tfrec data fetch ml-1m" in message
+
+
+def test_unknown_dataset_lists_names():
+    with pytest.raises(DataError, match="unknown dataset 'ml-2m'; accepted: .*ml-25m"):
+        load_dataset("ml-2m")
+    assert "synthetic" in dataset_names()
+
+
+@pytest.mark.parametrize(
+    "row, pattern",
+    [
+        ("1,1,4.0,5\n1,2,oops,6\n", r"line 3: column 'rating' has 'oops'"),
+        ("1,1,4.0,5\n1,2,4.0,6,9\n", r"malformed file: .*line 3"),
+        ("1,1,4.0,5\n1,2,,6\n", r"NaN values, first at data row 2"),
+        ("1,1,4.0,5\n1,2,7.5,6\n", r"rating 7.5 at data row 2 is outside the rating scale"),
+        ("1,1,4.0,5\n1,1,3.0,6\n", r"1 duplicate \(user_id, item_id\) row\(s\), first user_id=1"),
+    ],
+)
+def test_bad_ratings_name_the_problem(tmp_path, row, pattern):
+    d = write_latest(tmp_path)
+    (d / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + row)
+    with pytest.raises(DataError, match=pattern):
+        load_dataset("ml-latest-small", tmp_path)
+
+
+def test_missing_column_is_named(tmp_path):
+    d = write_latest(tmp_path)
+    (d / "ratings.csv").write_text("userId,movieId,score,timestamp\n1,1,4.0,5\n")
+    with pytest.raises(DataError, match="missing column"):
+        load_dataset("ml-latest-small", tmp_path)
+
+
+def test_synthetic_is_deterministic_and_shaped():
+    a = generate(n_users=50, n_items=300, n_ratings=1_500, seed=3)
+    b = generate(n_users=50, n_items=300, n_ratings=1_500, seed=3)
+    c = generate(n_users=50, n_items=300, n_ratings=1_500, seed=4)
+    assert a.ratings.equals(b.ratings) and not a.ratings.equals(c.ratings)
+    r = a.ratings
+    assert 1_300 <= len(r) <= 1_600
+    assert set(np.unique(r.rating * 2)) <= set(range(1, 11))
+    assert not r.duplicated(["user_id", "item_id"]).any()
+    assert (r.groupby("user_id")["timestamp"].diff().dropna() >= 0).all()
+    assert a.items["genres"].map(len).min() >= 1
+    assert set(r.item_id) <= set(a.items.item_id)
+
+
+def test_synthetic_preset_loads_by_name():
+    data = load_dataset("synthetic-tiny")
+    assert data.name == "synthetic-tiny" and len(data.ratings) > 1_000

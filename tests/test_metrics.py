@@ -1,0 +1,47 @@
+"""Metric formulas against hand-computed values."""
+
+import numpy as np
+import pytest
+
+from tfrec.metrics import mae, ranking_metrics, rmse, sampled_rank_metrics
+from tfrec.topk import top_k
+
+
+def test_rating_errors():
+    assert rmse([3, 4], [4, 2]) == pytest.approx(np.sqrt((1 + 4) / 2))
+    assert mae([3, 4], [4, 2]) == pytest.approx(1.5)
+
+
+def test_ranking_metrics_by_hand():
+    hits = np.array(
+        [
+            [False, True, False, True],  # 2 relevant, both found at 2 and 4
+            [False, False, False, False],  # nothing found
+            [True, False, False, False],
+        ]
+    )  # 9 relevant, K=4 -> ideal 4 hits
+    m = ranking_metrics(hits, np.array([2, 1, 9]))
+    assert m["hr"].tolist() == [1, 0, 1]
+    assert m["precision"].tolist() == [0.5, 0, 0.25]
+    assert m["recall"].tolist() == [1.0, 0, 0.25]
+    dcg0 = 1 / np.log2(3) + 1 / np.log2(5)
+    assert m["ndcg"][0] == pytest.approx(dcg0 / (1 + 1 / np.log2(3)))
+    ideal2 = sum(1 / np.log2(j + 2) for j in range(4))
+    assert m["ndcg"][2] == pytest.approx(1 / ideal2)
+    assert m["ap"][0] == pytest.approx((1 / 2 + 2 / 4) / 2)
+    assert m["ap"][2] == pytest.approx(1 / 4)
+
+
+def test_sampled_ties_count_against_the_positive():
+    result = sampled_rank_metrics(
+        np.array([1.0, 0.5, 0.0]), np.array([[0.0, 0.2], [0.9, 0.1], [0.0, 0.0]]), k=1
+    )
+    assert result["hr"].tolist() == [1, 0, 0]
+    assert result["ndcg"][0] == 1.0
+
+
+def test_top_k_orders_and_breaks_ties_by_index():
+    scores = np.array([[0.1, 0.9, 0.9, -np.inf, 0.5]], dtype=np.float32)
+    index, values = top_k(scores, 3)
+    assert index.tolist() == [[1, 2, 4]] and values[0].tolist() == pytest.approx([0.9, 0.9, 0.5])
+    assert top_k(scores, 10)[0].shape == (1, 5)

@@ -1,0 +1,76 @@
+"""Split methods on hand-made data with known answers."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tfrec.data.schema import Dataset, make_items
+from tfrec.errors import ConfigError
+from tfrec.splits import split
+
+
+def _dataset(rows):
+    ratings = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+    ratings = ratings.astype(
+        {"user_id": np.int32, "item_id": np.int32, "rating": np.float32, "timestamp": np.int64}
+    )
+    return Dataset("hand", ratings, make_items(sorted(ratings.item_id.unique())))
+
+
+def test_temporal_takes_last_tenth_per_user_and_ties_keep_file_order():
+    # user 1: 20 ratings, timestamps shuffled; the last two by time -> test,
+    # the two before -> validation. user 2: 5 ratings, two tied at the end.
+    rows = [
+        (1, i, 3.0, t)
+        for i, t in zip(range(20), np.random.default_rng(0).permutation(20), strict=True)
+    ]
+    rows += [
+        (2, 100, 4.0, 1),
+        (2, 101, 4.0, 2),
+        (2, 102, 4.0, 3),
+        (2, 103, 4.0, 9),
+        (2, 104, 4.0, 9),
+    ]
+    parts = split(_dataset(rows), "temporal")
+    by_time = sorted(rows[:20], key=lambda r: r[3])
+    assert set(parts.test[parts.test.user_id == 1].item_id) == {r[1] for r in by_time[-2:]}
+    assert set(parts.validation[parts.validation.user_id == 1].item_id) == {
+        r[1] for r in by_time[-4:-2]
+    }
+    # n=5: max(1, int(0.5)) = 1 -> tie at t=9 keeps file order: 104 is last.
+    assert list(parts.test[parts.test.user_id == 2].item_id) == [104]
+    assert list(parts.validation[parts.validation.user_id == 2].item_id) == [103]
+    assert parts.sizes() == {"train": 19, "validation": 3, "test": 3}
+
+
+def test_leave_one_out():
+    rows = [(1, i, 3.0, 10 - i) for i in range(5)] + [(2, 9, 3.0, 1), (2, 8, 3.0, 2)]
+    parts = split(_dataset(rows), "leave-one-out")
+    assert list(parts.test.item_id) == [0] and list(parts.validation.item_id) == [1]
+    assert set(parts.train[parts.train.user_id == 2].item_id) == {8, 9}
+
+
+def test_random_is_seeded_and_disjoint(small_data):
+    a, b = split(small_data, "random", seed=1), split(small_data, "random", seed=1)
+    c = split(small_data, "random", seed=2)
+    assert a.test.equals(b.test) and not a.test.equals(c.test)
+    keys = [set(zip(p.user_id, p.item_id, strict=True)) for p in (a.train, a.validation, a.test)]
+    assert not (keys[0] & keys[1]) and not (keys[0] & keys[2]) and not (keys[1] & keys[2])
+    assert sum(map(len, keys)) == len(small_data.ratings)
+
+
+def test_global_time_cuts_by_date(small_data):
+    parts = split(small_data, "global-time")
+    assert parts.train.timestamp.max() <= parts.validation.timestamp.min()
+    assert parts.validation.timestamp.max() <= parts.test.timestamp.min()
+
+
+def test_refit_split_moves_validation_into_train(small_split):
+    refit = small_split.with_validation_in_train()
+    assert len(refit.train) == len(small_split.train) + len(small_split.validation)
+    assert len(refit.validation) == 0 and refit.test is small_split.test
+
+
+def test_unknown_method_is_named(small_data):
+    with pytest.raises(ConfigError, match="split must be one of temporal, .*; got 'time'"):
+        split(small_data, "time")

@@ -1,0 +1,315 @@
+"""The ``tfrec`` command line: a thin layer over :mod:`tfrec.api`.
+
+    tfrec train --model svd --dataset synthetic --out runs/svd
+    tfrec recommend --model-dir runs/svd --user-id 1 --explain
+    tfrec similar --model-dir runs/svd --item-id 1
+    tfrec data info --dataset ml-latest-small
+    tfrec data fetch ml-1m
+
+User errors print one line, ``tfrec: error: ...``, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tfrec.errors import ConfigError, NotSupportedError, TfrecError
+
+_METRIC_ORDER = (
+    "rmse",
+    "mae",
+    "n_rating_pairs",
+    "hr@10",
+    "precision@10",
+    "recall@10",
+    "ndcg@10",
+    "map@10",
+    "coverage@10",
+    "n_users_ranked",
+    "train_seconds",
+    "eval_seconds",
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tfrec`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except TfrecError as e:
+        print(f"tfrec: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tfrec: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    from tfrec import __version__
+    from tfrec.data.registry import dataset_names
+    from tfrec.models import model_names
+    from tfrec.splits import SPLIT_METHODS
+
+    parser = argparse.ArgumentParser(prog="tfrec", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"tfrec {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = commands.add_parser("train", help="fit a model, evaluate it on test, save the run")
+    p.add_argument(
+        "--model", required=True, metavar="NAME", help=f"one of: {', '.join(model_names())}"
+    )
+    p.add_argument(
+        "--dataset",
+        default="synthetic",
+        metavar="NAME",
+        help=f"one of: {', '.join(dataset_names())} (default: synthetic)",
+    )
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding <dataset>/ as unzipped")
+    p.add_argument(
+        "--split",
+        default="temporal",
+        choices=SPLIT_METHODS,
+        help="temporal (default), leave-one-out, random, global-time, or none "
+        "(fit on all ratings, no evaluation)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--refit", action="store_true", help="fit on train+validation before test")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model option, e.g. --set k=64 (repeatable)",
+    )
+    p.add_argument("-k", type=int, default=10, help="cut-off of the top-N metrics (default 10)")
+    p.add_argument("--download", action="store_true", help="download a missing dataset")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
+    p.add_argument("--quiet", action="store_true", help="print only errors")
+    p.set_defaults(handler=_train)
+
+    p = commands.add_parser("recommend", help="top-k items for a user from a saved run")
+    p.add_argument("--model-dir", required=True, metavar="RUN_DIR")
+    p.add_argument("--user-id", required=True, type=int)
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--include-seen", action="store_true", help="do not drop items already rated")
+    p.add_argument("--explain", action="store_true", help="say why each item is recommended")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_recommend)
+
+    p = commands.add_parser("similar", help="items most similar to an item")
+    p.add_argument("--model-dir", required=True, metavar="RUN_DIR")
+    p.add_argument("--item-id", required=True, type=int)
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_similar)
+
+    p = commands.add_parser("models", help="list the models")
+    p.set_defaults(handler=lambda args: print("\n".join(model_names())))
+
+    data = commands.add_parser("data", help="dataset commands").add_subparsers(metavar="COMMAND")
+    p = data.add_parser("info", help="counts of users, items, ratings and the date range")
+    p.add_argument("--dataset", default="synthetic", metavar="NAME")
+    p.add_argument("--data-dir", metavar="DIR")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_data_info)
+    p = data.add_parser("fetch", help="download and verify an official MovieLens archive")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--data-dir", metavar="DIR")
+    p.set_defaults(handler=_data_fetch)
+    p = data.add_parser("list", help="list the known datasets")
+    p.set_defaults(handler=_data_list)
+    return parser
+
+
+def _train(args) -> int:
+    from tfrec.api import train
+
+    result = train(
+        args.model,
+        args.dataset,
+        args.split,
+        args.out,
+        data_dir=args.data_dir,
+        seed=args.seed,
+        config=_parse_options(args.set),
+        refit=args.refit,
+        k=args.k,
+        download=args.download,
+    )
+    if not args.quiet:
+        m = result.metrics
+        print(f"{m['model']} on {m['dataset']} ({m['protocol']})")
+        for key in _METRIC_ORDER:
+            if key.endswith("@10") and args.k != 10:
+                key = key.replace("@10", f"@{args.k}")
+            if key in m:
+                value = m[key]
+                print(
+                    f"  {key:<16} {value:.4f}"
+                    if isinstance(value, float)
+                    else f"  {key:<16} {value}"
+                )
+        print(f"wrote {result.run_dir}/ (metrics.json, config.json, model/)")
+    return 0
+
+
+def _parse_options(pairs: list[str]) -> dict:
+    options = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set takes KEY=VALUE; got {pair!r}")
+        try:
+            options[key] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key] = text
+    return options
+
+
+def _load_run(run_dir: str):
+    import pandas as pd
+
+    from tfrec.api import load_model
+
+    model = load_model(run_dir)
+    items_file = Path(run_dir) / "items.csv"
+    items = (
+        pd.read_csv(items_file, keep_default_na=False).set_index("item_id")
+        if items_file.exists()
+        else None
+    )
+    return model, items
+
+
+def _recommend(args) -> int:
+    model, items = _load_run(args.model_dir)
+    if args.user_id not in set(model.user_ids.tolist()):
+        raise TfrecError(
+            f"unknown user id {args.user_id}: not in the training data of "
+            f"{args.model_dir} ({len(model.user_ids)} users, ids "
+            f"{model.user_ids.min()}..{model.user_ids.max()})"
+        )
+    item_ids, scores = model.recommend([args.user_id], k=args.k, exclude_seen=not args.include_seen)
+    keep = item_ids[0] >= 0
+    item_ids, scores = item_ids[0][keep], scores[0][keep]
+    reasons = _explain(model, items, args.user_id, item_ids) if args.explain else None
+    rows = []
+    for rank, (item_id, score) in enumerate(zip(item_ids, scores, strict=True)):
+        row = {
+            "item_id": int(item_id),
+            "title": _title(items, item_id),
+            "score": round(float(score), 4),
+        }
+        if reasons is not None:
+            row["reason"] = reasons[rank]
+        rows.append(row)
+    _print_rows(rows, args.json, f"Top {len(rows)} for user {args.user_id} ({model.name})")
+    return 0
+
+
+def _similar(args) -> int:
+    model, items = _load_run(args.model_dir)
+    if args.item_id not in set(model.item_ids.tolist()):
+        raise TfrecError(
+            f"unknown item id {args.item_id}: not in the training data of {args.model_dir}"
+        )
+    try:
+        item_ids, scores = model.similar_items([args.item_id], k=args.k)
+    except NotSupportedError as e:
+        raise TfrecError(f"{e} (this run is {model.name})") from None
+    rows = [
+        {"item_id": int(i), "title": _title(items, i), "score": round(float(s), 4)}
+        for i, s in zip(item_ids[0], scores[0], strict=True)
+    ]
+    _print_rows(rows, args.json, f"Most similar to {args.item_id} {_title(items, args.item_id)}")
+    return 0
+
+
+def _explain(model, items, user_id, item_ids) -> list[str]:
+    """Seed-style reasons: a highly rated similar item, else the item's rating stats."""
+    import numpy as np
+
+    rated, ratings = model.rated_items(user_id)
+    liked = rated[ratings >= max(4.0, float(np.quantile(ratings, 0.75)))] if len(rated) else rated
+    neighbours = None
+    if len(liked):
+        try:
+            neighbours, _ = model.similar_items(item_ids, k=min(100, len(model.item_ids) - 1))
+        except NotSupportedError:
+            neighbours = None
+    reasons = []
+    for row, item_id in enumerate(item_ids):
+        because = None
+        if neighbours is not None:
+            match = neighbours[row][np.isin(neighbours[row], liked)]
+            if len(match):
+                because = match[0]
+        if because is not None:
+            given = float(ratings[rated == because][0])
+            reasons.append(f"because you rated {_title(items, because)} highly ({given:g})")
+        elif items is not None and item_id in items.index:
+            info = items.loc[item_id]
+            reasons.append(f"rated {int(info.n_ratings)} times, average {info.mean_rating:.2f}")
+        else:
+            reasons.append("popular in training")
+    return reasons
+
+
+def _title(items, item_id) -> str:
+    if items is not None and item_id in items.index:
+        return str(items.loc[item_id, "title"])
+    return f"item {item_id}"
+
+
+def _print_rows(rows: list[dict], as_json: bool, heading: str) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(heading)
+    for rank, row in enumerate(rows, 1):
+        line = f"{rank:>3}. {row['title']}  [{row['item_id']}]  score {row['score']:.4f}"
+        if "reason" in row:
+            line += f"  - {row['reason']}"
+        print(line)
+
+
+def _data_info(args) -> int:
+    from tfrec.data import load_dataset
+
+    info = load_dataset(args.dataset, args.data_dir).info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for key, value in info.items():
+            print(f"{key:<22} {value:.6f}" if isinstance(value, float) else f"{key:<22} {value}")
+    return 0
+
+
+def _data_fetch(args) -> int:
+    from tfrec.data import fetch
+
+    path = fetch(args.name, args.data_dir)
+    print(f"{args.name} is ready in {path}")
+    return 0
+
+
+def _data_list(args) -> int:
+    from tfrec.data.registry import DATASETS
+    from tfrec.data.synthetic import SIZES
+
+    for name, (users, items, ratings) in SIZES.items():
+        print(f"{name:<16} generated: ~{ratings:,} ratings, {users:,} users, {items:,} items")
+    for spec in DATASETS.values():
+        print(f"{spec.name:<16} {spec.description} ({spec.size_mb:g} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

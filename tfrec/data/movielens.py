@@ -1,0 +1,256 @@
+"""Parsers for the official MovieLens file formats.
+
+* ``latest``: ml-latest-small, ml-latest, ml-20m, ml-25m (CSV with a header,
+  quoted titles; ratings.csv, movies.csv, tags.csv, links.csv).
+* ``100k``: ml-100k (u.data tab-separated; u.item and u.user pipe-separated,
+  latin-1, 19 genre flags).
+* ``1m``: ml-1m (``::``-separated .dat files, latin-1, users.dat demographics).
+
+Each reader takes the unpacked dataset directory and returns
+(ratings, items, users) in the schema of :mod:`tfrec.data.schema`.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tfrec.data.schema import RATING_DTYPES, complete_items, make_items
+from tfrec.errors import DataError
+
+GENRES_100K = (
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
+_YEAR_IN_TITLE = r"\((\d{4})\)\s*$"
+
+
+def read_table(
+    path: Path | io.BytesIO,
+    *,
+    sep,
+    names=None,
+    dtype=None,
+    encoding="utf-8",
+    header="infer",
+    source=None,
+) -> pd.DataFrame:
+    """Reads a delimited file, turning pandas errors into one-line DataErrors.
+
+    A malformed line or a non-numeric value in a numeric column is reported
+    with the file and its line number.
+    """
+    source = source or str(path)
+    try:
+        return pd.read_csv(
+            path, sep=sep, names=names, dtype=dtype, encoding=encoding, header=header, engine="c"
+        )
+    except pd.errors.ParserError as e:
+        raise DataError(f"{source}: malformed file: {_first_line(e)}") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{source}: not {encoding} text ({e.reason} at byte {e.start})") from None
+    except (ValueError, TypeError) as e:
+        if dtype is None:
+            raise DataError(f"{source}: cannot read file: {_first_line(e)}") from None
+    # A value did not convert to its column's dtype: find it and say where.
+    if hasattr(path, "seek"):
+        path.seek(0)
+    raw = pd.read_csv(
+        path,
+        sep=sep,
+        names=names,
+        dtype=str,
+        encoding=encoding,
+        header=header,
+        keep_default_na=False,
+    )
+    first_data_line = 1 if names is not None and header is None else 2
+    for column, kind in dtype.items():
+        if column not in raw.columns or not np.issubdtype(np.dtype(kind), np.number):
+            continue
+        values = pd.to_numeric(raw[column], errors="coerce")
+        bad = np.flatnonzero(values.isna().to_numpy())
+        if len(bad):
+            row = int(bad[0])
+            raise DataError(
+                f"{source}, line {row + first_data_line}: column {column!r} has "
+                f"{raw[column].iloc[row]!r}, which is not a number"
+            )
+    raise DataError(f"{source}: cannot read file with the expected column types {dtype}")
+
+
+def read_latest(directory: Path):
+    """Reads the ml-latest / ml-20m / ml-25m CSV format."""
+    ratings = read_table(
+        directory / "ratings.csv",
+        sep=",",
+        dtype={
+            "userId": np.int32,
+            "movieId": np.int32,
+            "rating": np.float32,
+            "timestamp": np.int64,
+        },
+    )
+    ratings = ratings.rename(columns={"userId": "user_id", "movieId": "item_id"})
+    movies = read_table(directory / "movies.csv", sep=",", dtype={"movieId": np.int32})
+    _require_columns(movies, ("movieId", "title", "genres"), directory / "movies.csv")
+    genres = movies["genres"].fillna("").map(_split_genres)
+    tags = _read_tags(directory / "tags.csv", movies["movieId"])
+    items = make_items(movies["movieId"], movies["title"], genres, tags, _years(movies["title"]))
+    links = directory / "links.csv"
+    if links.exists():
+        link_frame = read_table(
+            links, sep=",", dtype={"movieId": np.int32, "imdbId": str, "tmdbId": "Int64"}
+        )
+        items = items.merge(
+            link_frame.rename(
+                columns={"movieId": "item_id", "imdbId": "imdb_id", "tmdbId": "tmdb_id"}
+            ),
+            on="item_id",
+            how="left",
+        )
+    return ratings, complete_items(items, ratings), None
+
+
+def read_100k(directory: Path):
+    """Reads the ml-100k format (u.data, u.item, u.user)."""
+    ratings = read_table(
+        directory / "u.data",
+        sep="\t",
+        header=None,
+        names=["user_id", "item_id", "rating", "timestamp"],
+        dtype=RATING_DTYPES,
+    )
+    item_columns = [
+        "item_id",
+        "title",
+        "release_date",
+        "video_release_date",
+        "imdb_url",
+        *GENRES_100K,
+    ]
+    raw = read_table(
+        directory / "u.item",
+        sep="|",
+        header=None,
+        names=item_columns,
+        encoding="latin-1",
+        dtype={"item_id": np.int32},
+    )
+    flags = raw.loc[:, list(GENRES_100K)].fillna(0).to_numpy(dtype=bool)
+    genre_names = np.array(GENRES_100K, dtype=object)
+    genres = [list(genre_names[row]) for row in flags]
+    years = pd.to_datetime(raw["release_date"], format="%d-%b-%Y", errors="coerce").dt.year
+    years = years.fillna(_years(raw["title"]))
+    items = make_items(raw["item_id"], raw["title"].fillna(""), genres, None, years)
+    users = None
+    if (directory / "u.user").exists():
+        users = read_table(
+            directory / "u.user",
+            sep="|",
+            header=None,
+            encoding="latin-1",
+            names=["user_id", "age", "gender", "occupation", "zip_code"],
+            dtype={"user_id": np.int32, "age": np.int32, "zip_code": str},
+        )
+    return ratings, complete_items(items, ratings), users
+
+
+def read_1m(directory: Path):
+    """Reads the ml-1m format (``::``-separated ratings.dat, movies.dat, users.dat)."""
+    ratings = read_table(
+        _double_colon(directory / "ratings.dat"),
+        sep="\t",
+        header=None,
+        names=["user_id", "item_id", "rating", "timestamp"],
+        dtype=RATING_DTYPES,
+        source=str(directory / "ratings.dat"),
+    )
+    movies = read_table(
+        _double_colon(directory / "movies.dat"),
+        sep="\t",
+        header=None,
+        names=["item_id", "title", "genres"],
+        encoding="latin-1",
+        dtype={"item_id": np.int32},
+        source=str(directory / "movies.dat"),
+    )
+    genres = movies["genres"].fillna("").map(_split_genres)
+    items = make_items(movies["item_id"], movies["title"], genres, None, _years(movies["title"]))
+    users = None
+    if (directory / "users.dat").exists():
+        users = read_table(
+            _double_colon(directory / "users.dat"),
+            sep="\t",
+            header=None,
+            names=["user_id", "gender", "age", "occupation", "zip_code"],
+            encoding="latin-1",
+            source=str(directory / "users.dat"),
+            dtype={"user_id": np.int32, "age": np.int32, "occupation": np.int32, "zip_code": str},
+        )
+    return ratings, complete_items(items, ratings), users
+
+
+def _double_colon(path: Path) -> io.BytesIO:
+    # pandas' C parser takes one-character separators only; '::' never occurs
+    # inside ml-1m fields, and tabs do not occur at all.
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    return io.BytesIO(data.replace(b"::", b"\t"))
+
+
+def _read_tags(path: Path, item_ids: pd.Series) -> list[list[str]]:
+    if not path.exists():
+        return [[] for _ in range(len(item_ids))]
+    tags = read_table(path, sep=",", dtype={"movieId": np.int32, "tag": str})
+    _require_columns(tags, ("movieId", "tag"), path)
+    tags = tags.dropna(subset=["tag"])
+    tags = tags.assign(tag=tags["tag"].str.strip().str.lower())
+    tags = tags[tags["tag"] != ""].drop_duplicates(["movieId", "tag"])
+    per_item = tags.groupby("movieId", sort=False)["tag"].agg(list)
+    return [list(t) if isinstance(t, list) else [] for t in per_item.reindex(item_ids)]
+
+
+def _split_genres(text: str) -> list[str]:
+    if not text or text == "(no genres listed)":
+        return []
+    return text.split("|")
+
+
+def _years(titles: pd.Series) -> pd.Series:
+    return pd.to_numeric(titles.astype(str).str.extract(_YEAR_IN_TITLE)[0], errors="coerce")
+
+
+def _require_columns(frame: pd.DataFrame, columns, path):
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {', '.join(missing)}; "
+            f"found {', '.join(map(str, frame.columns))}"
+        )
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__

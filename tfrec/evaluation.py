@@ -1,0 +1,226 @@
+"""The one evaluation protocol, the same for every model.
+
+* Rating metrics (rating models only): RMSE and MAE over the test pairs whose
+  user and item occur in training, predictions clipped to the rating scale.
+* Top-N, full ranking: a user is ranked when at least one of their test items
+  is in the training catalogue; candidates are every catalogue item minus the
+  user's train and validation items; relevant are the user's test items in
+  the catalogue. HR, Precision, Recall, NDCG, MAP at K, and catalogue
+  coverage (distinct recommended items / catalogue size).
+* Sampled (the NCF protocol, labelled as such): each user's last test item
+  among ``n_negatives`` items sampled uniformly from those the user never
+  rated; HR@K and NDCG@K.
+
+Users are scored in batches against the whole catalogue through
+:meth:`Recommender.score`; there is no Python loop per user or rating.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from tfrec import metrics
+from tfrec.errors import check_choice, check_positive_int
+from tfrec.models.base import Recommender, encode
+from tfrec.topk import exclude, top_k
+
+
+@dataclass
+class EvaluationResult:
+    """Metrics of one model on one split.
+
+    Attributes:
+        metrics: Flat dict, e.g. ``{"rmse": 0.96, "hr@10": 0.21, ...}``.
+        per_user: One row per ranked user with that user's metric values.
+    """
+
+    metrics: dict
+    per_user: pd.DataFrame = field(repr=False)
+
+    def to_dict(self) -> dict:
+        return dict(self.metrics)
+
+
+def evaluate(
+    model: Recommender,
+    split,
+    k: int = 10,
+    *,
+    part: str = "test",
+    sampled: bool = False,
+    n_negatives: int = 100,
+    seed: int = 0,
+    batch_size: int = 1024,
+) -> EvaluationResult:
+    """Evaluates a fitted model on ``split.test`` (or ``split.validation``).
+
+    Args:
+        model: A fitted :class:`Recommender`.
+        split: The :class:`~tfrec.splits.Split` the model was fitted on.
+        k: Cut-off of the top-N metrics.
+        part: ``"test"`` or ``"validation"``. For validation, test items are
+            not excluded from the candidates, only train items.
+        sampled: Also compute the NCF sampled protocol (``sampled_hr@k``...).
+        n_negatives: Negatives per user for the sampled protocol.
+        seed: Seed of the negative sampling.
+        batch_size: Users scored at once.
+    """
+    k = check_positive_int("k", k)
+    check_choice("part", part, ("test", "validation"))
+    target = split.test if part == "test" else split.validation
+    out: dict = {}
+    if model.predicts_ratings:
+        out.update(_rating_metrics(model, target))
+    seen = [split.train, split.validation] if part == "test" else [split.train]
+    ranking, per_user = _ranking_metrics(model, target, pd.concat(seen), k, batch_size)
+    out.update(ranking)
+    if sampled:
+        everything = pd.concat([split.train, split.validation, split.test])
+        out.update(_sampled_metrics(model, target, everything, k, n_negatives, seed, batch_size))
+    return EvaluationResult(out, per_user)
+
+
+def _rating_metrics(model, target) -> dict:
+    users, items = (
+        encode(model.user_ids, target["user_id"]),
+        encode(model.item_ids, target["item_id"]),
+    )
+    known = (users >= 0) & (items >= 0)
+    pairs = target[known]
+    predicted = np.clip(model.predict(pairs["user_id"], pairs["item_id"]), *model.rating_scale_)
+    actual = pairs["rating"].to_numpy()
+    return {
+        "rmse": metrics.rmse(predicted, actual),
+        "mae": metrics.mae(predicted, actual),
+        "n_rating_pairs": int(known.sum()),
+    }
+
+
+def _user_item_matrix(frame, user_ids, item_ids) -> sp.csr_matrix:
+    """Binary (len(user_ids), len(item_ids)) matrix of the frame's pairs in the catalogue."""
+    users, items = encode(user_ids, frame["user_id"]), encode(item_ids, frame["item_id"])
+    ok = (users >= 0) & (items >= 0)
+    matrix = sp.csr_matrix(
+        (np.ones(ok.sum(), dtype=np.float32), (users[ok], items[ok])),
+        shape=(len(user_ids), len(item_ids)),
+    )
+    matrix.sum_duplicates()
+    return matrix
+
+
+def _ranked_users(model, target) -> tuple[np.ndarray, sp.csr_matrix]:
+    in_catalog = encode(model.item_ids, target["item_id"]) >= 0
+    user_ids = np.unique(target["user_id"].to_numpy()[in_catalog]).astype(np.int64)
+    return user_ids, _user_item_matrix(target, user_ids, model.item_ids)
+
+
+def _ranking_metrics(model, target, seen, k, batch_size):
+    user_ids, relevant = _ranked_users(model, target)
+    excluded = _user_item_matrix(seen, user_ids, model.item_ids)
+    per_user = {name: [] for name in ("hr", "precision", "recall", "ndcg", "ap")}
+    recommended = np.zeros(len(model.item_ids), dtype=bool)
+    n_relevant = np.diff(relevant.indptr)
+    rows = np.arange(len(user_ids))
+    for start in range(0, len(user_ids), batch_size):
+        block = rows[start : start + batch_size]
+        scores = exclude(model.score(user_ids[block]), excluded, block)
+        index, values = top_k(scores, k)
+        valid = np.isfinite(values)
+        recommended[index[valid]] = True
+        hits = np.asarray(relevant[block].todense(), dtype=bool)
+        hits = np.take_along_axis(hits, index, axis=1) & valid
+        if hits.shape[1] < k:  # catalogue smaller than k
+            hits = np.pad(hits, ((0, 0), (0, k - hits.shape[1])))
+        for name, values_ in metrics.ranking_metrics(hits, n_relevant[block]).items():
+            per_user[name].append(values_)
+    columns = {name: np.concatenate(v) if v else np.empty(0) for name, v in per_user.items()}
+    frame = pd.DataFrame({"user_id": user_ids, "n_relevant": n_relevant, **columns})
+
+    def mean(column):
+        return float(frame[column].mean()) if len(frame) else float("nan")
+
+    result = {
+        f"hr@{k}": mean("hr"),
+        f"precision@{k}": mean("precision"),
+        f"recall@{k}": mean("recall"),
+        f"ndcg@{k}": mean("ndcg"),
+        f"map@{k}": mean("ap"),
+        f"coverage@{k}": float(recommended.mean()) if len(recommended) else 0.0,
+        "n_users_ranked": int(len(user_ids)),
+    }
+    return result, frame
+
+
+def _sampled_metrics(model, target, everything, k, n_negatives, seed, batch_size):
+    n_items = len(model.item_ids)
+    n_negatives = check_positive_int("n_negatives", n_negatives)
+    last = target.sort_values("timestamp", kind="stable").groupby("user_id").tail(1)
+    last = last[encode(model.item_ids, last["item_id"]) >= 0]
+    user_ids = last["user_id"].to_numpy().astype(np.int64)
+    positives = encode(model.item_ids, last["item_id"])
+    interacted = _user_item_matrix(everything, user_ids, model.item_ids)
+    available = n_items - np.diff(interacted.indptr)
+    if len(user_ids) == 0 or available.min() < n_negatives:
+        return {
+            f"sampled_hr@{k}": float("nan"),
+            f"sampled_ndcg@{k}": float("nan"),
+            "sampled_n_users": int(len(user_ids)),
+            "sampled_n_negatives": n_negatives,
+        }
+    negatives = sample_negatives(interacted, n_negatives, np.random.default_rng(seed))
+    hr, ndcg = [], []
+    for start in range(0, len(user_ids), batch_size):
+        rows = np.arange(start, min(start + batch_size, len(user_ids)))
+        scores = model.score(user_ids[rows])
+        local = np.arange(len(rows))
+        result = metrics.sampled_rank_metrics(
+            scores[local, positives[rows]], scores[local[:, None], negatives[rows]], k
+        )
+        hr.append(result["hr"])
+        ndcg.append(result["ndcg"])
+    return {
+        f"sampled_hr@{k}": float(np.concatenate(hr).mean()),
+        f"sampled_ndcg@{k}": float(np.concatenate(ndcg).mean()),
+        "sampled_n_users": int(len(user_ids)),
+        "sampled_n_negatives": n_negatives,
+    }
+
+
+def sample_negatives(interacted: sp.csr_matrix, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` distinct items per row, uniform over the items a row never touched.
+
+    Vectorised rejection sampling over all rows at once; rows still short of
+    ``n`` valid draws are drawn again.
+
+    Returns:
+        (n_rows, n) int64 item indices.
+    """
+    n_rows, n_items = interacted.shape
+    keys = _pair_keys(interacted)
+    out = np.full((n_rows, n), -1, dtype=np.int64)
+    todo = np.arange(n_rows)
+    while len(todo):
+        draws = rng.integers(0, n_items, size=(len(todo), 2 * n + 16))
+        bad = np.isin(todo[:, None] * n_items + draws, keys)
+        # Mark repeated draws within a row as bad, keeping the first.
+        order = np.argsort(draws, axis=1, kind="stable")
+        sorted_draws = np.take_along_axis(draws, order, axis=1)
+        repeat = np.zeros_like(bad)
+        repeat[:, 1:] = sorted_draws[:, 1:] == sorted_draws[:, :-1]
+        np.put_along_axis(bad, order, np.take_along_axis(bad, order, axis=1) | repeat, axis=1)
+        good = ~bad
+        enough = good.sum(axis=1) >= n
+        rows_done = np.flatnonzero(enough)
+        position = np.argsort(~good[rows_done], axis=1, kind="stable")[:, :n]
+        out[todo[rows_done]] = np.take_along_axis(draws[rows_done], position, axis=1)
+        todo = todo[~enough]
+    return out
+
+
+def _pair_keys(matrix: sp.csr_matrix) -> np.ndarray:
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    return rows.astype(np.int64) * matrix.shape[1] + matrix.indices

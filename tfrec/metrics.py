@@ -1,0 +1,73 @@
+"""Metric formulas (numpy only). The protocol that feeds them is in
+:mod:`tfrec.evaluation`.
+
+Top-N metrics take ``hits``, a (n_users, K) boolean matrix (``hits[u, j]``:
+the j-th recommendation of user u is relevant) and ``n_relevant``, each user's
+number of relevant items. With ``m = min(n_relevant, K)``:
+
+* HR@K = 1 if any hit
+* Precision@K = hits / K
+* Recall@K = hits / m
+* NDCG@K = sum_j hit_j / log2(j + 2) divided by the ideal sum over m hits
+* AP@K = sum_j Precision@(j+1) * hit_j / m  (MAP@K is its mean over users)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def rmse(predicted, actual) -> float:
+    """Root mean squared error."""
+    error = np.asarray(predicted, np.float64) - np.asarray(actual, np.float64)
+    return float(np.sqrt(np.mean(error**2))) if len(error) else float("nan")
+
+
+def mae(predicted, actual) -> float:
+    """Mean absolute error."""
+    error = np.asarray(predicted, np.float64) - np.asarray(actual, np.float64)
+    return float(np.mean(np.abs(error))) if len(error) else float("nan")
+
+
+def ranking_metrics(hits: np.ndarray, n_relevant: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-user HR, precision, recall, NDCG and AP at K = hits.shape[1].
+
+    Args:
+        hits: (n_users, K) boolean matrix, best-ranked first.
+        n_relevant: (n_users,) number of relevant items per user (>= 1).
+
+    Returns:
+        Dict of per-user float64 arrays: ``hr``, ``precision``, ``recall``,
+        ``ndcg``, ``ap``.
+    """
+    hits = np.asarray(hits, dtype=bool)
+    k = hits.shape[1]
+    m = np.minimum(np.asarray(n_relevant), k).astype(np.float64)
+    m_safe = np.maximum(m, 1.0)
+    n_hits = hits.sum(axis=1)
+    discounts = 1.0 / np.log2(np.arange(k) + 2.0)
+    dcg = hits @ discounts
+    ideal = np.cumsum(discounts)[np.maximum(m.astype(np.int64), 1) - 1]
+    precision_at = np.cumsum(hits, axis=1) / np.arange(1, k + 1)
+    return {
+        "hr": (n_hits > 0).astype(np.float64),
+        "precision": n_hits / k,
+        "recall": n_hits / m_safe,
+        "ndcg": dcg / ideal,
+        "ap": (precision_at * hits).sum(axis=1) / m_safe,
+    }
+
+
+def sampled_rank_metrics(positive: np.ndarray, negatives: np.ndarray, k: int) -> dict:
+    """HR@K and NDCG@K of one positive among sampled negatives (the NCF protocol).
+
+    Ties count against the positive, so a constant scorer gets 0.
+
+    Args:
+        positive: (n_users,) score of each user's held-out item.
+        negatives: (n_users, n_negatives) scores of sampled unseen items.
+        k: Cut-off.
+    """
+    rank = (negatives >= positive[:, None]).sum(axis=1)
+    hit = rank < k
+    return {"hr": hit.astype(np.float64), "ndcg": np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0)}

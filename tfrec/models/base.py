@@ -1,0 +1,375 @@
+"""The one interface every tfrec model implements.
+
+A :class:`Recommender` takes raw dataset IDs and returns raw IDs; the mapping
+to row indices is done once in :meth:`Recommender.fit` and kept inside the
+model. Subclasses implement ``_fit`` and ``_score`` (and may override
+``_predict``, ``_similar``, ``_arrays``/``_load_arrays`` for their state).
+
+Fallbacks for IDs not seen in training (documented, never a KeyError):
+
+* ``predict``: the training mean rating (rating models) or the item's
+  popularity (ranking models) when the user or the item is unknown.
+* ``score`` / ``recommend``: an unknown user gets the most popular items.
+* ``similar_items``: an unknown item gets the most popular items.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import json
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from tfrec import __version__
+from tfrec.errors import ConfigError, NotSupportedError, TfrecError, check_positive_int
+from tfrec.io import atomic_dir, write_json
+from tfrec.topk import exclude, top_k
+
+_SCORE_BATCH = 1024
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Base of the typed per-model configs; round-trips through JSON."""
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """Raises ConfigError for invalid values (subclasses extend)."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ModelConfig:
+        """Builds a config, naming any unknown field and the accepted ones."""
+        fields = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise ConfigError(
+                f"unknown option(s) {', '.join(unknown)} for {cls.__name__}; "
+                f"accepted: {', '.join(fields) or 'none'}"
+            )
+        return cls(**values)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelConfig:
+        return cls.from_dict(json.loads(text))
+
+
+def encode(known_ids: np.ndarray, ids) -> np.ndarray:
+    """Row index of each raw ID in the sorted array ``known_ids``; -1 if unknown."""
+    ids = np.asarray(ids).reshape(-1)
+    if len(known_ids) == 0:
+        return np.full(len(ids), -1, dtype=np.int64)
+    if ids.dtype.kind not in "iu":
+        try:
+            ids = ids.astype(np.int64)
+        except (TypeError, ValueError):
+            raise TfrecError(f"IDs must be integers; got {ids[:3].tolist()}") from None
+    position = np.searchsorted(known_ids, ids)
+    position = np.minimum(position, len(known_ids) - 1)
+    return np.where(known_ids[position] == ids, position, -1).astype(np.int64)
+
+
+@dataclasses.dataclass
+class Interactions:
+    """Training ratings encoded to row indices (built once per fit).
+
+    Attributes:
+        user_ids: Sorted unique raw user IDs; row ``u`` is ``user_ids[u]``.
+        item_ids: Sorted unique raw item IDs; column ``i`` is ``item_ids[i]``.
+        users, items: Per-rating row indices.
+        ratings: Per-rating values (float32).
+        timestamps: Per-rating timestamps.
+        matrix: (n_users, n_items) CSR matrix of the ratings.
+    """
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    users: np.ndarray
+    items: np.ndarray
+    ratings: np.ndarray
+    timestamps: np.ndarray
+    matrix: sp.csr_matrix
+
+    @classmethod
+    def from_ratings(cls, ratings: pd.DataFrame) -> Interactions:
+        user_ids, users = np.unique(ratings["user_id"].to_numpy(), return_inverse=True)
+        item_ids, items = np.unique(ratings["item_id"].to_numpy(), return_inverse=True)
+        values = ratings["rating"].to_numpy(dtype=np.float32)
+        matrix = sp.csr_matrix((values, (users, items)), shape=(len(user_ids), len(item_ids)))
+        matrix.sort_indices()
+        return cls(
+            user_ids.astype(np.int64),
+            item_ids.astype(np.int64),
+            users.astype(np.int64),
+            items.astype(np.int64),
+            values,
+            ratings["timestamp"].to_numpy(),
+            matrix,
+        )
+
+
+class Recommender(abc.ABC):
+    """The interface of every tfrec model.
+
+    Args:
+        config: The model's config; defaults to ``Config()``.
+        **options: Config fields to set, e.g. ``SVD(k=64)``.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type[ModelConfig]] = ModelConfig
+    predicts_ratings: ClassVar[bool] = True
+
+    def __init__(self, config: ModelConfig | None = None, **options):
+        if config is None:
+            config = self.Config.from_dict(options)
+        elif options:
+            config = dataclasses.replace(config, **options)
+        self.config = config
+        self._fitted = False
+
+    # ---- fitting ---------------------------------------------------------------------------
+
+    def fit(self, split) -> Recommender:
+        """Fits on ``split.train`` (validation may be used for early stopping).
+
+        Args:
+            split: A :class:`tfrec.splits.Split`.
+
+        Returns:
+            self.
+        """
+        if len(split.train) == 0:
+            raise TfrecError("cannot fit on an empty training set")
+        data = Interactions.from_ratings(split.train)
+        self.user_ids_, self.item_ids_ = data.user_ids, data.item_ids
+        self.seen_ = data.matrix
+        self.global_mean_ = float(np.mean(data.ratings, dtype=np.float64))
+        self.popularity_ = np.bincount(data.items, minlength=len(data.item_ids)).astype(np.float32)
+        self.rating_scale_ = tuple(float(x) for x in split.dataset.rating_scale)
+        self._fit(data, split)
+        self._fitted = True
+        return self
+
+    @abc.abstractmethod
+    def _fit(self, data: Interactions, split) -> None:
+        """Learns the model's parameters from encoded training data."""
+
+    @abc.abstractmethod
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        """(len(users), n_items) float32 scores for known user rows."""
+
+    def _predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Scores of known (user row, item column) pairs; override when cheaper."""
+        out = np.empty(len(users), dtype=np.float32)
+        unique, inverse = np.unique(users, return_inverse=True)
+        for start in range(0, len(unique), _SCORE_BATCH):
+            block = unique[start : start + _SCORE_BATCH]
+            rows = self._score(block)
+            mask = (inverse >= start) & (inverse < start + len(block))
+            out[mask] = rows[inverse[mask] - start, items[mask]]
+        return out
+
+    def _similar(self, items: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotSupportedError(f"model {self.name!r} has no item similarity; use itemknn or svd")
+
+    # ---- public API ------------------------------------------------------------------------
+
+    @property
+    def user_ids(self) -> np.ndarray:
+        """Raw IDs of the users seen in training (sorted)."""
+        self._check_fitted()
+        return self.user_ids_
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        """Raw IDs of the catalogue: the items seen in training (sorted)."""
+        self._check_fitted()
+        return self.item_ids_
+
+    def rated_items(self, user_id) -> tuple[np.ndarray, np.ndarray]:
+        """The (item_ids, ratings) a user had in training; empty if unknown."""
+        self._check_fitted()
+        row = encode(self.user_ids_, [user_id])[0]
+        if row < 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        start, end = self.seen_.indptr[row], self.seen_.indptr[row + 1]
+        return self.item_ids_[self.seen_.indices[start:end]], self.seen_.data[start:end]
+
+    def score(self, user_ids) -> np.ndarray:
+        """Scores of every catalogue item for each user.
+
+        Args:
+            user_ids: Raw user IDs; unknown ones get popularity scores.
+
+        Returns:
+            (len(user_ids), len(item_ids)) float32 array, columns in the order
+            of :attr:`item_ids`.
+        """
+        self._check_fitted()
+        users = encode(self.user_ids_, user_ids)
+        out = np.empty((len(users), len(self.item_ids_)), dtype=np.float32)
+        known = users >= 0
+        if known.any():
+            out[known] = self._score(users[known])
+        if not known.all():
+            out[~known] = self.popularity_ / max(float(self.popularity_.max()), 1.0)
+        return out
+
+    def predict(self, user_ids, item_ids) -> np.ndarray:
+        """Predicted rating (rating models) or score of each (user, item) pair.
+
+        Ratings are clipped to the rating scale. Pairs with an unknown user or
+        item get the training mean rating, or the item's popularity for
+        ranking models.
+        """
+        self._check_fitted()
+        users, items = encode(self.user_ids_, user_ids), encode(self.item_ids_, item_ids)
+        if len(users) != len(items):
+            raise TfrecError(
+                f"user_ids and item_ids must have the same length; got "
+                f"{len(users)} and {len(items)}"
+            )
+        known = (users >= 0) & (items >= 0)
+        if self.predicts_ratings:
+            out = np.full(len(users), self.global_mean_, dtype=np.float32)
+        else:
+            out = np.where(items >= 0, self.popularity_[np.maximum(items, 0)], 0.0)
+            out = out.astype(np.float32)
+        if known.any():
+            out[known] = self._predict(users[known], items[known])
+        if self.predicts_ratings:
+            np.clip(out, *self.rating_scale_, out=out)
+        return out
+
+    def recommend(self, user_ids, k: int = 10, exclude_seen: bool = True):
+        """The top-``k`` items for each user.
+
+        Args:
+            user_ids: Raw user IDs; unknown users get the most popular items.
+            k: Number of items per user.
+            exclude_seen: Leave out the items each user rated in training.
+
+        Returns:
+            (item_ids, scores), each of shape (len(user_ids), k'), best first,
+            with k' = min(k, catalogue size). Where a user has fewer than k
+            unseen items, the rest is padded with item_id -1 and score NaN.
+        """
+        k = check_positive_int("k", k)
+        self._check_fitted()
+        users = encode(self.user_ids_, user_ids)
+        all_items, all_scores = [], []
+        for start in range(0, len(users), _SCORE_BATCH):
+            block = np.asarray(user_ids).reshape(-1)[start : start + _SCORE_BATCH]
+            scores = self.score(block)
+            if exclude_seen:
+                exclude(scores, self.seen_, users[start : start + _SCORE_BATCH])
+            index, values = top_k(scores, k)
+            items = self.item_ids_[index]
+            empty = np.isneginf(values)
+            items[empty], values[empty] = -1, np.nan
+            all_items.append(items)
+            all_scores.append(values)
+        if not all_items:
+            return np.empty((0, k), dtype=np.int64), np.empty((0, k), dtype=np.float32)
+        return np.concatenate(all_items), np.concatenate(all_scores)
+
+    def similar_items(self, item_ids, k: int = 10):
+        """The ``k`` items most similar to each item (itself excluded).
+
+        Returns:
+            (item_ids, scores), each (len(item_ids), k'); an unknown item gets
+            the most popular items with score NaN.
+        """
+        k = check_positive_int("k", k)
+        self._check_fitted()
+        items = encode(self.item_ids_, item_ids)
+        k = min(k, len(self.item_ids_) - 1)
+        out_items = np.empty((len(items), k), dtype=np.int64)
+        out_scores = np.full((len(items), k), np.nan, dtype=np.float32)
+        known = items >= 0
+        if known.any():
+            index, values = self._similar(items[known], k)
+            out_items[known], out_scores[known] = self.item_ids_[index], values
+        if not known.all():
+            out_items[~known] = self.item_ids_[np.argsort(-self.popularity_, kind="stable")[:k]]
+        return out_items, out_scores
+
+    # ---- persistence -----------------------------------------------------------------------
+
+    def save(self, path) -> Path:
+        """Saves the fitted model to directory ``path`` (atomically)."""
+        self._check_fitted()
+        path = Path(path)
+        with atomic_dir(path) as tmp:
+            write_json(
+                tmp / "model.json",
+                {
+                    "model": self.name,
+                    "tfrec_version": __version__,
+                    "config": self.config.to_dict(),
+                    "global_mean": self.global_mean_,
+                    "rating_scale": list(self.rating_scale_),
+                },
+            )
+            arrays = {
+                "user_ids": self.user_ids_,
+                "item_ids": self.item_ids_,
+                "popularity": self.popularity_,
+                "seen_indptr": self.seen_.indptr,
+                "seen_indices": self.seen_.indices,
+                "seen_data": self.seen_.data,
+            }
+            arrays.update({f"model_{k}": v for k, v in self._arrays().items()})
+            np.savez(tmp / "arrays.npz", **arrays)
+            self._save_extra(tmp)
+        return path
+
+    @classmethod
+    def _restore(cls, path: Path, meta: dict) -> Recommender:
+        model = cls(cls.Config.from_dict(meta["config"]))
+        with np.load(path / "arrays.npz") as arrays:
+            model.user_ids_, model.item_ids_ = arrays["user_ids"], arrays["item_ids"]
+            model.popularity_ = arrays["popularity"]
+            model.seen_ = sp.csr_matrix(
+                (arrays["seen_data"], arrays["seen_indices"], arrays["seen_indptr"]),
+                shape=(len(model.user_ids_), len(model.item_ids_)),
+            )
+            model._load_arrays({k[6:]: arrays[k] for k in arrays.files if k.startswith("model_")})
+        model.global_mean_ = float(meta["global_mean"])
+        model.rating_scale_ = tuple(meta["rating_scale"])
+        model._load_extra(path)
+        model._fitted = True
+        return model
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """The model's learned arrays, for ``save``."""
+        return {}
+
+    def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restores what ``_arrays`` returned."""
+
+    def _save_extra(self, directory: Path) -> None:
+        """Writes state that is not numpy arrays (e.g. Keras weights)."""
+
+    def _load_extra(self, directory: Path) -> None:
+        """Reads what ``_save_extra`` wrote."""
+
+    def _check_fitted(self):
+        if not self._fitted:
+            raise TfrecError(f"model {self.name!r} is not fitted yet; call fit(split) first")
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.config})"

@@ -1,0 +1,31 @@
+"""Most-popular baseline: every user gets the items rated most often in training."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from tfrec.models.base import ModelConfig, Recommender
+
+
+@dataclasses.dataclass
+class PopularityConfig(ModelConfig):
+    """The popularity model has no options."""
+
+
+class Popularity(Recommender):
+    """Scores each item by its number of training ratings (a ranking model)."""
+
+    name = "popularity"
+    Config = PopularityConfig
+    predicts_ratings = False
+
+    def _fit(self, data, split) -> None:
+        pass
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(self.popularity_, (len(users), len(self.popularity_))).copy()
+
+    def _predict(self, users, items):
+        return self.popularity_[items]

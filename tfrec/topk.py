@@ -1,0 +1,72 @@
+"""Vectorised top-k selection and exclusion of seen items (numpy only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` highest scores of each row, best first.
+
+    Args:
+        scores: (n_rows, n_items) array; ``-inf`` marks items never to return.
+        k: Number of items per row; capped at ``n_items``.
+
+    Returns:
+        (indices, values), each (n_rows, min(k, n_items)). Tied scores inside
+        the result are ordered by index.
+    """
+    n_items = scores.shape[1]
+    k = min(k, n_items)
+    if k == 0:
+        empty = np.empty((scores.shape[0], 0))
+        return empty.astype(np.int64), empty.astype(scores.dtype)
+    if k < n_items:
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(n_items), scores.shape).copy()
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -part_scores), axis=1)
+    indices = np.take_along_axis(part, order, axis=1)
+    return indices, np.take_along_axis(scores, indices, axis=1)
+
+
+def exclude(scores: np.ndarray, matrix: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
+    """Sets ``scores[j, i] = -inf`` for every stored entry ``matrix[rows[j], i]``.
+
+    Works in place and returns ``scores``. Rows equal to -1 are left alone.
+    """
+    rows = np.asarray(rows)
+    valid = rows >= 0
+    if not valid.any():
+        return scores
+    sub = matrix[rows[valid]]
+    counts = np.diff(sub.indptr)
+    scores[np.repeat(np.flatnonzero(valid), counts), sub.indices] = -np.inf
+    return scores
+
+
+def cosine_top_k(vectors, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` rows of ``vectors`` most cosine-similar to each of ``rows``.
+
+    Args:
+        vectors: (n, d) dense array or sparse matrix, one vector per item.
+        rows: Indices of the query rows.
+        k: Neighbours per query; the query row itself is never returned.
+
+    Returns:
+        (indices, similarities), each (len(rows), min(k, n - 1)).
+    """
+    if sp.issparse(vectors):
+        vectors = sp.csr_matrix(vectors, dtype=np.float64)
+        norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
+        unit = sp.diags(1.0 / np.maximum(norms, 1e-12)) @ vectors
+        sims = np.asarray((unit[rows] @ unit.T).todense())
+    else:
+        vectors = np.asarray(vectors, dtype=np.float64)
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        sims = unit[rows] @ unit.T
+    sims[np.arange(len(rows)), rows] = -np.inf
+    indices, values = top_k(sims, min(k, sims.shape[1] - 1))
+    return indices, values.astype(np.float32)
