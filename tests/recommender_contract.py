@@ -85,6 +85,31 @@ class RecommenderContract:
         np.testing.assert_allclose(loaded.score(users), fitted.score(users), rtol=1e-6)
         assert loaded.config == fitted.config
 
+    def test_savedmodel_reload_gives_equal_outputs(self, fitted, tmp_path):
+        import tensorflow as tf
+
+        path = fitted.export(tmp_path / "export")
+        assert path == tmp_path / "export" / self.model_name / "1"
+        assert (path / "saved_model.pb").exists()
+        assert (path / "assets.extra" / "tfrec.json").exists()
+        served = tf.saved_model.load(str(path))
+        users = np.array([*fitted.user_ids[:6], -1], dtype=np.int64)
+        out = served.signatures["recommend"](user_id=tf.constant(users), k=tf.constant([5]))
+        items, scores = fitted.recommend(users, k=5)
+        np.testing.assert_array_equal(out["item_ids"].numpy(), items)
+        np.testing.assert_allclose(out["scores"].numpy(), scores, rtol=1e-5, atol=1e-5)
+        pair_users = np.array([*fitted.user_ids[:4], -1, fitted.user_ids[0]], dtype=np.int64)
+        pair_items = np.array([*fitted.item_ids[:4], fitted.item_ids[0], -9], dtype=np.int64)
+        result = served.signatures["predict"](
+            user_id=tf.constant(pair_users), item_id=tf.constant(pair_items)
+        )
+        value = result["rating" if fitted.predicts_ratings else "score"].numpy()
+        np.testing.assert_allclose(
+            value, fitted.predict(pair_users, pair_items), rtol=1e-5, atol=1e-5
+        )
+        assert fitted.export(tmp_path / "export").name == "2"  # next version, old one kept
+        assert path.exists()
+
     def test_deterministic(self, small_split, fitted):
         again = self.make().fit(small_split)
         np.testing.assert_allclose(

@@ -91,6 +91,34 @@ def test_similar(svd_run, capsys):
     assert code == 0 and len(rows) == 3 and all(r["item_id"] != 1 for r in rows)
 
 
+def test_export(svd_run, tmp_path, capsys):
+    code, out, _ = _run(
+        capsys,
+        "export",
+        "--model-dir",
+        str(svd_run),
+        "--export-root",
+        str(tmp_path),
+        "--name",
+        "movies",
+    )
+    assert code == 0 and (tmp_path / "movies" / "1" / "saved_model.pb").exists()
+    code, _, err = _run(
+        capsys,
+        "export",
+        "--model-dir",
+        str(svd_run),
+        "--export-root",
+        str(tmp_path),
+        "--name",
+        "movies",
+        "--version",
+        "1",
+    )
+    assert code == 2 and "version 1 already exists" in err
+    assert [p.name for p in (tmp_path / "movies").iterdir()] == ["1"]
+
+
 def test_popularity_has_no_similarity(tmp_path, capsys):
     main(
         [

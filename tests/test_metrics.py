@@ -45,3 +45,16 @@ def test_top_k_orders_and_breaks_ties_by_index():
     index, values = top_k(scores, 3)
     assert index.tolist() == [[1, 2, 4]] and values[0].tolist() == pytest.approx([0.9, 0.9, 0.5])
     assert top_k(scores, 10)[0].shape == (1, 5)
+
+
+def test_top_k_agrees_with_a_stable_full_sort():
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n = int(rng.integers(1, 40))
+        scores = rng.integers(-3, 4, size=(4, n)).astype(np.float32)
+        scores[scores == 3] = -np.inf
+        scores[:, 0] = rng.normal(size=4)
+        k = int(rng.integers(1, 50))
+        index, _ = top_k(scores, k)
+        expected = np.argsort(-scores, axis=1, kind="stable")[:, : min(k, n)]
+        np.testing.assert_array_equal(index, expected)

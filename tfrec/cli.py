@@ -3,6 +3,7 @@
     tfrec train --model svd --dataset synthetic --out runs/svd
     tfrec recommend --model-dir runs/svd --user-id 1 --explain
     tfrec similar --model-dir runs/svd --item-id 1
+    tfrec export --model-dir runs/svd --export-root saved_models
     tfrec data info --dataset ml-latest-small
     tfrec data fetch ml-1m
 
@@ -109,6 +110,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=_similar)
+
+    p = commands.add_parser("export", help="export a saved run as a TF Serving SavedModel")
+    p.add_argument("--model-dir", required=True, metavar="RUN_DIR")
+    p.add_argument(
+        "--export-root",
+        default="saved_models",
+        metavar="DIR",
+        help="TF Serving model base paths root (default: saved_models)",
+    )
+    p.add_argument("--name", help="model name under the root (default: the model's name)")
+    p.add_argument("--version", type=int, help="version number (default: newest + 1)")
+    p.set_defaults(handler=_export)
 
     p = commands.add_parser("models", help="list the models")
     p.set_defaults(handler=lambda args: print("\n".join(model_names())))
@@ -229,6 +242,14 @@ def _similar(args) -> int:
         for i, s in zip(item_ids[0], scores[0], strict=True)
     ]
     _print_rows(rows, args.json, f"Most similar to {args.item_id} {_title(items, args.item_id)}")
+    return 0
+
+
+def _export(args) -> int:
+    from tfrec.api import load_model
+
+    path = load_model(args.model_dir).export(args.export_root, name=args.name, version=args.version)
+    print(f"exported {path} (signatures: recommend, predict, serving_default)")
     return 0
 
 

@@ -9,27 +9,40 @@ import scipy.sparse as sp
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` highest scores of each row, best first.
 
+    Ties go to the lower index, as in ``tf.math.top_k``, so numpy models and
+    their SavedModels return the same lists.
+
     Args:
-        scores: (n_rows, n_items) array; ``-inf`` marks items never to return.
+        scores: (n_rows, n_items) float array; ``-inf`` marks items never to return.
         k: Number of items per row; capped at ``n_items``.
 
     Returns:
-        (indices, values), each (n_rows, min(k, n_items)). Tied scores inside
-        the result are ordered by index.
+        (indices, values), each (n_rows, min(k, n_items)).
     """
-    n_items = scores.shape[1]
+    n_rows, n_items = scores.shape
     k = min(k, n_items)
     if k == 0:
-        empty = np.empty((scores.shape[0], 0))
-        return empty.astype(np.int64), empty.astype(scores.dtype)
+        return np.empty((n_rows, 0), np.int64), np.empty((n_rows, 0), scores.dtype)
+    key = _ordered_key(scores)
     if k < n_items:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        part = np.argpartition(key, n_items - k, axis=1)[:, n_items - k :]
     else:
         part = np.broadcast_to(np.arange(n_items), scores.shape).copy()
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -part_scores), axis=1)
+    order = np.argsort(-np.take_along_axis(key, part, axis=1), axis=1)
     indices = np.take_along_axis(part, order, axis=1)
     return indices, np.take_along_axis(scores, indices, axis=1)
+
+
+def _ordered_key(scores: np.ndarray) -> np.ndarray:
+    """int64 keys that order like the float32 scores, ties broken by lower index.
+
+    The float32 bit pattern is mapped to an order-preserving 32-bit integer and
+    shifted left; the low 31 bits hold (2**31 - 1 - column).
+    """
+    bits = np.ascontiguousarray(scores, dtype=np.float32).view(np.int32).astype(np.int64)
+    ordered = np.where(bits < 0, -(bits & 0x7FFFFFFF), bits)  # monotonic in the float value
+    column = np.arange(scores.shape[1], dtype=np.int64)
+    return (ordered << 31) | (0x7FFFFFFF - column)
 
 
 def exclude(scores: np.ndarray, matrix: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:

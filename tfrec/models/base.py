@@ -307,6 +307,22 @@ class Recommender(abc.ABC):
             out_items[~known] = self.item_ids_[np.argsort(-self.popularity_, kind="stable")[:k]]
         return out_items, out_scores
 
+    def serving_scorer(self, seen):
+        """A ``tf.Module`` computing this model's scores in TensorFlow, for export.
+
+        Args:
+            seen: The export's table of training items per user
+                (``seen.dense(users)`` gives [batch, n_items] ratings).
+        """
+        raise NotSupportedError(f"model {self.name!r} cannot be exported as a SavedModel")
+
+    def export(self, export_root="saved_models", name=None, version=None) -> Path:
+        """Exports a SavedModel for TF Serving; see :func:`tfrec.export.export`."""
+        from tfrec.export import export
+
+        self._check_fitted()
+        return export(self, export_root, name=name, version=version)
+
     # ---- persistence -----------------------------------------------------------------------
 
     def save(self, path) -> Path:

@@ -66,6 +66,11 @@ class Bias(Recommender):
     def _predict(self, users, items):
         return self.global_mean_ + self.user_bias_[users] + self.item_bias_[items]
 
+    def serving_scorer(self, seen):
+        from tfrec.models.tf_scorers import FactorScorer
+
+        return FactorScorer(self.global_mean_ + self.user_bias_, self.item_bias_)
+
     def _arrays(self):
         return {"user_bias": self.user_bias_, "item_bias": self.item_bias_}
 

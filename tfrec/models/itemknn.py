@@ -78,6 +78,11 @@ class ItemKNN(Recommender):
     def _similar(self, items, k):
         return cosine_top_k(self.item_user_, items, k)
 
+    def serving_scorer(self, seen):
+        from tfrec.models.tf_scorers import NeighbourScorer
+
+        return NeighbourScorer(self.neighbours_, seen, self.user_means_)
+
     def _arrays(self):
         n, iu = self.neighbours_, self.item_user_
         return {

@@ -27,5 +27,10 @@ class Popularity(Recommender):
     def _score(self, users: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.popularity_, (len(users), len(self.popularity_))).copy()
 
+    def serving_scorer(self, seen):
+        from tfrec.models.tf_scorers import FactorScorer
+
+        return FactorScorer(np.zeros(len(self.user_ids_), np.float32), self.popularity_)
+
     def _predict(self, users, items):
         return self.popularity_[items]

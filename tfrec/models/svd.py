@@ -76,6 +76,12 @@ class SVD(Recommender):
     def _similar(self, items, k):
         return cosine_top_k(self.item_factors_, items, k)
 
+    def serving_scorer(self, seen):
+        from tfrec.models.tf_scorers import FactorScorer
+
+        zeros = np.zeros(len(self.item_ids_), np.float32)
+        return FactorScorer(self.user_means_, zeros, self.user_factors_, self.item_factors_)
+
     def _arrays(self):
         return {
             "user_means": self.user_means_,

@@ -1,0 +1,94 @@
+"""SavedModel export in TensorFlow Serving's layout.
+
+``export(model, "saved_models")`` writes ``saved_models/<name>/<version>/``
+(``saved_model.pb``, ``variables/``, ``assets.extra/tfrec.json``) with raw-ID
+signatures:
+
+* ``recommend``: ``user_id`` (int64 [batch]), ``k`` (int32 [batch] or [1]; the
+  largest value is used) -> ``item_ids`` (int64 [batch, k]), ``scores``
+  (float32 [batch, k]). The user's training items are excluded; an unknown
+  user gets the most popular items. Where fewer than k items remain, the rest
+  is item_id -1 with score NaN.
+* ``predict``: ``user_id``, ``item_id`` (int64 [batch]) -> ``rating`` (float32
+  [batch]), clipped to the rating scale (rating models), or ``score``
+  (ranking models). An unknown user or item gets the training mean rating
+  (rating models) or the item's popularity (ranking models).
+* ``serving_default``: ``predict`` for rating models, ``recommend`` otherwise.
+
+The version directory is written under a temporary name and renamed, so TF
+Serving never sees half an export.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from tfrec import __version__
+from tfrec.errors import ConfigError
+from tfrec.io import write_json
+
+
+def export(
+    model, export_root="saved_models", name: str | None = None, version: int | None = None
+) -> Path:
+    """Exports a fitted model as a versioned SavedModel.
+
+    Args:
+        model: A fitted :class:`~tfrec.models.base.Recommender`.
+        export_root: Root of the TF Serving model base paths.
+        name: Model name under the root; defaults to the model's name.
+        version: Version number; defaults to one more than the newest.
+
+    Returns:
+        The version directory.
+    """
+    import tensorflow as tf
+
+    from tfrec.signatures import ServingModule
+
+    name = name or model.name
+    base = Path(export_root) / name
+    versions = existing_versions(base)
+    if version is None:
+        version = (max(versions) + 1) if versions else 1
+    elif isinstance(version, bool) or not isinstance(version, int) or version <= 0:
+        raise ConfigError(f"version must be a positive integer; got {version!r}")
+    elif version in versions:
+        raise ConfigError(
+            f"version {version} already exists in {base}; pick another or "
+            "leave version unset for the next one"
+        )
+    module = ServingModule(model)
+    signatures = module.signatures()
+    base.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base))
+    try:
+        tf.saved_model.save(module, str(staging / "model"), signatures=signatures)
+        write_json(
+            staging / "model" / "assets.extra" / "tfrec.json",
+            {
+                "model": model.name,
+                "config": model.config.to_dict(),
+                "tfrec_version": __version__,
+                "signatures": sorted(signatures),
+                "n_users": len(model.user_ids),
+                "n_items": len(model.item_ids),
+                "rating_scale": list(model.rating_scale_),
+                "predicts_ratings": model.predicts_ratings,
+                "fallback": "unknown user: most popular items; unknown pair: "
+                + ("training mean rating" if model.predicts_ratings else "popularity"),
+            },
+        )
+        (staging / "model").rename(base / str(version))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return base / str(version)
+
+
+def existing_versions(base: Path) -> list[int]:
+    """Integer version directories under a model base path."""
+    if not base.is_dir():
+        return []
+    return sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit())

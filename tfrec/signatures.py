@@ -1,0 +1,108 @@
+"""The ``tf.Module`` an export holds: raw-ID signatures around a model's scorer.
+
+Signatures and fallbacks are described in :mod:`tfrec.export`. A model takes
+part by implementing ``serving_scorer(seen)``, returning a ``tf.Module`` with
+``score(users) -> [batch, n_items]`` and ``predict(users, items) -> [batch]``
+over internal row indices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+
+class SeenItems(tf.Module):
+    """Each user's training items and ratings, as a ragged table."""
+
+    def __init__(self, matrix):
+        super().__init__(name="seen_items")
+        self.n_items = matrix.shape[1]
+        self.items = tf.Variable(matrix.indices.astype(np.int64), trainable=False)
+        self.ratings = tf.Variable(matrix.data.astype(np.float32), trainable=False)
+        self.splits = tf.Variable(matrix.indptr.astype(np.int64), trainable=False)
+
+    def index(self, users):
+        """[n, 2] (batch row, item) pairs of the users' seen items, and their ratings."""
+        items = tf.gather(tf.RaggedTensor.from_row_splits(self.items, self.splits), users)
+        ratings = tf.gather(tf.RaggedTensor.from_row_splits(self.ratings, self.splits), users)
+        rows = tf.cast(items.value_rowids(), tf.int64)
+        return tf.stack([rows, items.flat_values], axis=1), ratings.flat_values
+
+    def dense(self, users):
+        """[batch, n_items] ratings of the users (0 where unrated)."""
+        index, ratings = self.index(users)
+        shape = tf.stack([tf.shape(users, out_type=tf.int64)[0], self.n_items])
+        return tf.scatter_nd(index, ratings, shape)
+
+
+def _lookup(ids):
+    init = tf.lookup.KeyValueTensorInitializer(
+        tf.constant(ids, tf.int64), tf.range(len(ids), dtype=tf.int64)
+    )
+    return tf.lookup.StaticHashTable(init, default_value=-1)
+
+
+class ServingModule(tf.Module):
+    """ID lookup, fallbacks, seen-item exclusion and top-k around a scorer."""
+
+    def __init__(self, model):
+        super().__init__(name="tfrec_serving")
+        self.predicts_ratings = model.predicts_ratings
+        self.user_table = _lookup(model.user_ids)
+        self.item_table = _lookup(model.item_ids)
+        self.item_ids = tf.Variable(model.item_ids.astype(np.int64), trainable=False)
+        popularity = model.popularity_.astype(np.float32)
+        self.popularity = tf.Variable(popularity, trainable=False)
+        self.fallback_scores = tf.Variable(popularity / max(popularity.max(), 1.0), trainable=False)
+        self.global_mean = tf.constant(model.global_mean_, tf.float32)
+        self.low, self.high = (float(x) for x in model.rating_scale_)
+        self.seen = SeenItems(model.seen_)
+        self.scorer = model.serving_scorer(self.seen)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.int64, name="user_id"),
+            tf.TensorSpec([None], tf.int32, name="k"),
+        ]
+    )
+    def recommend(self, user_id, k):
+        rows = self.user_table.lookup(user_id)
+        known = rows >= 0
+        safe = tf.maximum(rows, 0)
+        scores = tf.where(known[:, None], self.scorer.score(safe), self.fallback_scores[None, :])
+        index, _ = self.seen.index(safe)
+        index = tf.boolean_mask(index, tf.gather(known, index[:, 0]))
+        minus_inf = tf.fill(tf.shape(index)[:1], tf.constant(-np.inf, tf.float32))
+        scores = tf.tensor_scatter_nd_update(scores, index, minus_inf)
+        n_items = tf.shape(self.item_ids)[0]
+        top = tf.math.top_k(scores, tf.minimum(tf.reduce_max(k), n_items))
+        empty = tf.math.is_inf(top.values)
+        item_ids = tf.gather(self.item_ids, top.indices)
+        return {
+            "item_ids": tf.where(empty, tf.constant(-1, tf.int64), item_ids),
+            "scores": tf.where(empty, tf.constant(np.nan, tf.float32), top.values),
+        }
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.int64, name="user_id"),
+            tf.TensorSpec([None], tf.int64, name="item_id"),
+        ]
+    )
+    def predict(self, user_id, item_id):
+        users, items = self.user_table.lookup(user_id), self.item_table.lookup(item_id)
+        known = (users >= 0) & (items >= 0)
+        value = self.scorer.predict(tf.maximum(users, 0), tf.maximum(items, 0))
+        if self.predicts_ratings:
+            value = tf.where(known, value, self.global_mean)
+            return {"rating": tf.clip_by_value(value, self.low, self.high)}
+        fallback = tf.where(items >= 0, tf.gather(self.popularity, tf.maximum(items, 0)), 0.0)
+        return {"score": tf.where(known, value, fallback)}
+
+    def signatures(self) -> dict:
+        """The named signatures to save."""
+        recommend = self.recommend.get_concrete_function()
+        predict = self.predict.get_concrete_function()
+        default = predict if self.predicts_ratings else recommend
+        return {"recommend": recommend, "predict": predict, "serving_default": default}
