@@ -100,12 +100,15 @@ class RecommenderContract:
         np.testing.assert_allclose(out["scores"].numpy(), scores, rtol=1e-5, atol=1e-5)
         pair_users = np.array([*fitted.user_ids[:4], -1, fitted.user_ids[0]], dtype=np.int64)
         pair_items = np.array([*fitted.item_ids[:4], fitted.item_ids[0], -9], dtype=np.int64)
-        result = served.signatures["predict"](
-            user_id=tf.constant(pair_users), item_id=tf.constant(pair_items)
-        )
+        inputs = {"user_id": tf.constant(pair_users), "item_id": tf.constant(pair_items)}
+        times = None
+        if fitted.uses_timestamps:
+            times = np.full(len(pair_users), 1_500_000_000, dtype=np.int64)
+            inputs["timestamp"] = tf.constant(times)
+        result = served.signatures["predict"](**inputs)
         value = result["rating" if fitted.predicts_ratings else "score"].numpy()
         np.testing.assert_allclose(
-            value, fitted.predict(pair_users, pair_items), rtol=1e-5, atol=1e-5
+            value, fitted.predict(pair_users, pair_items, times), rtol=1e-5, atol=1e-5
         )
         assert fitted.export(tmp_path / "export").name == "2"  # next version, old one kept
         assert path.exists()

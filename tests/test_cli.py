@@ -10,6 +10,12 @@ from tests.movielens_files import write_1m, write_100k
 from tfrec.cli import main
 
 
+@pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path, monkeypatch):
+    """Commands that write relative paths (saved_models/) write them here."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _run(capsys, *argv):
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -31,6 +37,8 @@ def svd_run(tmp_path_factory):
                 "k=5",
                 "--out",
                 str(run_dir),
+                "--export-root",
+                str(run_dir / "exports"),
                 "--quiet",
             ]
         )
@@ -61,6 +69,9 @@ def test_train_writes_metrics_and_config(svd_run):
     assert metrics["model"] == "svd" and metrics["split"] == "temporal"
     config = json.loads((svd_run / "config.json").read_text())
     assert config["config"]["k"] == 5
+    assert metrics["protocol"] == "train"
+    assert metrics["export_path"] == str(svd_run / "exports" / "svd" / "1")
+    assert (svd_run / "exports" / "svd" / "1" / "saved_model.pb").exists()
 
 
 def test_recommend_json_and_explain(svd_run, capsys):
@@ -244,3 +255,30 @@ def test_light_imports_do_not_load_tensorflow():
         "import os; assert os.environ['TF_USE_LEGACY_KERAS'] == '1'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_refit_protocol_is_recorded(tmp_path):
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "mf",
+                "--dataset",
+                "synthetic-tiny",
+                "--refit",
+                "--set",
+                "epochs=4",
+                "--set",
+                "n_factors=8",
+                "--out",
+                str(tmp_path / "r"),
+                "--quiet",
+                "--no-export",
+            ]
+        )
+        == 0
+    )
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["protocol"] == "refit" and 1 <= metrics["epochs"] <= 4
+    assert (tmp_path / "r" / "logs").is_dir()

@@ -7,6 +7,7 @@ print(result.metrics["rmse"], result.metrics["hr@10"])
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,8 +64,10 @@ def train(
     refit: bool = False,
     k: int = 10,
     download: bool = False,
+    verbose: bool = False,
+    export_root=None,
 ) -> TrainResult:
-    """Loads data, splits, fits, evaluates on test and writes a run directory.
+    """Loads data, splits, fits, evaluates on test, writes a run and exports it.
 
     Args:
         model: A model name (see ``tfrec.models.model_names()``) or an unfitted model.
@@ -72,13 +75,17 @@ def train(
         split: A split method name or a :class:`Split`; ``"none"`` fits on all
             ratings and skips evaluation.
         out: Run directory to write (``metrics.json``, ``config.json``,
-            ``model/``, ``items.csv``); None writes nothing.
+            ``model/``, ``items.csv``, ``logs/``); None writes nothing.
         data_dir: Where MovieLens datasets are read from.
         seed: Seed of the model (when it has one) and of the random split.
         config: Model options, e.g. ``{"k": 64}``.
-        refit: Fit on train + validation before scoring test.
+        refit: The "refit" protocol: fit on train with early stopping on
+            validation, then refit on train + validation with the settings
+            chosen (e.g. the epoch count) and score test.
         k: Cut-off of the top-N metrics.
         download: Download a missing MovieLens dataset.
+        verbose: Show per-epoch progress.
+        export_root: Export a SavedModel under this root (TF Serving layout).
 
     Returns:
         A :class:`TrainResult`.
@@ -91,15 +98,22 @@ def train(
         if "seed" in model_class(model).Config.__dataclass_fields__:
             options.setdefault("seed", seed)
         model = get_model(model, options)
-    fit_on = parts.with_validation_in_train() if refit else parts
+    log_dir = Path(out) / "logs" if out else None
     started = time.perf_counter()
-    model.fit(fit_on)
+    model.fit(parts, verbose=verbose, log_dir=log_dir)
+    fit_on = parts
+    if refit:
+        chosen = model.refit_options()
+        fit_on = parts.with_validation_in_train()
+        model = type(model)(dataclasses.replace(model.config, **chosen))
+        model.fit(fit_on, verbose=verbose, log_dir=log_dir)
     train_seconds = time.perf_counter() - started
     record = {
         "model": model.name,
         "dataset": parts.dataset.name,
         "split": parts.method,
-        "protocol": _protocol(parts, refit),
+        "protocol": "refit" if refit else "train",
+        "protocol_description": _protocol(parts, refit),
         "seed": seed,
         "k": k,
         **{f"n_{name}": n for name, n in parts.sizes().items()},
@@ -110,9 +124,19 @@ def train(
         record.update(result.metrics)
         record["eval_seconds"] = round(time.perf_counter() - started, 3)
     record["train_seconds"] = round(train_seconds, 3)
+    if getattr(model, "best_epoch_", None):
+        record["epochs"] = int(model.best_epoch_)
+    if export_root is not None:
+        path = model.export(export_root)
+        record["export_path"] = str(path)
+        record["export_size_mb"] = round(_size(path) / 1e6, 3)
     record["tfrec_version"] = __version__
     run_dir = _write_run(Path(out), model, parts, record, data_dir) if out else None
     return TrainResult(model, parts, record, run_dir)
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 _split_dataset = split  # `train` has an argument named split
@@ -127,8 +151,12 @@ def load_model(path) -> Recommender:
 def _protocol(parts: Split, refit: bool) -> str:
     if parts.method == "none":
         return "fit on all ratings; not evaluated"
-    fitted = "train+validation" if refit else "train"
-    return f"{parts.method} split; fit on {fitted}; full-ranking top-N and rating metrics on test"
+    if refit:
+        return (
+            f"{parts.method} split; settings chosen on validation, refit on "
+            "train+validation; metrics on test"
+        )
+    return f"{parts.method} split; fit on train (early stopping on validation); metrics on test"
 
 
 def _write_run(run_dir: Path, model, parts: Split, record: dict, data_dir) -> Path:

@@ -32,6 +32,8 @@ _METRIC_ORDER = (
     "n_users_ranked",
     "train_seconds",
     "eval_seconds",
+    "epochs",
+    "export_path",
 )
 
 
@@ -91,6 +93,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-k", type=int, default=10, help="cut-off of the top-N metrics (default 10)")
     p.add_argument("--download", action="store_true", help="download a missing dataset")
+    p.add_argument(
+        "--export-root",
+        default="saved_models",
+        metavar="DIR",
+        help="export a SavedModel to DIR/<model>/<version>/ (default: saved_models)",
+    )
+    p.add_argument("--no-export", action="store_true", help="do not export a SavedModel")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
     p.add_argument("--quiet", action="store_true", help="print only errors")
     p.set_defaults(handler=_train)
@@ -155,10 +164,12 @@ def _train(args) -> int:
         refit=args.refit,
         k=args.k,
         download=args.download,
+        verbose=not args.quiet,
+        export_root=None if args.no_export else args.export_root,
     )
     if not args.quiet:
         m = result.metrics
-        print(f"{m['model']} on {m['dataset']} ({m['protocol']})")
+        print(f"{m['model']} on {m['dataset']} ({m['protocol_description']})")
         for key in _METRIC_ORDER:
             if key.endswith("@10") and args.k != 10:
                 key = key.replace("@10", f"@{args.k}")

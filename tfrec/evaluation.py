@@ -91,7 +91,8 @@ def _rating_metrics(model, target) -> dict:
     )
     known = (users >= 0) & (items >= 0)
     pairs = target[known]
-    predicted = np.clip(model.predict(pairs["user_id"], pairs["item_id"]), *model.rating_scale_)
+    predicted = model.predict(pairs["user_id"], pairs["item_id"], pairs["timestamp"])
+    predicted = np.clip(predicted, *model.rating_scale_)
     actual = pairs["rating"].to_numpy()
     return {
         "rmse": metrics.rmse(predicted, actual),

@@ -9,10 +9,11 @@ signatures:
   (float32 [batch, k]). The user's training items are excluded; an unknown
   user gets the most popular items. Where fewer than k items remain, the rest
   is item_id -1 with score NaN.
-* ``predict``: ``user_id``, ``item_id`` (int64 [batch]) -> ``rating`` (float32
-  [batch]), clipped to the rating scale (rating models), or ``score``
-  (ranking models). An unknown user or item gets the training mean rating
-  (rating models) or the item's popularity (ranking models).
+* ``predict``: ``user_id``, ``item_id`` (int64 [batch]) [, ``timestamp`` (int64
+  Unix seconds) for models that use time] -> ``rating`` (float32 [batch]),
+  clipped to the rating scale (rating models), or ``score`` (ranking models).
+  An unknown user or item gets the training mean rating (rating models) or
+  the item's popularity (ranking models).
 * ``serving_default``: ``predict`` for rating models, ``recommend`` otherwise.
 
 The version directory is written under a temporary name and renamed, so TF

@@ -59,6 +59,13 @@ class ServingModule(tf.Module):
         self.low, self.high = (float(x) for x in model.rating_scale_)
         self.seen = SeenItems(model.seen_)
         self.scorer = model.serving_scorer(self.seen)
+        specs = [
+            tf.TensorSpec([None], tf.int64, name="user_id"),
+            tf.TensorSpec([None], tf.int64, name="item_id"),
+        ]
+        if model.uses_timestamps:
+            specs.append(tf.TensorSpec([None], tf.int64, name="timestamp"))
+        self.predict = tf.function(self._predict, input_signature=specs)
 
     @tf.function(
         input_signature=[
@@ -84,16 +91,14 @@ class ServingModule(tf.Module):
             "scores": tf.where(empty, tf.constant(np.nan, tf.float32), top.values),
         }
 
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None], tf.int64, name="user_id"),
-            tf.TensorSpec([None], tf.int64, name="item_id"),
-        ]
-    )
-    def predict(self, user_id, item_id):
+    def _predict(self, user_id, item_id, timestamp=None):
         users, items = self.user_table.lookup(user_id), self.item_table.lookup(item_id)
         known = (users >= 0) & (items >= 0)
-        value = self.scorer.predict(tf.maximum(users, 0), tf.maximum(items, 0))
+        safe_users, safe_items = tf.maximum(users, 0), tf.maximum(items, 0)
+        if timestamp is None:
+            value = self.scorer.predict(safe_users, safe_items)
+        else:
+            value = self.scorer.predict(safe_users, safe_items, {"timestamp": timestamp})
         if self.predicts_ratings:
             value = tf.where(known, value, self.global_mean)
             return {"rating": tf.clip_by_value(value, self.low, self.high)}

@@ -19,6 +19,10 @@ _MODELS = {
     "bias": "tfrec.models.bias:Bias",
     "svd": "tfrec.models.svd:SVD",
     "itemknn": "tfrec.models.itemknn:ItemKNN",
+    "mf": "tfrec.models.mf:MF",
+    "dnn": "tfrec.models.dnn:DNN",
+    "hybrid": "tfrec.models.hybrid:Hybrid",
+    "blend": "tfrec.models.blend:Blend",
 }
 
 

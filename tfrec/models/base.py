@@ -131,6 +131,7 @@ class Recommender(abc.ABC):
     name: ClassVar[str]
     Config: ClassVar[type[ModelConfig]] = ModelConfig
     predicts_ratings: ClassVar[bool] = True
+    uses_timestamps: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig | None = None, **options):
         if config is None:
@@ -142,15 +143,18 @@ class Recommender(abc.ABC):
 
     # ---- fitting ---------------------------------------------------------------------------
 
-    def fit(self, split) -> Recommender:
+    def fit(self, split, *, verbose: bool = False, log_dir=None) -> Recommender:
         """Fits on ``split.train`` (validation may be used for early stopping).
 
         Args:
             split: A :class:`tfrec.splits.Split`.
+            verbose: Print training progress (per epoch).
+            log_dir: Directory for TensorBoard logs (models that train by epochs).
 
         Returns:
             self.
         """
+        self.verbose, self.log_dir = verbose, log_dir
         if len(split.train) == 0:
             raise TfrecError("cannot fit on an empty training set")
         data = Interactions.from_ratings(split.train)
@@ -181,6 +185,15 @@ class Recommender(abc.ABC):
             mask = (inverse >= start) & (inverse < start + len(block))
             out[mask] = rows[inverse[mask] - start, items[mask]]
         return out
+
+    def refit_options(self) -> dict:
+        """Config overrides for refitting on train + validation after a fit on
+        train, e.g. the epoch count early stopping chose. None by default."""
+        return {}
+
+    def _predict_at(self, users, items, timestamps) -> np.ndarray:
+        """Like ``_predict`` at given times (models with ``uses_timestamps``)."""
+        return self._predict(users, items)
 
     def _similar(self, items: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotSupportedError(f"model {self.name!r} has no item similarity; use itemknn or svd")
@@ -228,12 +241,13 @@ class Recommender(abc.ABC):
             out[~known] = self.popularity_ / max(float(self.popularity_.max()), 1.0)
         return out
 
-    def predict(self, user_ids, item_ids) -> np.ndarray:
+    def predict(self, user_ids, item_ids, timestamps=None) -> np.ndarray:
         """Predicted rating (rating models) or score of each (user, item) pair.
 
         Ratings are clipped to the rating scale. Pairs with an unknown user or
         item get the training mean rating, or the item's popularity for
-        ranking models.
+        ranking models. ``timestamps`` (Unix seconds, one per pair) are used
+        by models with ``uses_timestamps``; others ignore them.
         """
         self._check_fitted()
         users, items = encode(self.user_ids_, user_ids), encode(self.item_ids_, item_ids)
@@ -248,7 +262,10 @@ class Recommender(abc.ABC):
         else:
             out = np.where(items >= 0, self.popularity_[np.maximum(items, 0)], 0.0)
             out = out.astype(np.float32)
-        if known.any():
+        if known.any() and timestamps is not None and self.uses_timestamps:
+            times = np.asarray(timestamps).reshape(-1)[known]
+            out[known] = self._predict_at(users[known], items[known], times)
+        elif known.any():
             out[known] = self._predict(users[known], items[known])
         if self.predicts_ratings:
             np.clip(out, *self.rating_scale_, out=out)

@@ -39,7 +39,7 @@ class FactorScorer(tf.Module):
         dot = tf.matmul(vectors, self.item_vectors, transpose_b=True)
         return dot + tf.gather(self.user_bias, users)[:, None] + self.item_bias[None, :]
 
-    def predict(self, users, items):
+    def predict(self, users, items, extra=None):
         dot = tf.reduce_sum(
             tf.gather(self.user_vectors, users) * tf.gather(self.item_vectors, items), axis=1
         )
@@ -72,7 +72,7 @@ class NeighbourScorer(tf.Module):
         scores = tf.sparse.sparse_dense_matmul(self._similarity(), ratings, adjoint_b=True)
         return tf.transpose(scores)
 
-    def predict(self, users, items):
+    def predict(self, users, items, extra=None):
         ratings = self.seen.dense(users)
         rows = tf.RaggedTensor.from_row_splits(self.neighbour_items, self.neighbour_splits)
         # COO from a CSR matrix is row-major: the weights are in CSR order.
@@ -87,3 +87,24 @@ class NeighbourScorer(tf.Module):
         denominator = tf.math.unsorted_segment_sum(used, pair_rows, n)
         fallback = tf.gather(self.user_means, users)
         return tf.where(denominator > 0, numerator / tf.maximum(denominator, 1e-12), fallback)
+
+
+class BlendScorer(tf.Module):
+    """w_0 + sum_c w_c * component_c, for scores and predictions alike."""
+
+    def __init__(self, scorers, weights):
+        super().__init__(name="blend_scorer")
+        self.scorers = list(scorers)
+        self.weights = [float(w) for w in weights]
+
+    def score(self, users):
+        total = self.weights[0]
+        for weight, scorer in zip(self.weights[1:], self.scorers, strict=True):
+            total += weight * scorer.score(users)
+        return total
+
+    def predict(self, users, items, extra=None):
+        total = self.weights[0]
+        for weight, scorer in zip(self.weights[1:], self.scorers, strict=True):
+            total += weight * scorer.predict(users, items, extra)
+        return total

@@ -1,0 +1,1 @@
+"""Item and interaction features: genres, tag TF-IDF, text vectors, cyclic time."""
