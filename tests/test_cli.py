@@ -103,8 +103,7 @@ def test_similar(svd_run, capsys):
 
 
 def test_export(svd_run, tmp_path, capsys):
-    code, out, _ = _run(
-        capsys,
+    args = (
         "export",
         "--model-dir",
         str(svd_run),
@@ -113,19 +112,9 @@ def test_export(svd_run, tmp_path, capsys):
         "--name",
         "movies",
     )
+    code, _, _ = _run(capsys, *args)
     assert code == 0 and (tmp_path / "movies" / "1" / "saved_model.pb").exists()
-    code, _, err = _run(
-        capsys,
-        "export",
-        "--model-dir",
-        str(svd_run),
-        "--export-root",
-        str(tmp_path),
-        "--name",
-        "movies",
-        "--version",
-        "1",
-    )
+    code, _, err = _run(capsys, *args, "--version", "1")
     assert code == 2 and "version 1 already exists" in err
     assert [p.name for p in (tmp_path / "movies").iterdir()] == ["1"]
 

@@ -26,7 +26,6 @@ import scipy.sparse as sp
 from tfrec import metrics
 from tfrec.errors import check_choice, check_positive_int
 from tfrec.models.base import Recommender, encode
-from tfrec.topk import exclude, top_k
 
 
 @dataclass
@@ -85,11 +84,7 @@ def evaluate(
 
 
 def _rating_metrics(model, target) -> dict:
-    users, items = (
-        encode(model.user_ids, target["user_id"]),
-        encode(model.item_ids, target["item_id"]),
-    )
-    known = (users >= 0) & (items >= 0)
+    known = model.known_pairs(target)[2]
     pairs = target[known]
     predicted = model.predict(pairs["user_id"], pairs["item_id"], pairs["timestamp"])
     predicted = np.clip(predicted, *model.rating_scale_)
@@ -122,23 +117,10 @@ def _ranked_users(model, target) -> tuple[np.ndarray, sp.csr_matrix]:
 def _ranking_metrics(model, target, seen, k, batch_size):
     user_ids, relevant = _ranked_users(model, target)
     excluded = _user_item_matrix(seen, user_ids, model.item_ids)
-    per_user = {name: [] for name in ("hr", "precision", "recall", "ndcg", "ap")}
-    recommended = np.zeros(len(model.item_ids), dtype=bool)
     n_relevant = np.diff(relevant.indptr)
-    rows = np.arange(len(user_ids))
-    for start in range(0, len(user_ids), batch_size):
-        block = rows[start : start + batch_size]
-        scores = exclude(model.score(user_ids[block]), excluded, block)
-        index, values = top_k(scores, k)
-        valid = np.isfinite(values)
-        recommended[index[valid]] = True
-        hits = np.asarray(relevant[block].todense(), dtype=bool)
-        hits = np.take_along_axis(hits, index, axis=1) & valid
-        if hits.shape[1] < k:  # catalogue smaller than k
-            hits = np.pad(hits, ((0, 0), (0, k - hits.shape[1])))
-        for name, values_ in metrics.ranking_metrics(hits, n_relevant[block]).items():
-            per_user[name].append(values_)
-    columns = {name: np.concatenate(v) if v else np.empty(0) for name, v in per_user.items()}
+    columns, recommended = metrics.full_ranking(
+        lambda rows: model.score(user_ids[rows]), relevant, excluded, k, batch_size
+    )
     frame = pd.DataFrame({"user_id": user_ids, "n_relevant": n_relevant, **columns})
 
     def mean(column):

@@ -15,6 +15,9 @@ number of relevant items. With ``m = min(n_relevant, K)``:
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
+
+from tfrec.topk import exclude, top_k
 
 
 def rmse(predicted, actual) -> float:
@@ -71,3 +74,39 @@ def sampled_rank_metrics(positive: np.ndarray, negatives: np.ndarray, k: int) ->
     rank = (negatives >= positive[:, None]).sum(axis=1)
     hit = rank < k
     return {"hr": hit.astype(np.float64), "ndcg": np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0)}
+
+
+def full_ranking(
+    score_rows, relevant: sp.csr_matrix, excluded: sp.csr_matrix, k: int, batch_size: int = 1024
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Top-``k`` ranking metrics over the whole catalogue, a batch of rows at a time.
+
+    Args:
+        score_rows: ``score_rows(rows) -> (len(rows), n_items)`` scores.
+        relevant: (n_rows, n_items) matrix of each row's relevant items.
+        excluded: (n_rows, n_items) matrix of items never to rank (seen ones).
+        k: Cut-off.
+        batch_size: Rows scored at once.
+
+    Returns:
+        (per-row metric arrays as in :func:`ranking_metrics`, boolean mask of
+        the items recommended to anyone).
+    """
+    n_rows, n_items = relevant.shape
+    n_relevant = np.diff(relevant.indptr)
+    parts = {name: [] for name in ("hr", "precision", "recall", "ndcg", "ap")}
+    recommended = np.zeros(n_items, dtype=bool)
+    for start in range(0, n_rows, batch_size):
+        block = np.arange(start, min(start + batch_size, n_rows))
+        scores = exclude(np.asarray(score_rows(block), dtype=np.float32), excluded, block)
+        index, values = top_k(scores, k)
+        valid = np.isfinite(values)
+        recommended[index[valid]] = True
+        hits = np.asarray(relevant[block].todense(), dtype=bool)
+        hits = np.take_along_axis(hits, index, axis=1) & valid
+        if hits.shape[1] < k:  # catalogue smaller than k
+            hits = np.pad(hits, ((0, 0), (0, k - hits.shape[1])))
+        for name, values_ in ranking_metrics(hits, n_relevant[block]).items():
+            parts[name].append(values_)
+    columns = {name: np.concatenate(v) if v else np.empty(0) for name, v in parts.items()}
+    return columns, recommended

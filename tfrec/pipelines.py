@@ -60,3 +60,74 @@ def training_dataset(
 def steps_per_epoch(n_examples: int, batch_size: int) -> int:
     """Batches in one epoch of ``n_examples``."""
     return -(-n_examples // batch_size)
+
+
+def sample_unseen(users, seen_keys, n_items: int, n_per_row: int, seed, rounds: int = 4):
+    """Uniform item draws per user that avoid the user's training items, in-graph.
+
+    Args:
+        users: (n,) int64 user rows.
+        seen_keys: Sorted int64 tensor of ``user * n_items + item`` for every
+            training pair.
+        n_items: Catalogue size.
+        n_per_row: Draws per user.
+        seed: Stateless seed, shape [2].
+        rounds: Redraws of items that hit a seen one; after the last round a
+            draw is kept as it is (rare: only for users who saw most items).
+
+    Returns:
+        (n, n_per_row) int64 item rows.
+    """
+    users = tf.cast(users, tf.int64)[:, None]
+    shape = tf.stack([tf.shape(users)[0], n_per_row])
+    draws = tf.random.stateless_uniform(shape, seed, 0, n_items, dtype=tf.int64)
+    for round_ in range(rounds):
+        keys = users * n_items + draws
+        position = tf.searchsorted(seen_keys, tf.reshape(keys, [-1]), out_type=tf.int64)
+        position = tf.minimum(position, tf.size(seen_keys, out_type=tf.int64) - 1)
+        hit = tf.reshape(tf.gather(seen_keys, position), tf.shape(keys)) == keys
+        again = tf.random.stateless_uniform(shape, seed + round_ + 1, 0, n_items, dtype=tf.int64)
+        draws = tf.where(hit, again, draws)
+    return draws
+
+
+def implicit_dataset(
+    users: np.ndarray,
+    items: np.ndarray,
+    n_items: int,
+    negatives: int,
+    batch_size: int,
+    seed: int,
+    epochs: int,
+) -> tf.data.Dataset:
+    """Positives with ``negatives`` fresh unseen items each per epoch, shuffled and batched.
+
+    Elements are ``({"user", "item"}, label)`` with label 1 for a training
+    pair and 0 for a sampled one.
+    """
+    users = tf.constant(users, tf.int64)
+    items = tf.constant(items, tf.int64)
+    seen_keys = tf.sort(users * n_items + items)
+    n = tf.shape(users)[0]
+
+    def one_epoch(epoch):
+        sampled = sample_unseen(
+            users,
+            seen_keys,
+            n_items,
+            negatives,
+            tf.stack([tf.constant(seed, tf.int64) + 7919, epoch]),
+        )
+        columns = {
+            "user": tf.concat([users, tf.repeat(users, negatives)], 0),
+            "item": tf.concat([items, tf.reshape(sampled, [-1])], 0),
+            "label": tf.concat([tf.ones([n]), tf.zeros([n * negatives])], 0),
+        }
+        return epoch_batches(columns, batch_size, seed, epoch)
+
+    return (
+        tf.data.Dataset.range(epochs)
+        .flat_map(one_epoch)
+        .map(lambda b: ({"user": b["user"], "item": b["item"]}, b["label"]))
+        .prefetch(tf.data.AUTOTUNE)
+    )

@@ -23,6 +23,7 @@ _MODELS = {
     "dnn": "tfrec.models.dnn:DNN",
     "hybrid": "tfrec.models.hybrid:Hybrid",
     "blend": "tfrec.models.blend:Blend",
+    "gmf": "tfrec.models.gmf:GMF",
 }
 
 

@@ -212,6 +212,18 @@ class Recommender(abc.ABC):
         self._check_fitted()
         return self.item_ids_
 
+    def known_pairs(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Row indices of a ratings frame's users and items, and the mask of the
+        rows whose user and item are both known (-1 marks unknown IDs).
+
+        Usable inside ``_fit``: the ID maps exist once ``fit`` has encoded the
+        training data."""
+        if not hasattr(self, "user_ids_"):
+            self._check_fitted()
+        users = encode(self.user_ids_, frame["user_id"])
+        items = encode(self.item_ids_, frame["item_id"])
+        return users, items, (users >= 0) & (items >= 0)
+
     def rated_items(self, user_id) -> tuple[np.ndarray, np.ndarray]:
         """The (item_ids, ratings) a user had in training; empty if unknown."""
         self._check_fitted()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from tfrec.errors import ConfigError, TfrecError
-from tfrec.models.base import ModelConfig, Recommender, encode
+from tfrec.models.base import ModelConfig, Recommender
 
 
 @dataclasses.dataclass
@@ -79,9 +79,7 @@ class Blend(Recommender):
             self.weights_ = np.asarray(c.weights, np.float64)
             return
         validation = split.validation
-        users = encode(self.user_ids_, validation["user_id"])
-        items = encode(self.item_ids_, validation["item_id"])
-        ok = (users >= 0) & (items >= 0)
+        users, items, ok = self.known_pairs(validation)
         if not ok.any():
             raise ConfigError(
                 "blend needs validation ratings to fit its weights; use a split "

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from tfrec.models.base import Recommender, encode
+from tfrec.models.base import Recommender
 from tfrec.pipelines import steps_per_epoch, training_dataset
 
 _PREDICT_BATCH = 65_536
@@ -95,11 +95,7 @@ class KerasRatingModel(Recommender, abc.ABC):
     def _validation_arrays(self, frame):
         if frame is None or len(frame) == 0:
             return None
-        users, items = (
-            encode(self.user_ids_, frame["user_id"]),
-            encode(self.item_ids_, frame["item_id"]),
-        )
-        ok = (users >= 0) & (items >= 0)
+        users, items, ok = self.known_pairs(frame)
         if not ok.any():
             return None
         inputs = {

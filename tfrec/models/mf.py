@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 from tfrec.errors import check_non_negative, check_positive_int
-from tfrec.models.base import ModelConfig, Recommender, encode
+from tfrec.models.base import ModelConfig, Recommender
 
 
 @dataclasses.dataclass
@@ -138,11 +138,7 @@ class MF(Recommender):
     def _encoded(self, frame):
         if frame is None or len(frame) == 0:
             return None
-        users, items = (
-            encode(self.user_ids_, frame["user_id"]),
-            encode(self.item_ids_, frame["item_id"]),
-        )
-        ok = (users >= 0) & (items >= 0)
+        users, items, ok = self.known_pairs(frame)
         if not ok.any():
             return None
         return users[ok], items[ok], frame["rating"].to_numpy()[ok]

@@ -18,13 +18,15 @@ def _constant(values, dtype):
 
 
 class FactorScorer(tf.Module):
-    """score(u, i) = user_bias[u] + item_bias[i] + user_vectors[u] . item_vectors[i].
+    """score(u, i) = link(user_bias[u] + item_bias[i] + user_vectors[u] . item_vectors[i]).
 
-    Covers popularity (item bias only), the bias baseline (no vectors) and SVD.
+    Covers popularity (item bias only), the bias baseline (no vectors), SVD,
+    MF and GMF (``link="sigmoid"``).
     """
 
-    def __init__(self, user_bias, item_bias, user_vectors=None, item_vectors=None):
+    def __init__(self, user_bias, item_bias, user_vectors=None, item_vectors=None, link="identity"):
         super().__init__(name="factor_scorer")
+        self.link = tf.sigmoid if link == "sigmoid" else tf.identity
         n_users, n_items = len(user_bias), len(item_bias)
         if user_vectors is None:
             user_vectors = np.zeros((n_users, 0), np.float32)
@@ -37,13 +39,13 @@ class FactorScorer(tf.Module):
     def score(self, users):
         vectors = tf.gather(self.user_vectors, users)
         dot = tf.matmul(vectors, self.item_vectors, transpose_b=True)
-        return dot + tf.gather(self.user_bias, users)[:, None] + self.item_bias[None, :]
+        return self.link(dot + tf.gather(self.user_bias, users)[:, None] + self.item_bias[None, :])
 
     def predict(self, users, items, extra=None):
         dot = tf.reduce_sum(
             tf.gather(self.user_vectors, users) * tf.gather(self.item_vectors, items), axis=1
         )
-        return dot + tf.gather(self.user_bias, users) + tf.gather(self.item_bias, items)
+        return self.link(dot + tf.gather(self.user_bias, users) + tf.gather(self.item_bias, items))
 
 
 class NeighbourScorer(tf.Module):

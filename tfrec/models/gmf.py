@@ -1,0 +1,226 @@
+"""GMF, neural collaborative filtering's generalised matrix factorisation (the seed's).
+
+    p(u interacts with i) = sigmoid(w . (p_u * q_i) + b)
+
+Trained with binary cross-entropy on the training pairs (label 1) and
+``negatives`` items per pair drawn uniformly from the items the user has not
+interacted with in training (label 0), re-drawn every epoch inside the tf.data
+pipeline. Early stopping keeps the epoch with the best validation NDCG@10
+(full ranking over the catalogue minus the user's training items).
+
+Since ``w . (p_u * q_i) = (w * p_u) . q_i``, the whole catalogue is scored
+with one matrix product.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import numpy as np
+import scipy.sparse as sp
+
+from tfrec.errors import check_non_negative, check_positive_int
+from tfrec.models.base import ModelConfig, Recommender
+
+_VALIDATION_K = 10
+
+
+@dataclasses.dataclass
+class GMFConfig(ModelConfig):
+    """Options of GMF.
+
+    Attributes:
+        embedding_dim: Size of the user and item embeddings.
+        negatives: Sampled unseen items per training pair, per epoch.
+        l2: L2 weight on the embedding tables.
+        learning_rate: Adam learning rate.
+        batch_size: Examples (positives and negatives) per step.
+        epochs: Maximum epochs.
+        patience: Epochs without validation NDCG@10 improvement before stopping.
+        seed: Seed of initialisation, sampling and shuffling.
+    """
+
+    embedding_dim: int = 64
+    negatives: int = 4
+    l2: float = 1e-6
+    learning_rate: float = 1e-3
+    batch_size: int = 1024
+    epochs: int = 30
+    patience: int = 3
+    seed: int = 0
+
+    def validate(self):
+        for name in ("embedding_dim", "negatives", "batch_size", "epochs"):
+            check_positive_int(name, getattr(self, name))
+        for name in ("l2", "learning_rate", "patience"):
+            check_non_negative(name, getattr(self, name))
+
+
+class GMF(Recommender):
+    """Generalised matrix factorisation on implicit feedback (a ranking model)."""
+
+    name = "gmf"
+    Config = GMFConfig
+    predicts_ratings = False
+
+    def _fit(self, data, split) -> None:
+        import tf_keras as keras
+
+        from tfrec.pipelines import implicit_dataset, steps_per_epoch
+
+        c = self.config
+        keras.utils.set_random_seed(c.seed)
+        model = self._build(keras, len(data.user_ids), len(data.item_ids))
+        model.compile(keras.optimizers.Adam(c.learning_rate), loss="binary_crossentropy")
+        train = implicit_dataset(
+            data.users, data.items, len(data.item_ids), c.negatives, c.batch_size, c.seed, c.epochs
+        )
+        ranking = _ValidationRanking(self, split.validation, model)
+        callbacks = [ranking]
+        if ranking.active and c.patience:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    "val_ndcg@10", mode="max", patience=int(c.patience), restore_best_weights=True
+                )
+            )
+        if self.log_dir:
+            callbacks.append(keras.callbacks.TensorBoard(str(self.log_dir)))
+        history = model.fit(
+            train,
+            epochs=c.epochs,
+            steps_per_epoch=steps_per_epoch(len(data.users) * (1 + c.negatives), c.batch_size),
+            callbacks=callbacks,
+            verbose=2 if self.verbose else 0,
+        )
+        self.history_ = [
+            dict(zip(history.history, v, strict=True))
+            for v in zip(*history.history.values(), strict=True)
+        ]
+        if ranking.active:
+            self.best_epoch_ = int(np.argmax(history.history["val_ndcg@10"])) + 1
+        else:
+            self.best_epoch_ = len(self.history_)
+        self._take_weights(model)
+        if self.verbose:
+            print(f"best epoch {self.best_epoch_} of {len(self.history_)}", file=sys.stderr)
+
+    def _build(self, keras, n_users, n_items):
+        import tensorflow as tf
+
+        c = self.config
+        user = keras.Input((), dtype=tf.int64, name="user")
+        item = keras.Input((), dtype=tf.int64, name="item")
+
+        def embedding(n, name, offset):
+            return keras.layers.Embedding(
+                n,
+                c.embedding_dim,
+                name=name,
+                embeddings_initializer=keras.initializers.RandomNormal(
+                    0.0, 0.01, seed=c.seed + offset
+                ),
+                embeddings_regularizer=keras.regularizers.l2(c.l2),
+            )
+
+        product = keras.layers.Multiply()(
+            [
+                embedding(n_users, "user_embedding", 1)(user),
+                embedding(n_items, "item_embedding", 2)(item),
+            ]
+        )
+        output = keras.layers.Dense(1, activation="sigmoid", name="output")(product)
+        return keras.Model({"user": user, "item": item}, output, name="gmf")
+
+    def _take_weights(self, model):
+        weights, bias = model.get_layer("output").get_weights()
+        self.user_vectors_ = (
+            model.get_layer("user_embedding").get_weights()[0] * weights[:, 0]
+        ).astype(np.float32)
+        self.item_vectors_ = model.get_layer("item_embedding").get_weights()[0].astype(np.float32)
+        self.bias_ = np.float32(bias[0])
+
+    def refit_options(self) -> dict:
+        return {"epochs": max(1, self.best_epoch_), "patience": 0}
+
+    def _logits(self, users):
+        return self.user_vectors_[users] @ self.item_vectors_.T + self.bias_
+
+    def _score(self, users):
+        return _sigmoid(self._logits(users))
+
+    def _predict(self, users, items):
+        logits = np.einsum("ij,ij->i", self.user_vectors_[users], self.item_vectors_[items])
+        return _sigmoid(logits + self.bias_)
+
+    def _similar(self, items, k):
+        from tfrec.topk import cosine_top_k
+
+        return cosine_top_k(self.item_vectors_, items, k)
+
+    def serving_scorer(self, seen):
+        from tfrec.models.tf_scorers import FactorScorer
+
+        n_users, n_items = len(self.user_ids_), len(self.item_ids_)
+        return FactorScorer(
+            np.full(n_users, self.bias_, np.float32),
+            np.zeros(n_items, np.float32),
+            self.user_vectors_,
+            self.item_vectors_,
+            link="sigmoid",
+        )
+
+    def _arrays(self):
+        return {
+            "user_vectors": self.user_vectors_,
+            "item_vectors": self.item_vectors_,
+            "bias": np.asarray([self.bias_], np.float32),
+        }
+
+    def _load_arrays(self, arrays):
+        self.user_vectors_, self.item_vectors_ = arrays["user_vectors"], arrays["item_vectors"]
+        self.bias_ = np.float32(arrays["bias"][0])
+
+
+def _sigmoid(x):
+    return (1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))).astype(np.float32)
+
+
+def _ValidationRanking(recommender, validation, model):  # noqa: N802 (returns a callback)
+    """A Keras callback adding ``val_ndcg@10`` and ``val_hr@10`` to the epoch logs."""
+    import tf_keras as keras
+
+    from tfrec.metrics import full_ranking
+
+    class Callback(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.active = False
+            if validation is None or len(validation) == 0:
+                return
+            users, items, ok = recommender.known_pairs(validation)
+            rows, inverse = np.unique(users[ok], return_inverse=True)
+            if len(rows) == 0:
+                return
+            self.rows = rows
+            self.relevant = sp.csr_matrix(
+                (np.ones(len(inverse), np.float32), (inverse, items[ok])),
+                shape=(len(rows), len(recommender.item_ids_)),
+            )
+            self.excluded = recommender.seen_[rows]
+            self.active = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            if not self.active:
+                return
+            recommender._take_weights(model)
+            columns, _ = full_ranking(
+                lambda block: recommender._logits(self.rows[block]),
+                self.relevant,
+                self.excluded,
+                _VALIDATION_K,
+            )
+            logs["val_ndcg@10"] = float(columns["ndcg"].mean())
+            logs["val_hr@10"] = float(columns["hr"].mean())
+
+    return Callback()
