@@ -47,7 +47,7 @@ class GMFConfig(ModelConfig):
     learning_rate: float = 1e-3
     batch_size: int = 1024
     epochs: int = 30
-    patience: int = 3
+    patience: int = 5
     seed: int = 0
 
     def validate(self):
