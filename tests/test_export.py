@@ -17,6 +17,7 @@ _MODELS = {
     "itemknn": {"n_neighbors": 5},
     "mf": {"n_factors": 8, "epochs": 5},
     "gmf": {"embedding_dim": 8, "epochs": 2},
+    "two_tower": {"embedding_dim": 8, "epochs": 2},
     "hybrid": {"epochs": 2, "embedding_dim": 8, "hidden_units": [8], "text_dim": 4},
     "blend": {"components": ["bias", "svd"], "component_options": {"svd": {"k": 4}}},
 }

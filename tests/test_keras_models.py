@@ -89,13 +89,6 @@ class TestBlend(RecommenderContract):
 class TestGMF(RecommenderContract):
     model_name = "gmf"
     options = {"embedding_dim": 8, "epochs": 3, "batch_size": 256}
-    board_options = {
-        "embedding_dim": 4,
-        "epochs": 60,
-        "batch_size": 16,
-        "learning_rate": 0.05,
-        "negatives": 2,
-    }
     learns_checkerboard = False  # implicit: every checkerboard item was watched by someone
 
     def test_scores_are_probabilities_and_validation_is_tracked(self, fitted):
@@ -124,3 +117,19 @@ class TestGMF(RecommenderContract):
         )
         assert hits / draws.size < 0.001
         assert len(np.unique(draws)) > 0.9 * n_items
+
+
+class TestTwoTower(RecommenderContract):
+    model_name = "two_tower"
+    options = {"embedding_dim": 8, "epochs": 3, "batch_size": 256}
+    learns_checkerboard = False  # implicit: every checkerboard item was watched by both groups
+
+    def test_triplet_variant_ranks_by_cosine(self, small_split):
+        model = self.make(loss="triplet").fit(small_split)
+        norms = np.linalg.norm(model.item_vectors_, axis=1)
+        assert np.allclose(norms, 1.0, atol=1e-5)
+        assert model.recommend(model.user_ids[:2], k=3)[0].shape == (2, 3)
+
+    def test_unknown_loss(self):
+        with pytest.raises(ConfigError, match="loss must be one of softmax, triplet; got 'bpr'"):
+            self.make(loss="bpr")

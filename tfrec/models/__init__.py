@@ -24,6 +24,7 @@ _MODELS = {
     "hybrid": "tfrec.models.hybrid:Hybrid",
     "blend": "tfrec.models.blend:Blend",
     "gmf": "tfrec.models.gmf:GMF",
+    "two_tower": "tfrec.models.two_tower:TwoTower",
 }
 
 

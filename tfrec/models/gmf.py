@@ -18,12 +18,9 @@ import dataclasses
 import sys
 
 import numpy as np
-import scipy.sparse as sp
 
 from tfrec.errors import check_non_negative, check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
-
-_VALIDATION_K = 10
 
 
 @dataclasses.dataclass
@@ -67,6 +64,7 @@ class GMF(Recommender):
     def _fit(self, data, split) -> None:
         import tf_keras as keras
 
+        from tfrec.models.validation import ValidationRanking
         from tfrec.pipelines import implicit_dataset, steps_per_epoch
 
         c = self.config
@@ -76,7 +74,9 @@ class GMF(Recommender):
         train = implicit_dataset(
             data.users, data.items, len(data.item_ids), c.negatives, c.batch_size, c.seed, c.epochs
         )
-        ranking = _ValidationRanking(self, split.validation, model)
+        ranking = ValidationRanking(
+            self, split.validation, lambda: self._take_weights(model), self._logits
+        )
         callbacks = [ranking]
         if ranking.active and c.patience:
             callbacks.append(
@@ -184,43 +184,3 @@ class GMF(Recommender):
 
 def _sigmoid(x):
     return (1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))).astype(np.float32)
-
-
-def _ValidationRanking(recommender, validation, model):  # noqa: N802 (returns a callback)
-    """A Keras callback adding ``val_ndcg@10`` and ``val_hr@10`` to the epoch logs."""
-    import tf_keras as keras
-
-    from tfrec.metrics import full_ranking
-
-    class Callback(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.active = False
-            if validation is None or len(validation) == 0:
-                return
-            users, items, ok = recommender.known_pairs(validation)
-            rows, inverse = np.unique(users[ok], return_inverse=True)
-            if len(rows) == 0:
-                return
-            self.rows = rows
-            self.relevant = sp.csr_matrix(
-                (np.ones(len(inverse), np.float32), (inverse, items[ok])),
-                shape=(len(rows), len(recommender.item_ids_)),
-            )
-            self.excluded = recommender.seen_[rows]
-            self.active = True
-
-        def on_epoch_end(self, epoch, logs=None):
-            if not self.active:
-                return
-            recommender._take_weights(model)
-            columns, _ = full_ranking(
-                lambda block: recommender._logits(self.rows[block]),
-                self.relevant,
-                self.excluded,
-                _VALIDATION_K,
-            )
-            logs["val_ndcg@10"] = float(columns["ndcg"].mean())
-            logs["val_hr@10"] = float(columns["hr"].mean())
-
-    return Callback()
