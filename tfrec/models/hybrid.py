@@ -70,7 +70,7 @@ class Hybrid(DNN):
         features = keras.layers.Lambda(cyclic_time, name="cyclic_time")(timestamp)
         return {"timestamp": timestamp}, [features]
 
-    def _extra_columns(self, frame_or_data, users):
+    def _extra_columns(self, frame_or_data):
         if hasattr(frame_or_data, "timestamps"):
             return {"timestamp": frame_or_data.timestamps.astype(np.int64)}
         return {"timestamp": frame_or_data["timestamp"].to_numpy(np.int64)}

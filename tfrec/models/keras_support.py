@@ -36,7 +36,7 @@ class KerasRatingModel(Recommender, abc.ABC):
     def _prepare(self, data, split) -> None:
         """Fits feature tables on training data (before ``_build``)."""
 
-    def _extra_columns(self, frame_or_data, users) -> dict[str, np.ndarray]:
+    def _extra_columns(self, frame_or_data) -> dict[str, np.ndarray]:
         """Per-example extra inputs for a ratings frame (or the training data)."""
         return {}
 
@@ -55,7 +55,7 @@ class KerasRatingModel(Recommender, abc.ABC):
         columns = {
             "user": data.users.astype(np.int32),
             "item": data.items.astype(np.int32),
-            **self._extra_columns(data, data.users),
+            **self._extra_columns(data),
             "rating": data.ratings,
         }
         train = training_dataset(columns, c.batch_size, c.seed, c.epochs).map(_split_label)
@@ -101,7 +101,7 @@ class KerasRatingModel(Recommender, abc.ABC):
         inputs = {
             "user": users[ok].astype(np.int32),
             "item": items[ok].astype(np.int32),
-            **{k: v[ok] for k, v in self._extra_columns(frame, users).items()},
+            **{k: v[ok] for k, v in self._extra_columns(frame).items()},
         }
         return inputs, frame["rating"].to_numpy(np.float32)[ok]
 
