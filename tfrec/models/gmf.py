@@ -15,7 +15,6 @@ with one matrix product.
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 import numpy as np
 
@@ -64,7 +63,7 @@ class GMF(Recommender):
     def _fit(self, data, split) -> None:
         import tf_keras as keras
 
-        from tfrec.models.validation import ValidationRanking
+        from tfrec.models.validation import fit_with_ranking
         from tfrec.pipelines import implicit_dataset, steps_per_epoch
 
         c = self.config
@@ -74,36 +73,16 @@ class GMF(Recommender):
         train = implicit_dataset(
             data.users, data.items, len(data.item_ids), c.negatives, c.batch_size, c.seed, c.epochs
         )
-        ranking = ValidationRanking(
-            self, split.validation, lambda: self._take_weights(model), self._logits
-        )
-        callbacks = [ranking]
-        if ranking.active and c.patience:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    "val_ndcg@10", mode="max", patience=int(c.patience), restore_best_weights=True
-                )
-            )
-        if self.log_dir:
-            callbacks.append(keras.callbacks.TensorBoard(str(self.log_dir)))
-        history = model.fit(
+        steps = steps_per_epoch(len(data.users) * (1 + c.negatives), c.batch_size)
+        fit_with_ranking(
+            self,
+            model,
             train,
-            epochs=c.epochs,
-            steps_per_epoch=steps_per_epoch(len(data.users) * (1 + c.negatives), c.batch_size),
-            callbacks=callbacks,
-            verbose=2 if self.verbose else 0,
+            steps,
+            split.validation,
+            lambda: self._take_weights(model),
+            self._logits,
         )
-        self.history_ = [
-            dict(zip(history.history, v, strict=True))
-            for v in zip(*history.history.values(), strict=True)
-        ]
-        if ranking.active:
-            self.best_epoch_ = int(np.argmax(history.history["val_ndcg@10"])) + 1
-        else:
-            self.best_epoch_ = len(self.history_)
-        self._take_weights(model)
-        if self.verbose:
-            print(f"best epoch {self.best_epoch_} of {len(self.history_)}", file=sys.stderr)
 
     def _build(self, keras, n_users, n_items):
         import tensorflow as tf

@@ -18,7 +18,6 @@ brute-force top-k over all candidates with the user's training items masked.
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 import numpy as np
 
@@ -72,12 +71,11 @@ class TwoTower(Recommender):
     predicts_ratings = False
 
     def _fit(self, data, split) -> None:
-        import tensorflow as tf
         import tf_keras as keras
 
         from tfrec.features.content import genre_multi_hot
-        from tfrec.models.validation import ValidationRanking
-        from tfrec.pipelines import epoch_batches, steps_per_epoch
+        from tfrec.models.validation import fit_with_ranking
+        from tfrec.pipelines import steps_per_epoch, training_dataset
 
         c = self.config
         keras.utils.set_random_seed(c.seed)
@@ -85,43 +83,18 @@ class TwoTower(Recommender):
         genres = genre_multi_hot(split.dataset.items, data.item_ids) if c.use_genres else None
         model = _build(c, len(data.user_ids), n_items, genres, self.popularity_)
         model.compile(optimizer=keras.optimizers.Adam(c.learning_rate))
-        tensors = {"user": tf.constant(data.users), "item": tf.constant(data.items)}
-        train = (
-            tf.data.Dataset.range(c.epochs)
-            .flat_map(lambda e: epoch_batches(tensors, c.batch_size, c.seed, e))
-            .prefetch(tf.data.AUTOTUNE)
+        train = training_dataset(
+            {"user": data.users, "item": data.items}, c.batch_size, c.seed, c.epochs
         )
-        ranking = ValidationRanking(
-            self, split.validation, lambda: self._take(model), self._raw_scores
-        )
-        callbacks = [ranking]
-        if ranking.active and c.patience:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    "val_ndcg@10", mode="max", patience=int(c.patience), restore_best_weights=True
-                )
-            )
-        if self.log_dir:
-            callbacks.append(keras.callbacks.TensorBoard(str(self.log_dir)))
-        history = model.fit(
+        fit_with_ranking(
+            self,
+            model,
             train,
-            epochs=c.epochs,
-            steps_per_epoch=steps_per_epoch(len(data.users), c.batch_size),
-            callbacks=callbacks,
-            verbose=2 if self.verbose else 0,
+            steps_per_epoch(len(data.users), c.batch_size),
+            split.validation,
+            lambda: self._take(model),
+            self._raw_scores,
         )
-        self.history_ = [
-            dict(zip(history.history, v, strict=True))
-            for v in zip(*history.history.values(), strict=True)
-        ]
-        self.best_epoch_ = (
-            int(np.argmax(history.history["val_ndcg@10"])) + 1
-            if ranking.active
-            else len(self.history_)
-        )
-        self._take(model)
-        if self.verbose:
-            print(f"best epoch {self.best_epoch_} of {len(self.history_)}", file=sys.stderr)
 
     def _take(self, model):
         self.user_vectors_, self.item_vectors_ = model.export_vectors()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import scipy.sparse as sp
 import tf_keras as keras
@@ -55,3 +57,44 @@ class ValidationRanking(keras.callbacks.Callback):
         )
         logs["val_ndcg@10"] = float(columns["ndcg"].mean())
         logs["val_hr@10"] = float(columns["hr"].mean())
+
+
+def fit_with_ranking(
+    recommender, model, train, steps_per_epoch: int, validation, refresh, score_rows
+) -> None:
+    """``model.fit`` with early stopping on validation NDCG@10 (best weights kept).
+
+    Sets ``recommender.history_`` (one dict per epoch) and ``best_epoch_``, and
+    calls ``refresh`` at the end so the recommender holds the best weights.
+    """
+    c = recommender.config
+    ranking = ValidationRanking(recommender, validation, refresh, score_rows)
+    callbacks = [ranking]
+    if ranking.active and c.patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                "val_ndcg@10", mode="max", patience=int(c.patience), restore_best_weights=True
+            )
+        )
+    if recommender.log_dir:
+        callbacks.append(keras.callbacks.TensorBoard(str(recommender.log_dir)))
+    history = model.fit(
+        train,
+        epochs=c.epochs,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=callbacks,
+        verbose=2 if recommender.verbose else 0,
+    )
+    recommender.history_ = [
+        dict(zip(history.history, v, strict=True))
+        for v in zip(*history.history.values(), strict=True)
+    ]
+    if ranking.active:
+        recommender.best_epoch_ = int(np.argmax(history.history["val_ndcg@10"])) + 1
+    else:
+        recommender.best_epoch_ = len(recommender.history_)
+    refresh()
+    if recommender.verbose:
+        print(
+            f"best epoch {recommender.best_epoch_} of {len(recommender.history_)}", file=sys.stderr
+        )
