@@ -188,8 +188,12 @@ class Recommender(abc.ABC):
 
     def refit_options(self) -> dict:
         """Config overrides for refitting on train + validation after a fit on
-        train, e.g. the epoch count early stopping chose. None by default."""
-        return {}
+        train: models that train by epochs rerun the epoch count early stopping
+        chose (``best_epoch_``) without early stopping; others need none."""
+        best_epoch = getattr(self, "best_epoch_", None)
+        if best_epoch is None:
+            return {}
+        return {"epochs": max(1, best_epoch), "patience": 0}
 
     def _predict_at(self, users, items, timestamps) -> np.ndarray:
         """Like ``_predict`` at given times (models with ``uses_timestamps``)."""

@@ -119,9 +119,6 @@ class GMF(Recommender):
         self.item_vectors_ = model.get_layer("item_embedding").get_weights()[0].astype(np.float32)
         self.bias_ = np.float32(bias[0])
 
-    def refit_options(self) -> dict:
-        return {"epochs": max(1, self.best_epoch_), "patience": 0}
-
     def _logits(self, users):
         return self.user_vectors_[users] @ self.item_vectors_.T + self.bias_
 

@@ -81,16 +81,7 @@ class KerasRatingModel(Recommender, abc.ABC):
             callbacks=callbacks,
             verbose=2 if self.verbose else 0,
         )
-        self.history_ = [
-            dict(zip(history.history, values, strict=True))
-            for values in zip(*history.history.values(), strict=True)
-        ]
-        if validation is not None and "val_rmse" in history.history:
-            self.best_epoch_ = int(np.argmin(history.history["val_rmse"])) + 1
-        else:
-            self.best_epoch_ = len(self.history_)
-        if self.verbose:
-            print(f"best epoch {self.best_epoch_} of {len(self.history_)}", file=sys.stderr)
+        record_history(self, history, "val_rmse", np.argmin)
 
     def _validation_arrays(self, frame):
         if frame is None or len(frame) == 0:
@@ -104,9 +95,6 @@ class KerasRatingModel(Recommender, abc.ABC):
             **{k: v[ok] for k, v in self._extra_columns(frame).items()},
         }
         return inputs, frame["rating"].to_numpy(np.float32)[ok]
-
-    def refit_options(self) -> dict:
-        return {"epochs": max(1, self.best_epoch_), "patience": 0}
 
     # ---- inference -------------------------------------------------------------------------
 
@@ -152,6 +140,26 @@ class KerasRatingModel(Recommender, abc.ABC):
     def _serving_default_tables(self) -> dict[str, np.ndarray]:
         """Per-user-row defaults of the extra inputs, for the ``recommend`` signature."""
         return {}
+
+
+def record_history(recommender, history, monitor: str, pick) -> None:
+    """Sets ``history_`` (one dict per epoch) and ``best_epoch_`` from a Keras History.
+
+    ``best_epoch_`` is ``pick`` (``np.argmin`` or ``np.argmax``) over the
+    ``monitor`` values, or the last epoch when nothing was monitored.
+    """
+    logs = history.history
+    recommender.history_ = [
+        dict(zip(logs, values, strict=True)) for values in zip(*logs.values(), strict=True)
+    ]
+    if logs.get(monitor):
+        recommender.best_epoch_ = int(pick(logs[monitor])) + 1
+    else:
+        recommender.best_epoch_ = len(recommender.history_)
+    if recommender.verbose:
+        print(
+            f"best epoch {recommender.best_epoch_} of {len(recommender.history_)}", file=sys.stderr
+        )
 
 
 def _split_label(batch):

@@ -154,10 +154,6 @@ class MF(Recommender):
             line += f" - {record['seconds']:.2f}s ({record['examples_per_s'] / 1e6:.2f}M ex/s)"
             print(line, file=sys.stderr)
 
-    def refit_options(self) -> dict:
-        """Train + validation refits run the epoch count chosen on validation."""
-        return {"epochs": max(1, self.best_epoch_), "patience": 0}
-
     def _score(self, users):
         return (
             self.global_mean_

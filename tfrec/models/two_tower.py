@@ -99,9 +99,6 @@ class TwoTower(Recommender):
     def _take(self, model):
         self.user_vectors_, self.item_vectors_ = model.export_vectors()
 
-    def refit_options(self) -> dict:
-        return {"epochs": max(1, self.best_epoch_), "patience": 0}
-
     def _raw_scores(self, users):
         return self.user_vectors_[users] @ self.item_vectors_.T
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import scipy.sparse as sp
 import tf_keras as keras
 
 from tfrec.metrics import full_ranking
+from tfrec.models.keras_support import record_history
 
 VALIDATION_K = 10
 
@@ -85,16 +84,5 @@ def fit_with_ranking(
         callbacks=callbacks,
         verbose=2 if recommender.verbose else 0,
     )
-    recommender.history_ = [
-        dict(zip(history.history, v, strict=True))
-        for v in zip(*history.history.values(), strict=True)
-    ]
-    if ranking.active:
-        recommender.best_epoch_ = int(np.argmax(history.history["val_ndcg@10"])) + 1
-    else:
-        recommender.best_epoch_ = len(recommender.history_)
+    record_history(recommender, history, "val_ndcg@10", np.argmax)
     refresh()
-    if recommender.verbose:
-        print(
-            f"best epoch {recommender.best_epoch_} of {len(recommender.history_)}", file=sys.stderr
-        )
