@@ -77,7 +77,18 @@ def test_gmf_ranks_above_popularity(ml_split):
     assert m["sampled_hr@10"] > 0.55
 
 
-def test_two_tower_retrieves_at_the_als_level(ml_split):
-    # Measured: HR@10 0.3306, NDCG@10 0.0695 (seed 0); tuned ALS 0.3158 / 0.0682.
+def test_two_tower_retrieves_above_tuned_als(ml_split):
+    # Measured (protocol train): HR@10 0.3273 / 0.3553 / 0.3191, NDCG@10 0.0752 / 0.0790 /
+    # 0.0749 for seeds 0 / 1 / 2; ALS tuned on test 0.3158 / 0.0682. Seed 0 here.
     m = evaluate(tfrec.get_model("two_tower").fit(ml_split), ml_split).metrics
-    assert m["hr@10"] >= 0.30 and m["ndcg@10"] >= 0.062
+    assert m["hr@10"] >= 0.31 and m["ndcg@10"] >= 0.071
+
+
+def test_lstm_predicts_the_next_item_above_the_peers(ml_small):
+    # Leave-one-out next item, full ranking; 586 users have a test item in the catalogue.
+    # Measured (seed 0): HR@10 0.1024, NDCG@10 0.0493. Peers on this protocol (issue 6):
+    # MostPop 0.0427 / 0.0195, item-KNN on the last item 0.0802 / 0.0455, ALS 0.0836 / 0.0372.
+    parts = tfrec.split(ml_small, "leave-one-out")
+    m = evaluate(tfrec.get_model("lstm").fit(parts), parts).metrics
+    assert m["n_users_ranked"] == 586
+    assert m["hr@10"] >= 0.09 and m["ndcg@10"] >= 0.045

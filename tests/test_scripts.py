@@ -51,3 +51,31 @@ def test_bench_quality_small():
         ("mf", "refit"),
     ]
     assert all(0 < r["rmse"] < 2 for r in figures["rows"])
+
+
+def test_bench_ranking_small():
+    figures = _last_json_line(
+        [
+            "scripts/bench_ranking.py",
+            "--dataset",
+            "synthetic-tiny",
+            "--models",
+            "popularity,two_tower",
+            "--seeds",
+            "0,1",
+            "--protocols",
+            "train",
+            "--set",
+            "two_tower.epochs=2",
+        ]
+    )
+    assert [(r["model"], r["seed"]) for r in figures["rows"]] == [
+        ("popularity", 0),
+        ("popularity", 1),
+        ("two_tower", 0),
+        ("two_tower", 1),
+    ]
+    mean = figures["means"][1]
+    assert 0 < mean["hr@10_min"] <= mean["hr@10"] <= mean["hr@10_max"] <= 1
+    # 80 items leave fewer than the sampled protocol's 100 negatives: no figure, not a crash.
+    assert "sampled_hr@10" in mean

@@ -77,19 +77,71 @@ class ServingModule(tf.Module):
         rows = self.user_table.lookup(user_id)
         known = rows >= 0
         safe = tf.maximum(rows, 0)
-        scores = tf.where(known[:, None], self.scorer.score(safe), self.fallback_scores[None, :])
-        index, _ = self.seen.index(safe)
-        index = tf.boolean_mask(index, tf.gather(known, index[:, 0]))
-        minus_inf = tf.fill(tf.shape(index)[:1], tf.constant(-np.inf, tf.float32))
-        scores = tf.tensor_scatter_nd_update(scores, index, minus_inf)
-        n_items = tf.shape(self.item_ids)[0]
-        top = tf.math.top_k(scores, tf.minimum(tf.reduce_max(k), n_items))
-        empty = tf.math.is_inf(top.values)
-        item_ids = tf.gather(self.item_ids, top.indices)
+        k = tf.minimum(tf.reduce_max(k), tf.shape(self.item_ids)[0])
+        seen, _ = self.seen.index(safe)
+        seen = tf.boolean_mask(seen, tf.gather(known, seen[:, 0]))
+        top_k = self._retrieve if hasattr(self.scorer, "retrieve") else self._score_all
+        values, columns = top_k(safe, known, seen, k)
+        return self._answer(values, columns)
+
+    def _answer(self, values, columns):
+        """Raw item IDs and scores; -1 / NaN where no item was left (-inf)."""
+        empty = tf.math.is_inf(values)
+        item_ids = tf.gather(self.item_ids, columns)
         return {
             "item_ids": tf.where(empty, tf.constant(-1, tf.int64), item_ids),
-            "scores": tf.where(empty, tf.constant(np.nan, tf.float32), top.values),
+            "scores": tf.where(empty, tf.constant(np.nan, tf.float32), values),
         }
+
+    def _recommend_history(self, history, k):
+        """Top k after each row of raw item IDs (oldest first; unknown IDs and
+        the pad value -1 are ignored), excluding the row's own items."""
+        columns = self.item_table.lookup(history)
+        items = tf.ragged.boolean_mask(columns, columns >= 0)
+        length = self.scorer.max_len
+        recent = items[:, -length:]
+        right_padded = recent.to_tensor(default_value=-1, shape=[None, length])
+        shift = length - recent.row_lengths()
+        source = tf.range(length, dtype=tf.int64)[None, :] - shift[:, None]
+        shifted = tf.gather(right_padded, tf.maximum(source, 0), batch_dims=1)
+        windows = tf.where(source >= 0, shifted + 1, 0)  # column + 1, 0 pads on the left
+        empty = recent.row_lengths() == 0
+        scores = tf.where(
+            empty[:, None], self.fallback_scores[None, :], self.scorer.score_history(windows)
+        )
+        seen = tf.stack([tf.cast(items.value_rowids(), tf.int64), items.flat_values], axis=1)
+        minus_inf = tf.fill(tf.shape(seen)[:1], tf.constant(-np.inf, tf.float32))
+        k = tf.minimum(tf.reduce_max(k), tf.shape(self.item_ids)[0])
+        top = tf.math.top_k(tf.tensor_scatter_nd_update(scores, seen, minus_inf), k)
+        return self._answer(top.values, top.indices)
+
+    def _score_all(self, users, known, seen, k):
+        """Top k of the scores of every item, seen items masked."""
+        scores = tf.where(known[:, None], self.scorer.score(users), self.fallback_scores[None, :])
+        minus_inf = tf.fill(tf.shape(seen)[:1], tf.constant(-np.inf, tf.float32))
+        top = tf.math.top_k(tf.tensor_scatter_nd_update(scores, seen, minus_inf), k)
+        return top.values, top.indices
+
+    def _retrieve(self, users, known, seen, k):
+        """Top k from the scorer's index: fetch k + the most seen items of any
+        row, drop each row's seen items, keep the best k."""
+        n_items = tf.shape(self.item_ids, out_type=tf.int64)[0]
+        batch = tf.shape(users)[0]
+        counts = tf.math.bincount(tf.cast(seen[:, 0], tf.int32), minlength=batch)
+        most_seen = tf.reduce_max(tf.concat([counts, [0]], 0))
+        depth = tf.minimum(k + most_seen, tf.cast(n_items, tf.int32))
+        values, columns = self.scorer.retrieve(users, depth)
+        fallback = tf.math.top_k(self.fallback_scores, depth)
+        values = tf.where(known[:, None], values, fallback.values[None, :])
+        columns = tf.where(known[:, None], columns, tf.cast(fallback.indices, tf.int64)[None, :])
+        # (row, item) keys of the seen pairs are sorted: rows ascend, items ascend within a row.
+        seen_keys = tf.concat([seen[:, 0] * n_items + seen[:, 1], [np.iinfo(np.int64).max]], 0)
+        keys = tf.range(tf.cast(batch, tf.int64))[:, None] * n_items + columns
+        position = tf.searchsorted(seen_keys, tf.reshape(keys, [-1]))
+        hit = tf.reshape(tf.gather(seen_keys, position), tf.shape(keys)) == keys
+        values = tf.where(hit, tf.constant(-np.inf, tf.float32), values)
+        top = tf.math.top_k(values, k)
+        return top.values, tf.gather(columns, top.indices, batch_dims=1)
 
     def _predict(self, user_id, item_id, timestamp=None):
         users, items = self.user_table.lookup(user_id), self.item_table.lookup(item_id)
@@ -110,4 +162,13 @@ class ServingModule(tf.Module):
         recommend = self.recommend.get_concrete_function()
         predict = self.predict.get_concrete_function()
         default = predict if self.predicts_ratings else recommend
-        return {"recommend": recommend, "predict": predict, "serving_default": default}
+        out = {"recommend": recommend, "predict": predict, "serving_default": default}
+        if hasattr(self.scorer, "score_history"):
+            out["recommend_history"] = tf.function(
+                self._recommend_history,
+                input_signature=[
+                    tf.TensorSpec([None, None], tf.int64, name="history"),
+                    tf.TensorSpec([None], tf.int32, name="k"),
+                ],
+            ).get_concrete_function()
+        return out

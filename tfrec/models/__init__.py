@@ -25,6 +25,7 @@ _MODELS = {
     "blend": "tfrec.models.blend:Blend",
     "gmf": "tfrec.models.gmf:GMF",
     "two_tower": "tfrec.models.two_tower:TwoTower",
+    "lstm": "tfrec.models.sequence:SequenceRecommender",
 }
 
 

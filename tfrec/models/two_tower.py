@@ -1,8 +1,11 @@
 """Two-tower retrieval with tensorflow-recommenders (TFRS).
 
-Query tower: a user-ID embedding. Candidate tower: an item-ID embedding plus a
-learned projection of the item's genre multi-hot (a constant table inside the
-model). Trained on the training interactions as implicit positives with
+Query tower: a user-ID embedding plus the recency-weighted mean embedding of
+the user's last ``history`` items (before each training interaction; at
+serving time the user's last training items). Candidate tower: an item-ID
+embedding plus a learned projection of the item's genre multi-hot (a
+constant table inside the model). Trained on the training interactions as
+implicit positives with
 
 * ``loss="softmax"`` (default): ``tfrs.tasks.Retrieval``, in-batch sampled
   softmax, with the log-q correction for popular items (``logq``);
@@ -10,9 +13,12 @@ model). Trained on the training interactions as implicit positives with
   uniformly sampled unseen item per positive.
 
 Early stopping keeps the epoch with the best validation NDCG@10 (full
-ranking). Scores are dot products (cosine for triplet), so the catalogue is
-scored with one matrix product, and the export's ``recommend`` is a
-brute-force top-k over all candidates with the user's training items masked.
+ranking, the user's training items excluded); ``tfrs.metrics.FactorizedTopK``
+on the validation pairs is logged beside it. The log-q correction takes the
+popularity prior out of training, so scores add it back with a weight
+(``popularity_weight``) chosen on validation NDCG@10. The export's
+``recommend`` queries a ``tfrs.layers.factorized_top_k.BruteForce`` index
+(``index="scann"`` for ScaNN) and drops the user's training items.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ import numpy as np
 from tfrec.errors import check_choice, check_non_negative, check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
 
+INDEXES = ("brute_force", "scann")
+
 
 @dataclasses.dataclass
 class TwoTowerConfig(ModelConfig):
@@ -34,6 +42,20 @@ class TwoTowerConfig(ModelConfig):
         loss: ``softmax`` (in-batch, TFRS Retrieval) or ``triplet``.
         logq: Log-q popularity correction of the in-batch softmax.
         use_genres: Add the genre multi-hot to the candidate tower.
+        history: Add to the query the mean embedding of the user's last
+            ``history`` items before each training interaction (0: user-ID
+            embedding only). Served users read their last ``history``
+            training items.
+        history_decay: Weight of the j-th most recent history item is
+            ``history_decay ** j`` (1: a plain mean).
+        popularity_weight: Weight of the log training popularity added to
+            every score (the prior that the log-q correction takes out of
+            training). ``None``: chosen on validation NDCG@10 from
+            ``POPULARITY_WEIGHTS`` (0 without validation data).
+        index: Top-k index of the export's ``recommend``: ``brute_force``
+            (``tfrs.layers.factorized_top_k.BruteForce``, exact) or ``scann``
+            (approximate; needs the ``scann`` package built for this
+            TensorFlow).
         margin: Triplet margin.
         l2: L2 weight on the embedding tables.
         learning_rate: Adam learning rate.
@@ -43,10 +65,14 @@ class TwoTowerConfig(ModelConfig):
         seed: Seed of initialisation and shuffling.
     """
 
-    embedding_dim: int = 64
+    embedding_dim: int = 128
     loss: str = "softmax"
     logq: bool = True
     use_genres: bool = True
+    history: int = 50
+    history_decay: float = 0.9
+    popularity_weight: float | None = None
+    index: str = "brute_force"
     margin: float = 0.5
     l2: float = 1e-5
     learning_rate: float = 5e-3
@@ -57,14 +83,20 @@ class TwoTowerConfig(ModelConfig):
 
     def validate(self):
         check_choice("loss", self.loss, ("softmax", "triplet"))
+        check_choice("index", self.index, INDEXES)
         for name in ("embedding_dim", "batch_size", "epochs"):
             check_positive_int(name, getattr(self, name))
-        for name in ("margin", "l2", "learning_rate", "patience"):
+        for name in ("history", "history_decay", "margin", "l2", "learning_rate", "patience"):
             check_non_negative(name, getattr(self, name))
+        if self.popularity_weight is not None:
+            check_non_negative("popularity_weight", self.popularity_weight)
+
+
+POPULARITY_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
 
 
 class TwoTower(Recommender):
-    """TFRS two-tower retrieval over user IDs and item IDs + genres (a ranking model)."""
+    """TFRS two-tower retrieval: user ID + recent items -> item ID + genres (a ranking model)."""
 
     name = "two_tower"
     Config = TwoTowerConfig
@@ -78,14 +110,19 @@ class TwoTower(Recommender):
         from tfrec.pipelines import steps_per_epoch, training_dataset
 
         c = self.config
+        if c.index != "brute_force":
+            from tfrec.models.retrieval_index import make_index
+
+            make_index(c.index)  # fails now, not after training, when it cannot be built
         keras.utils.set_random_seed(c.seed)
         n_items = len(data.item_ids)
         genres = genre_multi_hot(split.dataset.items, data.item_ids) if c.use_genres else None
-        model = _build(c, len(data.user_ids), n_items, genres, self.popularity_)
+        from tfrec.sequences import UserSequences
+
+        sequences = UserSequences.from_interactions(data)
+        model = _build(c, len(data.user_ids), n_items, genres, self.popularity_, sequences)
         model.compile(optimizer=keras.optimizers.Adam(c.learning_rate))
-        train = training_dataset(
-            {"user": data.users, "item": data.items}, c.batch_size, c.seed, c.epochs
-        )
+        train = training_dataset(sequences.columns(), c.batch_size, c.seed, c.epochs)
         fit_with_ranking(
             self,
             model,
@@ -94,7 +131,53 @@ class TwoTower(Recommender):
             split.validation,
             lambda: self._take(model),
             self._raw_scores,
+            self._validation_batches(split.validation, sequences),
         )
+        self.log_popularity_ = np.log(
+            np.maximum(self.popularity_, 1.0) / max(float(self.popularity_.sum()), 1.0)
+        ).astype(np.float32)
+        self.popularity_weight_ = self._choose_popularity_weight(split.validation)
+
+    def _validation_batches(self, validation, sequences):
+        """Validation pairs for the TFRS metrics: the query reads the user's
+        last training items, as at serving time."""
+        import tensorflow as tf
+
+        if validation is None or len(validation) == 0:
+            return None
+        users, items, ok = self.known_pairs(validation)
+        users, items = users[ok], items[ok]
+        if len(users) == 0:
+            return None
+        columns = {
+            "user": users,
+            "item": items,
+            "position": sequences.ends[users],
+            "start": sequences.starts[users],
+        }
+        return tf.data.Dataset.from_tensor_slices(columns).batch(self.config.batch_size)
+
+    def _choose_popularity_weight(self, validation) -> float:
+        from tfrec.models.validation import ValidationRanking
+
+        if self.config.popularity_weight is not None:
+            return float(self.config.popularity_weight)
+        ranking = ValidationRanking(self, validation, None, None)
+        if not ranking.active:
+            return 0.0
+        ndcg = {
+            weight: ranking.measure(
+                lambda rows, w=weight: self._raw_scores(rows) + w * self.log_popularity_
+            )["val_ndcg@10"]
+            for weight in POPULARITY_WEIGHTS
+        }
+        best = max(ndcg, key=ndcg.get)
+        if self.verbose:
+            print(f"popularity_weight {best} chosen on validation (NDCG@10 {ndcg[best]:.4f})")
+        return best
+
+    def refit_options(self) -> dict:
+        return {**super().refit_options(), "popularity_weight": self.popularity_weight_}
 
     def _take(self, model):
         self.user_vectors_, self.item_vectors_ = model.export_vectors()
@@ -102,11 +185,15 @@ class TwoTower(Recommender):
     def _raw_scores(self, users):
         return self.user_vectors_[users] @ self.item_vectors_.T
 
+    def _item_prior(self):
+        return self.popularity_weight_ * self.log_popularity_
+
     def _score(self, users):
-        return self._raw_scores(users).astype(np.float32)
+        return (self._raw_scores(users) + self._item_prior()).astype(np.float32)
 
     def _predict(self, users, items):
-        return np.einsum("ij,ij->i", self.user_vectors_[users], self.item_vectors_[items])
+        dot = np.einsum("ij,ij->i", self.user_vectors_[users], self.item_vectors_[items])
+        return dot + self._item_prior()[items]
 
     def _similar(self, items, k):
         from tfrec.topk import cosine_top_k
@@ -114,28 +201,33 @@ class TwoTower(Recommender):
         return cosine_top_k(self.item_vectors_, items, k)
 
     def serving_scorer(self, seen):
-        from tfrec.models.tf_scorers import FactorScorer
+        from tfrec.models.retrieval_index import IndexScorer
 
-        n_users, n_items = len(self.user_ids_), len(self.item_ids_)
-        return FactorScorer(
-            np.zeros(n_users, np.float32),
-            np.zeros(n_items, np.float32),
-            self.user_vectors_,
-            self.item_vectors_,
+        return IndexScorer(
+            self.user_vectors_, self.item_vectors_, self._item_prior(), self.config.index
         )
 
     def _arrays(self):
-        return {"user_vectors": self.user_vectors_, "item_vectors": self.item_vectors_}
+        return {
+            "user_vectors": self.user_vectors_,
+            "item_vectors": self.item_vectors_,
+            "log_popularity": self.log_popularity_,
+            "popularity_weight": np.float32(self.popularity_weight_),
+        }
 
     def _load_arrays(self, arrays):
         self.user_vectors_, self.item_vectors_ = arrays["user_vectors"], arrays["item_vectors"]
+        self.log_popularity_ = arrays["log_popularity"]
+        self.popularity_weight_ = float(arrays["popularity_weight"])
 
 
-def _build(config, n_users, n_items, genres, popularity):
+def _build(config, n_users, n_items, genres, popularity, sequences):
     """The tfrs.Model; defined lazily so importing tfrec does not import TFRS."""
     import tensorflow as tf
     import tensorflow_recommenders as tfrs
     import tf_keras as keras
+
+    from tfrec.sequences import history_window
 
     c = config
 
@@ -156,6 +248,8 @@ def _build(config, n_users, n_items, genres, popularity):
             super().__init__()
             self.users = table(n_users, "user_embedding", 1)
             self.items = table(n_items, "item_embedding", 2)
+            self.history_items = table(n_items, "history_embedding", 3) if c.history else None
+            self.sequence_items = tf.constant(sequences.items) if c.history else None
             self.genres = None
             if genres is not None:
                 self.genre_table = tf.constant(genres)
@@ -164,10 +258,27 @@ def _build(config, n_users, n_items, genres, popularity):
                 )
             probability = popularity / max(float(popularity.sum()), 1.0)
             self.log_probability = tf.constant(np.log(np.maximum(probability, 1e-12)), tf.float32)
-            self.task = tfrs.tasks.Retrieval()
+            # Streams every candidate through the tower at each validation batch; counts a
+            # hit when the true item is in the top k among all items (seen ones included).
+            self.task = tfrs.tasks.Retrieval(
+                metrics=tfrs.metrics.FactorizedTopK(
+                    tf.data.Dataset.range(n_items).batch(4096).map(self.candidate),
+                    ks=(10, 50),
+                )
+            )
 
-        def query(self, users):
-            return self.users(users)
+        def query(self, users, positions=None, starts=None):
+            """User embedding [+ mean embedding of the items at positions
+            ``positions - history .. positions - 1`` not before ``starts``]."""
+            vectors = self.users(users)
+            if self.history_items is None:
+                return vectors
+            items, mask = history_window(self.sequence_items, positions, starts, c.history)
+            age = tf.range(c.history - 1, -1, -1, dtype=tf.float32)  # newest item last
+            mask *= tf.pow(c.history_decay, age)[None, :]
+            total = tf.reduce_sum(self.history_items(items) * mask[:, :, None], axis=1)
+            count = tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0)
+            return vectors + total / count
 
         def candidate(self, items):
             vectors = self.items(items)
@@ -176,7 +287,10 @@ def _build(config, n_users, n_items, genres, popularity):
             return vectors
 
         def compute_loss(self, batch, training=False):
-            queries, candidates = self.query(batch["user"]), self.candidate(batch["item"])
+            queries = self.query(batch["user"], batch["position"], batch["start"])
+            candidates = self.candidate(batch["item"])
+            if not training:  # validation: in-batch softmax loss and FactorizedTopK
+                return self.task(queries, candidates, compute_metrics=True)
             if c.loss == "triplet":
                 negatives = tf.random.uniform(
                     tf.shape(batch["item"]), 0, n_items, dtype=batch["item"].dtype
@@ -193,7 +307,11 @@ def _build(config, n_users, n_items, genres, popularity):
             )
 
         def export_vectors(self):
-            users = self.users.embeddings.numpy()
+            users = self.query(
+                tf.range(n_users, dtype=tf.int64),
+                tf.constant(sequences.ends, tf.int64),
+                tf.constant(sequences.starts, tf.int64),
+            ).numpy()
             items = self.candidate(tf.range(n_items, dtype=tf.int64)).numpy()
             if c.loss == "triplet":  # the model ranks by cosine similarity
                 users = users / np.maximum(np.linalg.norm(users, axis=1, keepdims=True), 1e-12)

@@ -24,6 +24,9 @@ class ValidationRanking(keras.callbacks.Callback):
         validation: The validation ratings frame (may be empty).
         refresh: Called before scoring, to copy the Keras weights out.
         score_rows: ``score_rows(user_rows) -> (n, n_items)`` scores.
+
+    ``measure`` scores any other ``score_rows`` the same way, e.g. to choose a
+    post-training setting on validation.
     """
 
     def __init__(self, recommender, validation, refresh, score_rows):
@@ -44,24 +47,37 @@ class ValidationRanking(keras.callbacks.Callback):
         self.excluded = recommender.seen_[rows]
         self.active = True
 
+    def measure(self, score_rows) -> dict[str, float]:
+        """``val_ndcg@10`` and ``val_hr@10`` of ``score_rows`` (call when ``active``)."""
+        columns, _ = full_ranking(
+            lambda block: score_rows(self.rows[block]), self.relevant, self.excluded, VALIDATION_K
+        )
+        return {
+            "val_ndcg@10": float(columns["ndcg"].mean()),
+            "val_hr@10": float(columns["hr"].mean()),
+        }
+
     def on_epoch_end(self, epoch, logs=None):
         if not self.active:
             return
         self.refresh()
-        columns, _ = full_ranking(
-            lambda block: self.score_rows(self.rows[block]),
-            self.relevant,
-            self.excluded,
-            VALIDATION_K,
-        )
-        logs["val_ndcg@10"] = float(columns["ndcg"].mean())
-        logs["val_hr@10"] = float(columns["hr"].mean())
+        logs.update(self.measure(self.score_rows))
 
 
 def fit_with_ranking(
-    recommender, model, train, steps_per_epoch: int, validation, refresh, score_rows
+    recommender,
+    model,
+    train,
+    steps_per_epoch: int,
+    validation,
+    refresh,
+    score_rows,
+    validation_data=None,
 ) -> None:
     """``model.fit`` with early stopping on validation NDCG@10 (best weights kept).
+
+    ``validation_data``, when given, is passed on to ``model.fit`` for the
+    model's own validation loss and metrics (logged, not used for stopping).
 
     Sets ``recommender.history_`` (one dict per epoch) and ``best_epoch_``, and
     calls ``refresh`` at the end so the recommender holds the best weights.
@@ -81,6 +97,7 @@ def fit_with_ranking(
         train,
         epochs=c.epochs,
         steps_per_epoch=steps_per_epoch,
+        validation_data=validation_data,
         callbacks=callbacks,
         verbose=2 if recommender.verbose else 0,
     )

@@ -1,0 +1,98 @@
+"""The next-item sequence model: the shared contract, history recommendations, export."""
+
+import numpy as np
+import pytest
+
+from tests.recommender_contract import RecommenderContract
+from tfrec.errors import ConfigError
+from tfrec.models import get_model
+from tfrec.sequences import UserSequences
+
+_SMALL = {"epochs": 3, "embedding_dim": 8, "units": 16, "batch_size": 128, "max_len": 5}
+
+
+class TestGRU(RecommenderContract):
+    model_name = "lstm"
+    options = _SMALL
+    learns_checkerboard = False  # no order in the checkerboard's ratings
+
+    def test_history_recommendations_exclude_the_history(self, fitted):
+        history = list(fitted.item_ids[:3])
+        items, scores = fitted.recommend_history([history, [], [-5]], k=4)
+        assert items.shape == (3, 4)
+        assert not set(items[0]) & set(history)
+        popular = fitted.item_ids[np.argsort(-fitted.popularity_, kind="stable")[:4]]
+        assert list(items[1]) == list(popular) == list(items[2])
+
+    def test_exported_history_signature_matches(self, fitted, tmp_path):
+        import tensorflow as tf
+
+        served = tf.saved_model.load(str(fitted.export(tmp_path)))
+        long_history = list(fitted.item_ids[10:20])  # longer than max_len: the last 5 count
+        rows = [[*fitted.item_ids[:3], -1], [-1, -1, -1, -1], long_history[-4:]]
+        padded = np.array(rows, dtype=np.int64)
+        recommend = served.signatures["recommend_history"]
+        out = recommend(history=tf.constant(padded), k=tf.constant([6]))
+        histories = [[i for i in row if i != -1] for row in rows]
+        items, scores = fitted.recommend_history(histories, k=6)
+        np.testing.assert_array_equal(out["item_ids"].numpy(), items)
+        np.testing.assert_allclose(out["scores"].numpy(), scores, rtol=1e-5, atol=1e-5)
+        out = recommend(history=tf.constant([long_history], tf.int64), k=tf.constant([3]))
+        np.testing.assert_array_equal(
+            out["item_ids"].numpy(), fitted.recommend_history([long_history], k=3)[0]
+        )
+
+    def test_learns_the_next_item(self):
+        """Users walk a fixed cycle of items: the next item is always known."""
+        import pandas as pd
+
+        from tfrec.data.schema import Dataset, make_items, validate_ratings
+        from tfrec.splits import split
+
+        n_users, n_items, steps = 60, 12, 30
+        rng = np.random.default_rng(0)
+        rows = []
+        for user in range(n_users):
+            start = rng.integers(n_items)
+            for step in range(steps):
+                rows.append((user + 1, (start + step) % n_items + 1, 4.0, 1_000_000 + step))
+        ratings = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+        ratings = ratings.drop_duplicates(["user_id", "item_id"], keep="last")
+        ratings = validate_ratings(ratings, (0.5, 5.0), "cycle")
+        data = Dataset("cycle", ratings, make_items(np.arange(1, n_items + 1)))
+        parts = split(data, "leave-one-out")
+        options = {**_SMALL, "epochs": 40, "max_len": 3, "patience": 0, "learning_rate": 0.02}
+        model = get_model("lstm", **options).fit(parts)
+        items, _ = model.recommend_history([[3, 4, 5], [10, 11, 12], [7, 8]], k=1)
+        assert items[:, 0].tolist() == [6, 1, 9]
+
+
+@pytest.mark.parametrize("encoder", ["lstm", "transformer"])
+def test_other_encoders_fit_and_export(encoder, small_split, tmp_path):
+    import tensorflow as tf
+
+    model = get_model("lstm", encoder=encoder, item_vectors=True, vector_dim=8, **_SMALL)
+    model.fit(small_split)
+    users = np.array(model.user_ids[:4], dtype=np.int64)
+    served = tf.saved_model.load(str(model.export(tmp_path)))
+    out = served.signatures["recommend"](user_id=tf.constant(users), k=tf.constant([5]))
+    np.testing.assert_array_equal(out["item_ids"].numpy(), model.recommend(users, k=5)[0])
+
+
+def test_bad_encoder_is_named():
+    with pytest.raises(ConfigError, match="encoder"):
+        get_model("lstm", encoder="rnn")
+
+
+def test_user_sequences_are_time_ordered():
+    from types import SimpleNamespace
+
+    data = SimpleNamespace(
+        users=np.array([1, 0, 1, 0]),
+        items=np.array([5, 6, 7, 8]),
+        timestamps=np.array([30, 20, 10, 10]),
+        user_ids=np.array([10, 11]),
+    )
+    sequences = UserSequences.from_interactions(data)
+    assert sequences.items.tolist() == [8, 6, 7, 5]
+    assert sequences.starts.tolist() == [0, 2] and sequences.ends.tolist() == [2, 4]
