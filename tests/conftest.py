@@ -1,6 +1,7 @@
 """Shared fixtures: tiny seeded synthetic data, and the real-data directory."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ from tfrec.data.synthetic import checkerboard, generate
 from tfrec.splits import split
 
 REPO = Path(__file__).resolve().parent.parent
+# Word2Vec vectors and other caches go to a fresh directory, never ~/.cache.
+os.environ["TFREC_CACHE_DIR"] = tempfile.mkdtemp(prefix="tfrec-test-cache-")
 
 
 def real_data_root() -> Path | None:

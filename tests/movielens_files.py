@@ -64,3 +64,35 @@ def write_latest(root: Path, name: str = "ml-latest-small", ratings=None) -> Pat
         "movieId,imdbId,tmdbId\n" + "".join(f"{i},011{i:04d},{900 + i}\n" for i in range(1, 11))
     )
     return d
+
+
+# Rows in The Movies Dataset's format (movies_metadata.csv has 24 columns; the
+# list columns are Python literals; one known malformed row has a date as id).
+TMDB_HEADER = (
+    "adult,belongs_to_collection,budget,genres,homepage,id,imdb_id,original_language,"
+    "original_title,overview,popularity,poster_path,production_companies,"
+    "production_countries,release_date,revenue,runtime,spoken_languages,status,tagline,"
+    "title,video,vote_average,vote_count"
+)
+
+
+def write_tmdb(directory: Path) -> None:
+    """movies_metadata.csv and keywords.csv for tmdb ids 901 and 903 (items 1 and 3)."""
+    rows = [
+        "False,,62000000,\"[{'id': 35, 'name': 'Comedy'}]\",,901,tt0112346,en,"
+        'The American President,"A widowed U.S. president, and a lobbyist.",10.4,/p.jpg,'
+        "\"[{'name': 'Castle Rock Entertainment', 'id': 97}, {'name': 'Columbia Pictures', "
+        "'id': 5}]\",\"[{'iso_3166_1': 'US', 'name': 'United States of America'}]\","
+        "1995-11-17,107879496,114.0,\"[{'iso_639_1': 'en', 'name': 'English'}]\",Released,,"
+        "The American President,False,6.5,199.0",
+        "False,,0,[],,903,tt0113041,en,Movie 3,Dark tale.,1.2,/q.jpg,[],[],1995-02-10,0,,"
+        "[],Released,,Movie 3,False,5.0,12.0",
+        " - Written by Ørnås,0.065736,/ff9qCepilowshEtG2GYWwzt2bs4.jpg,"
+        "\"[{'name': 'Carousel Productions', 'id': 11176}]\",,1997-08-20,,,,,,,,,,,,,",
+    ]
+    (directory / "movies_metadata.csv").write_text(TMDB_HEADER + "\n" + "\n".join(rows) + "\n")
+    (directory / "keywords.csv").write_text(
+        "id,keywords\n"
+        "901,\"[{'id': 931, 'name': 'white house'}, {'id': 9673, 'name': 'lobbyist'}]\"\n"
+        "903,[]\n"
+    )

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.movielens_files import RATINGS, write_1m, write_100k, write_latest
+from tests.movielens_files import RATINGS, write_1m, write_100k, write_latest, write_tmdb
 from tfrec.data import load_dataset
 from tfrec.data.registry import dataset_names
 from tfrec.data.synthetic import generate
@@ -85,6 +85,31 @@ def test_bad_ratings_name_the_problem(tmp_path, row, pattern):
     (d / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + row)
     with pytest.raises(DataError, match=pattern):
         load_dataset("ml-latest-small", tmp_path)
+
+
+@pytest.mark.parametrize("subdirectory", ["", "tmdb"])
+def test_tmdb_metadata_joins_through_links(tmp_path, subdirectory):
+    from tfrec.features.text import item_documents
+
+    d = write_latest(tmp_path)
+    (d / subdirectory).mkdir(exist_ok=True)
+    write_tmdb(d / subdirectory)
+    items = load_dataset("ml-latest-small", tmp_path).items.set_index("item_id")
+    first = items.loc[1]
+    assert first.keywords == "white house lobbyist"
+    assert first.production_companies == "Castle Rock Entertainment Columbia Pictures"
+    assert first.overview == "A widowed U.S. president, and a lobbyist."
+    assert (first.runtime, first.vote_average, first.vote_count) == (114.0, 6.5, 199.0)
+    assert items.loc[3].keywords == "" and np.isnan(items.loc[3].runtime)
+    assert items.loc[2].overview == ""  # tmdb id 902 is not in the metadata
+    assert len(items) == 10  # the malformed row (a date as id) joined nothing
+    tokens = item_documents(items.reset_index(), np.array([1]))[0]
+    assert {"lobbyist", "castle", "widowed"} <= set(tokens)
+
+
+def test_no_tmdb_files_means_no_tmdb_columns(tmp_path):
+    write_latest(tmp_path)
+    assert "keywords" not in load_dataset("ml-latest-small", tmp_path).items.columns
 
 
 def test_missing_column_is_named(tmp_path):

@@ -25,6 +25,32 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return path
 
 
+def write_npy(path: str | os.PathLike, array) -> Path:
+    """Saves a numpy array to ``path`` (``.npy``) through a temporary file and a rename."""
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def cache_root() -> Path | None:
+    """Where derived artefacts (e.g. Word2Vec item vectors) are cached:
+    ``$TFREC_CACHE_DIR``, else ``$XDG_CACHE_HOME/tfrec`` or ``~/.cache/tfrec``.
+    ``TFREC_CACHE_DIR=""`` turns caching off (None)."""
+    if "TFREC_CACHE_DIR" in os.environ:
+        value = os.environ["TFREC_CACHE_DIR"]
+        return Path(value).expanduser() if value else None
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tfrec"
+
+
 def write_json(path: str | os.PathLike, obj) -> Path:
     """Writes ``obj`` as indented JSON, atomically; NaN and infinity become null."""
     text = json.dumps(_finite(obj), indent=2, default=_json_default, allow_nan=False)

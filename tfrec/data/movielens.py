@@ -129,6 +129,11 @@ def read_latest(directory: Path):
             on="item_id",
             how="left",
         )
+        from tfrec.data.tmdb import enrich, find_tmdb, read_tmdb
+
+        tmdb = find_tmdb(directory)
+        if tmdb is not None:
+            items = enrich(items, read_tmdb(tmdb))
     return ratings, complete_items(items, ratings), None
 
 

@@ -6,6 +6,8 @@ lower-cased, punctuation and English stop words removed.
 
 * :class:`Word2VecEncoder` (default): gensim skip-gram Word2Vec trained on
   the training items' documents; an item's vector is the mean of its tokens'.
+  The vectors are cached under :func:`tfrec.io.cache_root` by a hash of the
+  documents and settings, so a second run with the same data skips training.
 * :class:`TfidfSvdEncoder`: TF-IDF followed by truncated SVD.
 
 Both are fitted on training items only and return float32 (n_items, dim).
@@ -13,6 +15,8 @@ Both are fitted on training items only and return float32 (n_items, dim).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import zlib
 
@@ -20,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-EXTRA_TEXT_COLUMNS = ("overview", "director", "cast", "keywords")
+EXTRA_TEXT_COLUMNS = ("overview", "director", "cast", "keywords", "production_companies")
 _TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 
 
@@ -56,6 +60,25 @@ class Word2VecEncoder:
         self.dim, self.window, self.epochs, self.seed = dim, window, epochs, seed
 
     def fit_transform(self, documents: list[list[str]]) -> np.ndarray:
+        from tfrec.io import cache_root, write_npy
+
+        root = cache_root()
+        path = root / "word2vec" / f"{self._key(documents)}.npy" if root else None
+        if path is not None and path.is_file():
+            return np.load(path)
+        out = self._train(documents)
+        if path is not None:
+            write_npy(path, out)
+        return out
+
+    def _key(self, documents) -> str:
+        import gensim
+
+        settings = [self.dim, self.window, self.epochs, self.seed, gensim.__version__]
+        text = json.dumps([settings, documents], separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+    def _train(self, documents) -> np.ndarray:
         from gensim.models import Word2Vec
 
         out = np.zeros((len(documents), self.dim), np.float32)
