@@ -42,29 +42,33 @@ class TestGRU(RecommenderContract):
             out["item_ids"].numpy(), fitted.recommend_history([long_history], k=3)[0]
         )
 
-    def test_learns_the_next_item(self):
-        """Users walk a fixed cycle of items: the next item is always known."""
-        import pandas as pd
-
-        from tfrec.data.schema import Dataset, make_items, validate_ratings
-        from tfrec.splits import split
-
-        n_users, n_items, steps = 60, 12, 30
-        rng = np.random.default_rng(0)
-        rows = []
-        for user in range(n_users):
-            start = rng.integers(n_items)
-            for step in range(steps):
-                rows.append((user + 1, (start + step) % n_items + 1, 4.0, 1_000_000 + step))
-        ratings = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
-        ratings = ratings.drop_duplicates(["user_id", "item_id"], keep="last")
-        ratings = validate_ratings(ratings, (0.5, 5.0), "cycle")
-        data = Dataset("cycle", ratings, make_items(np.arange(1, n_items + 1)))
-        parts = split(data, "leave-one-out")
+    def test_learns_the_next_item(self, cycle_split):
         options = {**_SMALL, "epochs": 40, "max_len": 3, "patience": 0, "learning_rate": 0.02}
-        model = get_model("lstm", **options).fit(parts)
+        model = get_model("lstm", **options).fit(cycle_split)
         items, _ = model.recommend_history([[3, 4, 5], [10, 11, 12], [7, 8]], k=1)
         assert items[:, 0].tolist() == [6, 1, 9]
+
+
+@pytest.fixture(scope="module")
+def cycle_split():
+    """60 users each walk the cycle 1 -> 2 -> ... -> 12 -> 1 from a random start."""
+    import pandas as pd
+
+    from tfrec.data.schema import Dataset, make_items, validate_ratings
+    from tfrec.splits import split
+
+    n_users, n_items, steps = 60, 12, 30
+    rng = np.random.default_rng(0)
+    rows = []
+    for user in range(n_users):
+        start = rng.integers(n_items)
+        for step in range(steps):
+            rows.append((user + 1, (start + step) % n_items + 1, 4.0, 1_000_000 + step))
+    ratings = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+    ratings = ratings.drop_duplicates(["user_id", "item_id"], keep="last")
+    ratings = validate_ratings(ratings, (0.5, 5.0), "cycle")
+    data = Dataset("cycle", ratings, make_items(np.arange(1, n_items + 1)))
+    return split(data, "leave-one-out")
 
 
 @pytest.mark.parametrize("encoder", ["lstm", "transformer"])
@@ -96,3 +100,22 @@ def test_user_sequences_are_time_ordered():
     sequences = UserSequences.from_interactions(data)
     assert sequences.items.tolist() == [8, 6, 7, 5]
     assert sequences.starts.tolist() == [0, 2] and sequences.ends.tolist() == [2, 4]
+
+
+class TestLSTMRetrieval(RecommenderContract):
+    model_name = "lstm_retrieval"
+    options = {"embedding_dim": 8, "epochs": 3, "batch_size": 256, "history": 5}
+    learns_checkerboard = False  # implicit: every checkerboard item was watched by both groups
+
+    def test_learns_the_next_item(self, cycle_split):
+        """With the train items excluded only the validation (next) and test
+        items remain; the model must put the next one first."""
+        options = {**self.options, "epochs": 40, "history": 3, "patience": 0}
+        model = self.make(**options, learning_rate=0.02).fit(cycle_split)
+        top, _ = model.recommend(model.user_ids, k=1)
+        following = cycle_split.validation.set_index("user_id").loc[model.user_ids, "item_id"]
+        assert np.mean(top[:, 0] == following.to_numpy()) >= 0.9
+
+    def test_query_needs_some_input(self):
+        with pytest.raises(ConfigError, match="user_embedding=true or history > 0"):
+            self.make(history=0)

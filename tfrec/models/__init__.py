@@ -26,6 +26,7 @@ _MODELS = {
     "gmf": "tfrec.models.gmf:GMF",
     "two_tower": "tfrec.models.two_tower:TwoTower",
     "lstm": "tfrec.models.sequence:SequenceRecommender",
+    "lstm_retrieval": "tfrec.models.two_tower:LSTMRetrieval",
 }
 
 

@@ -27,7 +27,7 @@ import dataclasses
 
 import numpy as np
 
-from tfrec.errors import check_choice, check_non_negative, check_positive_int
+from tfrec.errors import ConfigError, check_choice, check_non_negative, check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
 
 INDEXES = ("brute_force", "scann")
@@ -48,6 +48,10 @@ class TwoTowerConfig(ModelConfig):
             training items.
         history_decay: Weight of the j-th most recent history item is
             ``history_decay ** j`` (1: a plain mean).
+        history_encoder: How the history becomes a vector: ``mean`` (the
+            weighted mean above), or an ``lstm`` / ``gru`` over the history
+            embeddings, oldest first, then a dense layer.
+        user_embedding: Include the user-ID embedding in the query.
         popularity_weight: Weight of the log training popularity added to
             every score (the prior that the log-q correction takes out of
             training). ``None``: chosen on validation NDCG@10 from
@@ -71,6 +75,8 @@ class TwoTowerConfig(ModelConfig):
     use_genres: bool = True
     history: int = 50
     history_decay: float = 0.9
+    history_encoder: str = "mean"
+    user_embedding: bool = True
     popularity_weight: float | None = None
     index: str = "brute_force"
     margin: float = 0.5
@@ -84,6 +90,9 @@ class TwoTowerConfig(ModelConfig):
     def validate(self):
         check_choice("loss", self.loss, ("softmax", "triplet"))
         check_choice("index", self.index, INDEXES)
+        check_choice("history_encoder", self.history_encoder, ("mean", "lstm", "gru"))
+        if not self.history and not self.user_embedding:
+            raise ConfigError("the query tower needs user_embedding=true or history > 0")
         for name in ("embedding_dim", "batch_size", "epochs"):
             check_positive_int(name, getattr(self, name))
         for name in ("history", "history_decay", "margin", "l2", "learning_rate", "patience"):
@@ -250,6 +259,13 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
             self.items = table(n_items, "item_embedding", 2)
             self.history_items = table(n_items, "history_embedding", 3) if c.history else None
             self.sequence_items = tf.constant(sequences.items) if c.history else None
+            self.encoder = None
+            if c.history and c.history_encoder != "mean":
+                cell = keras.layers.LSTM if c.history_encoder == "lstm" else keras.layers.GRU
+                self.encoder = keras.Sequential(
+                    [cell(c.embedding_dim), keras.layers.Dense(c.embedding_dim)],
+                    name="history_encoder",
+                )
             self.genres = None
             if genres is not None:
                 self.genre_table = tf.constant(genres)
@@ -268,17 +284,21 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
             )
 
         def query(self, users, positions=None, starts=None):
-            """User embedding [+ mean embedding of the items at positions
-            ``positions - history .. positions - 1`` not before ``starts``]."""
-            vectors = self.users(users)
-            if self.history_items is None:
-                return vectors
-            items, mask = history_window(self.sequence_items, positions, starts, c.history)
-            age = tf.range(c.history - 1, -1, -1, dtype=tf.float32)  # newest item last
-            mask *= tf.pow(c.history_decay, age)[None, :]
-            total = tf.reduce_sum(self.history_items(items) * mask[:, :, None], axis=1)
-            count = tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0)
-            return vectors + total / count
+            """User embedding + encoding of the items at positions
+            ``positions - history .. positions - 1`` not before ``starts``."""
+            parts = [self.users(users)] if c.user_embedding else []
+            if self.history_items is not None:
+                items, mask = history_window(self.sequence_items, positions, starts, c.history)
+                embedded = self.history_items(items)
+                if self.encoder is not None:
+                    parts.append(self.encoder(embedded, mask=mask > 0))
+                else:
+                    age = tf.range(c.history - 1, -1, -1, dtype=tf.float32)  # newest item last
+                    mask *= tf.pow(c.history_decay, age)[None, :]
+                    total = tf.reduce_sum(embedded * mask[:, :, None], axis=1)
+                    count = tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0)
+                    parts.append(total / count)
+            return tf.add_n(parts)
 
         def candidate(self, items):
             vectors = self.items(items)
@@ -319,3 +339,21 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
             return users.astype(np.float32), items.astype(np.float32)
 
     return Model()
+
+
+@dataclasses.dataclass
+class LSTMRetrievalConfig(TwoTowerConfig):
+    """:class:`TwoTowerConfig` with an LSTM over the last 20 items as the query tower."""
+
+    history: int = 20
+    history_encoder: str = "lstm"
+    user_embedding: bool = False
+
+
+class LSTMRetrieval(TwoTower):
+    """The seed's triplet LSTM as a TFRS query tower: LSTM over the user's last
+    items -> candidate tower of item ID + genres (``--set loss=triplet`` for
+    the seed's margin loss)."""
+
+    name = "lstm_retrieval"
+    Config = LSTMRetrievalConfig
