@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from tfrec.errors import TfrecError
 from tfrec.evaluation import evaluate, sample_negatives
 from tfrec.models.base import ModelConfig, Recommender, encode
 
@@ -91,3 +92,18 @@ def test_k_must_be_positive(small_split):
     model = Oracle(small_split.test).fit(small_split)
     with pytest.raises(ConfigError, match="k must be a positive integer; got 0"):
         evaluate(model, small_split, k=0)
+
+
+def test_semantic_hits_count_near_items_and_stay_apart(small_split):
+    model = Oracle(small_split.test, shuffle_seed=0).fit(small_split)
+    n_items = len(model.item_ids)
+    identical = np.ones((n_items, 3), np.float32)  # every item is every other's twin
+    distinct = np.eye(n_items, dtype=np.float32)  # only the item itself is near
+    exact = evaluate(model, small_split).metrics
+    loose = evaluate(model, small_split, semantic_vectors=identical).metrics
+    strict = evaluate(model, small_split, semantic_vectors=distinct).metrics
+    assert loose["semantic_hr@10"] == 1.0 and loose["hr@10"] == exact["hr@10"]
+    assert strict["semantic_hr@10"] == pytest.approx(exact["hr@10"])
+    assert "semantic_hr@10" not in exact
+    with pytest.raises(TfrecError, match="one row per catalogue item"):
+        evaluate(model, small_split, semantic_vectors=distinct[:5])

@@ -24,7 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tfrec import metrics
-from tfrec.errors import check_choice, check_positive_int
+from tfrec.errors import TfrecError, check_choice, check_positive_int
 from tfrec.models.base import Recommender, encode
 
 
@@ -54,6 +54,8 @@ def evaluate(
     n_negatives: int = 100,
     seed: int = 0,
     batch_size: int = 1024,
+    semantic_vectors: np.ndarray | None = None,
+    semantic_threshold: float = 0.8,
 ) -> EvaluationResult:
     """Evaluates a fitted model on ``split.test`` (or ``split.validation``).
 
@@ -67,6 +69,12 @@ def evaluate(
         n_negatives: Negatives per user for the sampled protocol.
         seed: Seed of the negative sampling.
         batch_size: Users scored at once.
+        semantic_vectors: (n_items, d) item vectors in ``model.item_ids``
+            order (e.g. Word2Vec content vectors). When given, adds the seed
+            notebook's "semantic" hit rate ``semantic_hr@k``: a user counts
+            when a top-k item's cosine to one of their relevant items is at
+            least ``semantic_threshold``. Reported apart from exact hits.
+        semantic_threshold: Cosine a semantic hit needs.
     """
     k = check_positive_int("k", k)
     check_choice("part", part, ("test", "validation"))
@@ -75,7 +83,9 @@ def evaluate(
     if model.predicts_ratings:
         out.update(_rating_metrics(model, target))
     seen = [split.train, split.validation] if part == "test" else [split.train]
-    ranking, per_user = _ranking_metrics(model, target, pd.concat(seen), k, batch_size)
+    ranking, per_user = _ranking_metrics(
+        model, target, pd.concat(seen), k, batch_size, semantic_vectors, semantic_threshold
+    )
     out.update(ranking)
     if sampled:
         everything = pd.concat([split.train, split.validation, split.test])
@@ -114,14 +124,30 @@ def _ranked_users(model, target) -> tuple[np.ndarray, sp.csr_matrix]:
     return user_ids, _user_item_matrix(target, user_ids, model.item_ids)
 
 
-def _ranking_metrics(model, target, seen, k, batch_size):
+def _ranking_metrics(model, target, seen, k, batch_size, vectors=None, threshold=0.8):
     user_ids, relevant = _ranked_users(model, target)
     excluded = _user_item_matrix(seen, user_ids, model.item_ids)
     n_relevant = np.diff(relevant.indptr)
+    semantic = np.zeros(len(user_ids), dtype=bool)
+    on_top_k = None
+    if vectors is not None:
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.shape[0] != len(model.item_ids):
+            raise TfrecError(
+                f"semantic_vectors needs one row per catalogue item ({len(model.item_ids)}); "
+                f"got {vectors.shape[0]}"
+            )
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+        def on_top_k(rows, index, valid):
+            semantic[rows] = metrics.semantic_hits(index, valid, relevant[rows], unit, threshold)
+
     columns, recommended = metrics.full_ranking(
-        lambda rows: model.score(user_ids[rows]), relevant, excluded, k, batch_size
+        lambda rows: model.score(user_ids[rows]), relevant, excluded, k, batch_size, on_top_k
     )
     frame = pd.DataFrame({"user_id": user_ids, "n_relevant": n_relevant, **columns})
+    if vectors is not None:
+        frame["semantic_hr"] = semantic
 
     def mean(column):
         return float(frame[column].mean()) if len(frame) else float("nan")
@@ -135,6 +161,9 @@ def _ranking_metrics(model, target, seen, k, batch_size):
         f"coverage@{k}": float(recommended.mean()) if len(recommended) else 0.0,
         "n_users_ranked": int(len(user_ids)),
     }
+    if vectors is not None:
+        result[f"semantic_hr@{k}"] = mean("semantic_hr")
+        result["semantic_threshold"] = float(threshold)
     return result, frame
 
 

@@ -77,7 +77,12 @@ def sampled_rank_metrics(positive: np.ndarray, negatives: np.ndarray, k: int) ->
 
 
 def full_ranking(
-    score_rows, relevant: sp.csr_matrix, excluded: sp.csr_matrix, k: int, batch_size: int = 1024
+    score_rows,
+    relevant: sp.csr_matrix,
+    excluded: sp.csr_matrix,
+    k: int,
+    batch_size: int = 1024,
+    on_top_k=None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Top-``k`` ranking metrics over the whole catalogue, a batch of rows at a time.
 
@@ -87,6 +92,8 @@ def full_ranking(
         excluded: (n_rows, n_items) matrix of items never to rank (seen ones).
         k: Cut-off.
         batch_size: Rows scored at once.
+        on_top_k: Optional ``on_top_k(rows, index, valid)`` called with each
+            batch's top-k item indices (and which of them are real items).
 
     Returns:
         (per-row metric arrays as in :func:`ranking_metrics`, boolean mask of
@@ -102,6 +109,8 @@ def full_ranking(
         index, values = top_k(scores, k)
         valid = np.isfinite(values)
         recommended[index[valid]] = True
+        if on_top_k is not None:
+            on_top_k(block, index, valid)
         hits = np.asarray(relevant[block].todense(), dtype=bool)
         hits = np.take_along_axis(hits, index, axis=1) & valid
         if hits.shape[1] < k:  # catalogue smaller than k
@@ -110,3 +119,26 @@ def full_ranking(
             parts[name].append(values_)
     columns = {name: np.concatenate(v) if v else np.empty(0) for name, v in parts.items()}
     return columns, recommended
+
+
+def semantic_hits(
+    index: np.ndarray, valid: np.ndarray, relevant: sp.csr_matrix, unit_vectors, threshold: float
+) -> np.ndarray:
+    """Whether any of each row's top-k items is "semantically" relevant: its
+    vector's cosine to one of the row's relevant items is at least ``threshold``.
+
+    Args:
+        index: (n, k) recommended item indices; ``valid`` marks real ones.
+        relevant: (n, n_items) relevant items of the same rows.
+        unit_vectors: (n_items, d) L2-normalised item vectors.
+        threshold: Cosine needed to count.
+
+    Returns:
+        (n,) bool.
+    """
+    rows = np.repeat(np.arange(relevant.shape[0]), np.diff(relevant.indptr))
+    cosine = np.einsum("pd,pkd->pk", unit_vectors[relevant.indices], unit_vectors[index[rows]])
+    pair_hit = ((cosine >= threshold) & valid[rows]).any(axis=1)
+    out = np.zeros(relevant.shape[0], dtype=bool)
+    np.logical_or.at(out, rows, pair_hit)
+    return out
