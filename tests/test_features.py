@@ -34,3 +34,29 @@ def test_cache_can_be_turned_off(tmp_path, monkeypatch):
 def test_tfidf_svd_has_the_asked_width():
     vectors = TfidfSvdEncoder(dim=6).fit_transform(DOCUMENTS)
     assert vectors.shape == (4, 6) and vectors.dtype == np.float32
+
+
+def test_item_categories_and_numbers_known_answer():
+    import pandas as pd
+
+    from tfrec.features.item_features import item_categories, item_numbers
+
+    items = pd.DataFrame(
+        {
+            "item_id": [10, 20, 30],
+            "genres": [["Drama"], ["Drama", "Comedy"], ["(no genres listed)"]],
+            "production_companies": ["Pixar|Disney", "Pixar", ""],
+            "runtime": [95.0, np.nan, 160.0],
+            "vote_count": [np.e - 1, np.nan, np.e**3 - 1],
+        }
+    )
+    categories = item_categories(items, np.array([30, 10, 20]))
+    # Only categories on >= 2 items survive: Drama and Pixar.
+    assert categories.vocabulary == ["company:Pixar", "genre:Drama"]
+    assert categories.table.tolist() == [[0, 0], [2, 1], [2, 1]]
+    everything = item_categories(items, np.array([10, 20, 30]), min_count=1)
+    assert "runtime:2" in everything.vocabulary and "runtime:7" in everything.vocabulary
+    numbers = item_numbers(items, np.array([10, 20, 30]))
+    # runtime and log1p(vote_count) standardised over known values; unknown -> 0.
+    np.testing.assert_allclose(numbers, [[-1, -1], [0, 0], [1, 1]], atol=1e-6)
+    assert item_numbers(items[["item_id", "genres"]], np.array([10])) is None

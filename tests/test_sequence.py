@@ -42,9 +42,10 @@ class TestGRU(RecommenderContract):
             out["item_ids"].numpy(), fitted.recommend_history([long_history], k=3)[0]
         )
 
-    def test_learns_the_next_item(self, cycle_split):
+    @pytest.mark.parametrize("softmax", ["full", "sampled"])
+    def test_learns_the_next_item(self, cycle_split, softmax):
         options = {**_SMALL, "epochs": 40, "max_len": 3, "patience": 0, "learning_rate": 0.02}
-        model = get_model("lstm", **options).fit(cycle_split)
+        model = get_model("lstm", softmax=softmax, num_sampled=4, **options).fit(cycle_split)
         items, _ = model.recommend_history([[3, 4, 5], [10, 11, 12], [7, 8]], k=1)
         assert items[:, 0].tolist() == [6, 1, 9]
 
@@ -71,16 +72,40 @@ def cycle_split():
     return split(data, "leave-one-out")
 
 
-@pytest.mark.parametrize("encoder", ["lstm", "transformer"])
-def test_other_encoders_fit_and_export(encoder, small_split, tmp_path):
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"encoder": "lstm", "item_vectors": True, "vector_dim": 8},
+        {"encoder": "transformer", "item_vectors": True, "vector_dim": 8},
+        {"encoder": "gru", "item_features": True, "softmax": "sampled", "num_sampled": 20},
+    ],
+    ids=["lstm-vectors", "transformer-vectors", "gru-categories-sampled"],
+)
+def test_other_options_fit_save_and_export(options, small_split, tmp_path):
     import tensorflow as tf
 
-    model = get_model("lstm", encoder=encoder, item_vectors=True, vector_dim=8, **_SMALL)
-    model.fit(small_split)
+    from tfrec.models import load_model
+
+    model = get_model("lstm", **options, **_SMALL).fit(small_split)
     users = np.array(model.user_ids[:4], dtype=np.int64)
-    served = tf.saved_model.load(str(model.export(tmp_path)))
+    expected = model.recommend(users, k=5)
+    served = tf.saved_model.load(str(model.export(tmp_path / "export")))
     out = served.signatures["recommend"](user_id=tf.constant(users), k=tf.constant([5]))
-    np.testing.assert_array_equal(out["item_ids"].numpy(), model.recommend(users, k=5)[0])
+    np.testing.assert_array_equal(out["item_ids"].numpy(), expected[0])
+    model.save(tmp_path / "run")
+    np.testing.assert_array_equal(
+        load_model(tmp_path / "run").recommend(users, k=5)[0], expected[0]
+    )
+
+
+def test_history_categories_feed_the_encoder(small_split):
+    model = get_model("lstm", item_features=True, **_SMALL).fit(small_split)
+    assert model.categories_.shape[0] == len(model.item_ids)
+    users = np.arange(4)
+    before = model._score(users)
+    bag = model.model_.get_layer("item_categories").embedding
+    bag.set_weights([np.zeros_like(w) for w in bag.get_weights()])
+    assert not np.allclose(model._score(users), before)
 
 
 def test_bad_encoder_is_named():

@@ -121,7 +121,8 @@ def load_dataset(
 
     Args:
         name: ``synthetic`` (default; also ``synthetic-tiny``, ``synthetic-1m``,
-            ``synthetic-25m``) or a MovieLens name (``ml-latest-small``,
+            ``synthetic-25m``, and ``synthetic-seq`` whose users watch in an
+            order with a next-item signal) or a MovieLens name (``ml-latest-small``,
             ``ml-100k``, ``ml-1m``, ``ml-20m``, ``ml-25m``, ``ml-latest``).
         data_dir: Directory holding ``<name>/`` as unpacked from the official
             archive; defaults to ``$TFREC_DATA_DIR`` or ``~/.cache/tfrec/data``.
@@ -137,7 +138,10 @@ def load_dataset(
     """
     if name in synthetic.SIZES:
         n_users, n_items, n_ratings = synthetic.SIZES[name]
-        return synthetic.generate(n_users, n_items, n_ratings, seed=seed, name=name)
+        sequential = synthetic.SEQUENTIAL.get(name, 0.0)
+        return synthetic.generate(
+            n_users, n_items, n_ratings, sequential=sequential, seed=seed, name=name
+        )
     spec = get_spec(name)
     directory = dataset_dir(name, data_dir)
     missing = [f for f in spec.required_files if not (directory / f).exists()]

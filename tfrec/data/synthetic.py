@@ -9,7 +9,11 @@ Items have 1-3 of the 18 MovieLens genres; an item's factor vector is the mean
 of its genres' factors plus noise, so genres and the tags drawn from them are
 informative content. Which items a user rates is not random either: a user
 picks a genre by their affinity to it (softmax of p_user . genre factor), then
-an item of that genre by Zipf popularity. Timestamps increase per user.
+an item of that genre by Zipf popularity. Timestamps increase per user; the
+order of a user's items is random unless ``sequential > 0``, which orders
+them along a latent "theme" axis of the item factors (plus noise), so that
+the next item resembles the last ones: a next-item signal for sequence
+models (``synthetic-seq``).
 
 Everything is vectorised; 25 million ratings take well under a minute.
 """
@@ -46,10 +50,12 @@ _TAG_WORDS_PER_GENRE = 6
 _START = 820_454_400  # 1996-01-01
 _END = 1_537_833_600  # 2018-09-25
 
-# name -> (n_users, n_items, n_ratings)
+# name -> (n_users, n_items, n_ratings); SEQUENTIAL: names generated with order
+SEQUENTIAL = {"synthetic-seq": 2.0}
 SIZES = {
     "synthetic-tiny": (60, 80, 2_000),
     "synthetic": (1_000, 2_000, 100_000),
+    "synthetic-seq": (1_000, 2_000, 100_000),
     "synthetic-1m": (6_000, 4_000, 1_000_000),
     "synthetic-25m": (162_000, 62_000, 25_000_000),
 }
@@ -62,6 +68,7 @@ def generate(
     *,
     n_factors: int = 8,
     noise: float = 0.7,
+    sequential: float = 0.0,
     seed: int = 0,
     name: str = "synthetic",
 ) -> Dataset:
@@ -75,6 +82,8 @@ def generate(
             a third of it.
         n_factors: Dimension of the latent user and item factors.
         noise: Standard deviation of the rating noise, before rounding.
+        sequential: Strength of the order within each user's history: 0
+            for none; s orders items by theme + noise of scale 1 / s.
         seed: Random seed; the same arguments give the same data.
         name: Name recorded in the dataset.
 
@@ -111,6 +120,10 @@ def generate(
 
     # Which items each user rates: genre by affinity, then item by popularity.
     users, items = _draw_pairs(rng, counts, genre_cdf, item_genres, np.exp(log_popularity))
+    if sequential > 0:
+        theme = _standardise(item_factors @ rng.normal(size=n_factors))
+        drift = theme[items] + rng.normal(0.0, 1.0 / sequential, len(items))
+        items = items[np.lexsort((drift, users))]
 
     # Ratings and timestamps.
     interaction = np.einsum("ij,ij->i", user_factors[users] * 0.6, item_factors[items]) * 2.0
@@ -135,7 +148,7 @@ def generate(
         users=None,
         rating_scale=(0.5, 5.0),
         source="generated",
-        extra={"seed": seed, "n_factors": n_factors, "noise": noise},
+        extra={"seed": seed, "n_factors": n_factors, "noise": noise, "sequential": sequential},
     )
 
 

@@ -4,8 +4,10 @@ Put ``movies_metadata.csv`` and, optionally, ``keywords.csv`` in the
 MovieLens directory (or in its ``tmdb/`` subdirectory); items are joined
 through ``links.csv``'s ``tmdbId``. Absent files mean no enrichment.
 
-Added item columns: ``overview``, ``keywords`` and ``production_companies``
-(space-joined text, read by :mod:`tfrec.features.text`), ``runtime``,
+Added item columns: ``overview`` (text), ``keywords`` and
+``production_companies`` (names joined by ``|``; read as text by
+:mod:`tfrec.features.text`, and as categories by
+:mod:`tfrec.features.item_features`), ``runtime``,
 ``vote_average`` and ``vote_count`` (floats, NaN when unknown).
 
 The list columns are Python-literal lists of ``{'id': ..., 'name': ...}``
@@ -97,14 +99,14 @@ def _number(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _names(value) -> str:
-    """ "[{'id': 1, 'name': 'Pixar Animation Studios'}]" -> "Pixar Animation Studios"."""
+    """ "[{'id': 1, 'name': 'Pixar'}, {'id': 2, 'name': 'Disney'}]" -> "Pixar|Disney"."""
     if not isinstance(value, str) or not value.startswith("["):
         return ""
     try:
         entries = ast.literal_eval(value)
     except (ValueError, SyntaxError):
         return ""
-    return " ".join(str(e["name"]) for e in entries if isinstance(e, dict) and "name" in e)
+    return "|".join(str(e["name"]) for e in entries if isinstance(e, dict) and "name" in e)
 
 
 def _require(frame: pd.DataFrame, columns, path: Path) -> None:

@@ -2,11 +2,20 @@
 
 A user's history is the last ``max_len`` items they interacted with, oldest
 first, left-padded and masked. Each history item is its learned item-ID
-embedding, optionally concatenated with a Word2Vec content vector of the
-item (genres, tags and title text, fitted on the training items only). The
-encoder (``lstm``, ``gru``, or causal self-attention with positional
-embeddings) reads the history; a dense softmax over the whole catalogue
-predicts the next item.
+embedding, optionally concatenated with
+
+* ``item_vectors``: a Word2Vec content vector of the item (genres, tags,
+  title and any TMDB text, fitted on the training items only) plus its
+  standardised numeric TMDB features (runtime, votes) when present;
+* ``item_features``: the mean of learned embeddings of the item's
+  categories: genres, and with TMDB metadata its production companies and
+  runtime bucket (:mod:`tfrec.features.item_features`).
+
+The encoder (``lstm``, ``gru``, or causal self-attention with positional
+embeddings) reads the history; a softmax over the whole catalogue predicts
+the next item. ``softmax="sampled"`` trains it with sampled softmax over
+``num_sampled`` frequency-drawn negatives instead (for large catalogues);
+recommendations always score the whole catalogue.
 
 Training examples are every prefix of every user's training sequence: the
 item at position p is the target of the window ``p - max_len .. p - 1``. The
@@ -33,6 +42,7 @@ from tfrec.errors import check_choice, check_non_negative, check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
 
 ENCODERS = ("lstm", "gru", "transformer")
+SOFTMAXES = ("full", "sampled")
 
 
 @dataclasses.dataclass
@@ -46,8 +56,13 @@ class SequenceConfig(ModelConfig):
         units: Recurrent units, or the transformer's model width.
         heads: Attention heads (transformer).
         blocks: Self-attention blocks (transformer).
-        item_vectors: Concatenate Word2Vec content vectors of the history items.
+        item_vectors: Concatenate Word2Vec content vectors (+ numeric TMDB
+            features) of the history items.
         vector_dim: Size of the Word2Vec vectors.
+        item_features: Concatenate the mean embedding of each history
+            item's categories (genres, companies, runtime bucket).
+        softmax: ``full`` or ``sampled`` training loss.
+        num_sampled: Negatives per batch for sampled softmax.
         dropout: Dropout on the encoder output.
         learning_rate: Adam learning rate.
         batch_size: Examples per step.
@@ -64,6 +79,9 @@ class SequenceConfig(ModelConfig):
     blocks: int = 1
     item_vectors: bool = False
     vector_dim: int = 100
+    item_features: bool = False
+    softmax: str = "full"
+    num_sampled: int = 1000
     dropout: float = 0.0
     learning_rate: float = 1e-2
     batch_size: int = 512
@@ -73,7 +91,17 @@ class SequenceConfig(ModelConfig):
 
     def validate(self):
         check_choice("encoder", self.encoder, ENCODERS)
-        for name in ("max_len", "embedding_dim", "units", "heads", "blocks", "vector_dim"):
+        check_choice("softmax", self.softmax, SOFTMAXES)
+        names = (
+            "max_len",
+            "embedding_dim",
+            "units",
+            "heads",
+            "blocks",
+            "vector_dim",
+            "num_sampled",
+        )
+        for name in names:
             check_positive_int(name, getattr(self, name))
         check_positive_int("batch_size", self.batch_size)
         check_positive_int("epochs", self.epochs)
@@ -98,9 +126,16 @@ class SequenceRecommender(Recommender):
 
         c = self.config
         keras.utils.set_random_seed(c.seed)
-        self.vectors_ = self._item_vectors(split.dataset.items) if c.item_vectors else None
+        items = split.dataset.items
+        self.vectors_ = self._item_vectors(items) if c.item_vectors else None
+        self.categories_ = self._item_categories(items) if c.item_features else None
         self.model_ = self._build()
-        self.model_.compile(
+        trained = self.model_
+        if c.softmax == "sampled":
+            from tfrec.models.sequence_encoders import SampledSoftmaxTrainer
+
+            trained = SampledSoftmaxTrainer(self.model_, self.popularity_ + 1.0, c.num_sampled)
+        trained.compile(
             optimizer=keras.optimizers.Adam(c.learning_rate),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         )
@@ -125,7 +160,7 @@ class SequenceRecommender(Recommender):
         self.histories_ = np.where(mask.numpy() > 0, window.numpy() + 1, 0).astype(np.int64)
         fit_with_ranking(
             self,
-            self.model_,
+            trained,
             train,
             steps_per_epoch(len(columns["item"]), c.batch_size),
             split.validation,
@@ -134,16 +169,26 @@ class SequenceRecommender(Recommender):
         )
 
     def _item_vectors(self, items):
+        from tfrec.features.item_features import item_numbers
         from tfrec.features.text import Word2VecEncoder, item_documents
 
         c = self.config
         documents = item_documents(items, self.item_ids_)
-        return Word2VecEncoder(c.vector_dim, seed=c.seed).fit_transform(documents)
+        vectors = Word2VecEncoder(c.vector_dim, seed=c.seed).fit_transform(documents)
+        numbers = item_numbers(items, self.item_ids_)
+        return vectors if numbers is None else np.hstack([vectors, numbers])
+
+    def _item_categories(self, items):
+        from tfrec.features.item_features import item_categories
+
+        return item_categories(items, self.item_ids_).table
 
     def _build(self):
         from tfrec.models.sequence_encoders import build_next_item_model
 
-        return build_next_item_model(self.config, len(self.item_ids_), self.vectors_)
+        return build_next_item_model(
+            self.config, len(self.item_ids_), self.vectors_, self.categories_
+        )
 
     def _logits(self, histories: np.ndarray) -> np.ndarray:
         out = []
@@ -205,11 +250,14 @@ class SequenceRecommender(Recommender):
         arrays = {"histories": self.histories_}
         if self.vectors_ is not None:
             arrays["vectors"] = self.vectors_
+        if self.categories_ is not None:
+            arrays["categories"] = self.categories_
         return arrays
 
     def _load_arrays(self, arrays):
         self.histories_ = arrays["histories"]
         self.vectors_ = arrays.get("vectors")
+        self.categories_ = arrays.get("categories")
 
     def _save_extra(self, directory):
         self.model_.save_weights(str(directory / "weights.h5"))

@@ -7,8 +7,17 @@ import tensorflow as tf
 import tf_keras as keras
 
 
-def build_next_item_model(config, n_items: int, vectors: np.ndarray | None) -> keras.Model:
-    """history (batch, max_len) of item column + 1 (0 pads) -> logits (batch, n_items)."""
+def build_next_item_model(
+    config, n_items: int, vectors: np.ndarray | None, categories: np.ndarray | None
+) -> keras.Model:
+    """history (batch, max_len) of item column + 1 (0 pads) -> logits (batch, n_items).
+
+    Args:
+        config: The :class:`~tfrec.models.sequence.SequenceConfig`.
+        n_items: Catalogue size.
+        vectors: Optional (n_items, dim) content vectors of the items.
+        categories: Optional (n_items, width) category IDs + 1 of the items.
+    """
     c = config
     history = keras.Input(shape=(c.max_len,), dtype="int64", name="history")
     x = keras.layers.Embedding(
@@ -29,6 +38,9 @@ def build_next_item_model(config, n_items: int, vectors: np.ndarray | None) -> k
             name="item_vectors",
         )(history)
         x = keras.layers.Concatenate()([x, content])
+    if categories is not None:
+        bag = CategoryBag(categories, c.embedding_dim, c.seed, name="item_categories")(history)
+        x = keras.layers.Concatenate()([x, bag])
     if c.encoder == "transformer":
         h = _self_attention(x, history, c)
     else:
@@ -39,13 +51,97 @@ def build_next_item_model(config, n_items: int, vectors: np.ndarray | None) -> k
     return keras.Model(history, logits, name=f"next_item_{c.encoder}")
 
 
+class PositionEmbedding(keras.layers.Layer):
+    """Adds a learned vector per history position."""
+
+    def __init__(self, seed: int, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+
+    def build(self, input_shape):
+        self.positions = self.add_weight(
+            "positions",
+            tuple(int(d) for d in input_shape[1:]),
+            initializer=keras.initializers.RandomNormal(0.0, 0.05, seed=self.seed + 2),
+        )
+
+    def call(self, x):
+        return x + self.positions
+
+
+class CategoryBag(keras.layers.Layer):
+    """Mean embedding of each history item's categories (0 pads, 0 for no item)."""
+
+    def __init__(self, categories: np.ndarray, dim: int, seed: int, **kwargs):
+        super().__init__(**kwargs)
+        padded = np.vstack([np.zeros((1, categories.shape[1]), np.int32), categories])
+        self.table = tf.constant(padded, tf.int64)
+        self.embedding = keras.layers.Embedding(
+            int(padded.max()) + 1,
+            dim,
+            embeddings_initializer=keras.initializers.RandomNormal(0.0, 0.05, seed=seed + 1),
+        )
+
+    def call(self, history):
+        ids = tf.gather(self.table, history)
+        present = tf.cast(ids > 0, self.compute_dtype)[..., None]
+        total = tf.reduce_sum(self.embedding(ids) * present, axis=-2)
+        return total / tf.maximum(tf.reduce_sum(present, axis=-2), 1.0)
+
+
+class SampledSoftmaxTrainer(keras.Model):
+    """Trains a next-item model with sampled softmax; called, it gives full logits.
+
+    Negatives are drawn from the items' training frequency (``unigrams``,
+    distortion 0.75 as in Word2Vec), with the usual log-q correction of
+    :func:`tf.nn.sampled_softmax_loss` and accidental hits removed.
+    """
+
+    def __init__(self, model: keras.Model, unigrams: np.ndarray, num_sampled: int):
+        super().__init__(name=f"{model.name}_sampled")
+        self.model = model
+        self.output_layer = model.get_layer("logits")
+        self.encoder = keras.Model(model.input, self.output_layer.input)
+        self.unigrams = [float(u) for u in unigrams]
+        self.num_sampled = min(int(num_sampled), len(self.unigrams) - 1)
+
+    def call(self, history, training=False):
+        return self.model(history, training=training)
+
+    def train_step(self, data):
+        history, target = data
+        labels = tf.cast(tf.reshape(target, (-1, 1)), tf.int64)
+        sampled = tf.random.fixed_unigram_candidate_sampler(
+            labels,
+            1,
+            self.num_sampled,
+            unique=True,
+            range_max=len(self.unigrams),
+            distortion=0.75,
+            unigrams=self.unigrams,
+        )
+        with tf.GradientTape() as tape:
+            hidden = self.encoder(history, training=True)
+            loss = tf.reduce_mean(
+                tf.nn.sampled_softmax_loss(
+                    tf.transpose(self.output_layer.kernel),
+                    self.output_layer.bias,
+                    labels,
+                    hidden,
+                    self.num_sampled,
+                    len(self.unigrams),
+                    sampled_values=sampled,
+                )
+            )
+        variables = self.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return {"loss": loss}
+
+
 def _self_attention(x, history, c):
     """SASRec-style causal self-attention blocks; returns the newest position's state."""
     x = keras.layers.Dense(c.units, name="input_projection")(x)
-    positions = keras.layers.Embedding(c.max_len, c.units, name="position_embedding")(
-        tf.range(c.max_len)
-    )
-    x = x + positions[None, :, :]
+    x = PositionEmbedding(c.seed, name="position_embedding")(x)
     padding = keras.layers.Lambda(lambda h: tf.cast(h > 0, tf.bool)[:, None, :])(history)
     for block in range(c.blocks):
         attention = keras.layers.MultiHeadAttention(
