@@ -4,6 +4,8 @@
     tfrec recommend --model-dir runs/svd --user-id 1 --explain
     tfrec similar --model-dir runs/svd --item-id 1
     tfrec export --model-dir runs/svd --export-root saved_models
+    tfrec serving config --export-root saved_models
+    tfrec serve --export-root saved_models --port 8501
     tfrec data info --dataset ml-latest-small
     tfrec data fetch ml-1m
 
@@ -131,6 +133,60 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="model name under the root (default: the model's name)")
     p.add_argument("--version", type=int, help="version number (default: newest + 1)")
     p.set_defaults(handler=_export)
+
+    p = commands.add_parser("serve", help="serve an export root over TF Serving's REST API")
+    p.add_argument(
+        "--export-root",
+        default="saved_models",
+        metavar="DIR",
+        help="folder of <model>/<version>/ exports (default: saved_models)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8501, help="REST port (default 8501; 0: any free)")
+    p.add_argument(
+        "--engine",
+        choices=("local", "tfserving"),
+        default="local",
+        help="local: tfrec's own server (default); tfserving: exec tensorflow_model_server",
+    )
+    p.add_argument("--grpc-port", type=int, default=8500, help="gRPC port (tfserving engine)")
+    p.add_argument("--max-batch", type=int, default=1024, help="most rows per request")
+    p.add_argument(
+        "--versions",
+        default="latest",
+        metavar="POLICY",
+        help="latest (default), all, or comma-separated version numbers",
+    )
+    p.add_argument(
+        "--batching", action="store_true", help="tfserving engine: enable its request batching"
+    )
+    p.set_defaults(handler=_serve)
+
+    serving = commands.add_parser("serving", help="TF Serving files").add_subparsers(
+        metavar="COMMAND"
+    )
+    p = serving.add_parser("config", help="write models.config and batching.config")
+    p.add_argument("--export-root", default="saved_models", metavar="DIR")
+    p.add_argument("--out", metavar="FILE", help="default: EXPORT_ROOT/models.config")
+    p.add_argument("--batching-out", metavar="FILE", help="default: EXPORT_ROOT/batching.config")
+    p.add_argument(
+        "--versions",
+        default="latest",
+        metavar="POLICY",
+        help="model_version_policy: latest (default), all, or comma-separated versions",
+    )
+    p.add_argument(
+        "--base-path-root",
+        metavar="DIR",
+        help="the export root as the server sees it, e.g. /models in a container "
+        "(default: its absolute path here)",
+    )
+    p.add_argument("--max-batch-size", type=int, default=1024)
+    p.add_argument("--batch-timeout-micros", type=int, default=0)
+    p.add_argument(
+        "--batch-threads", type=int, default=0, help="num_batch_threads (default: CPU count)"
+    )
+    p.set_defaults(handler=_serving_config)
 
     p = commands.add_parser("models", help="list the models")
     p.set_defaults(handler=lambda args: print("\n".join(model_names())))
@@ -261,6 +317,57 @@ def _export(args) -> int:
 
     path = load_model(args.model_dir).export(args.export_root, name=args.name, version=args.version)
     print(f"exported {path} (signatures: recommend, predict, serving_default)")
+    return 0
+
+
+def _serve(args) -> int:
+    if args.engine == "tfserving":
+        from tfrec.serving.config import Batching
+        from tfrec.serving.model_server import exec_model_server
+
+        if args.host != "127.0.0.1":
+            print("note: tensorflow_model_server listens on all interfaces; --host is ignored")
+        exec_model_server(  # replaces this process
+            args.export_root,
+            port=args.grpc_port,
+            rest_port=args.port,
+            versions=args.versions,
+            batching=Batching(max_batch_size=args.max_batch) if args.batching else None,
+        )
+    else:
+        from tfrec.serving.server import LocalServer
+
+        with LocalServer(
+            args.export_root,
+            args.host,
+            args.port,
+            max_batch=args.max_batch,
+            versions=args.versions,
+        ) as server:
+            print(server.describe(), flush=True)
+            server.wait()
+    return 0
+
+
+def _serving_config(args) -> int:
+    from tfrec.serving.config import Batching, write_configs
+    from tfrec.serving.layout import model_versions
+
+    batching = Batching(
+        max_batch_size=args.max_batch_size,
+        batch_timeout_micros=args.batch_timeout_micros,
+        num_batch_threads=args.batch_threads,
+    )
+    out, batching_out = write_configs(
+        args.export_root,
+        args.out,
+        args.batching_out,
+        versions=args.versions,
+        base_path_root=args.base_path_root,
+        batching=batching,
+    )
+    names = ", ".join(model_versions(args.export_root))
+    print(f"wrote {out} ({names}; versions: {args.versions}) and {batching_out}")
     return 0
 
 

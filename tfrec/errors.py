@@ -22,6 +22,19 @@ class NotSupportedError(TfrecError):
     """The model does not offer the requested operation."""
 
 
+class ServingError(TfrecError):
+    """A model server could not be reached, or refused or failed a request.
+
+    Attributes:
+        status: The HTTP status code of the refusal (or the gRPC status name),
+            or None when no server answered.
+    """
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+
 class UnknownIdError(TfrecError, KeyError):
     """A user or item ID is not known to the model."""
 

@@ -1,8 +1,9 @@
 """SavedModel export in TensorFlow Serving's layout.
 
 ``export(model, "saved_models")`` writes ``saved_models/<name>/<version>/``
-(``saved_model.pb``, ``variables/``, ``assets.extra/tfrec.json``) with raw-ID
-signatures:
+(``saved_model.pb``, ``variables/``, ``assets.extra/tfrec.json`` and
+``assets.extra/tf_serving_warmup_requests``, one request per signature for
+TF Serving to replay on load) with raw-ID signatures:
 
 * ``recommend``: ``user_id`` (int64 [batch]), ``k`` (int32 [batch] or [1]; the
   largest value is used) -> ``item_ids`` (int64 [batch, k]), ``scores``
@@ -24,7 +25,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
+
+import numpy as np
 
 from tfrec import __version__
 from tfrec.errors import ConfigError
@@ -47,6 +51,7 @@ def export(
     """
     import tensorflow as tf
 
+    from tfrec.serving.warmup import write_warmup
     from tfrec.signatures import ServingModule
 
     name = name or model.name
@@ -82,10 +87,28 @@ def export(
                 + ("training mean rating" if model.predicts_ratings else "popularity"),
             },
         )
+        write_warmup(staging / "model", name, signatures, _warmup_sample(model))
         (staging / "model").rename(base / str(version))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return base / str(version)
+
+
+def _warmup_sample(model, k: int = 10, history_length: int = 20) -> dict:
+    """Inputs of the warm-up requests: a real user, one of their items, k, now,
+    and their items as a history padded with -1."""
+    user = model.user_ids[0]
+    rated, _ = model.rated_items(user)
+    history = np.full(history_length, -1, np.int64)
+    recent = rated[-(history_length - 1) :]
+    history[: len(recent)] = recent
+    return {
+        "user_id": [user],
+        "item_id": [rated[0] if len(rated) else model.item_ids[0]],
+        "k": [k],
+        "timestamp": [int(time.time())],
+        "history": [history],
+    }
 
 
 def existing_versions(base: Path) -> list[int]:

@@ -55,24 +55,32 @@ class NeighbourScorer(tf.Module):
 
     def __init__(self, neighbours: sp.csr_matrix, seen, user_means):
         super().__init__(name="neighbour_scorer")
-        coo = neighbours.tocoo()
         self.n_items = neighbours.shape[0]
-        self.neighbour_index = _constant(np.stack([coo.row, coo.col], 1).astype(np.int64), tf.int64)
-        self.neighbour_weight = _constant(coo.data, tf.float32)
+        self.neighbour_weight = _constant(neighbours.data, tf.float32)
         self.neighbour_items = _constant(neighbours.indices.astype(np.int64), tf.int64)
         self.neighbour_splits = _constant(neighbours.indptr.astype(np.int64), tf.int64)
+        # Row i of the transpose: the items j that have i as a neighbour, s(j, i).
+        reverse = neighbours.T.tocsr()
+        self.reverse_weight = _constant(reverse.data, tf.float32)
+        self.reverse_items = _constant(reverse.indices.astype(np.int64), tf.int64)
+        self.reverse_splits = _constant(reverse.indptr.astype(np.int64), tf.int64)
         self.seen = seen
         self.user_means = _constant(user_means, tf.float32)
 
-    def _similarity(self):
-        return tf.SparseTensor(
-            self.neighbour_index, self.neighbour_weight, [self.n_items, self.n_items]
-        )
-
     def score(self, users):
-        ratings = self.seen.dense(users)  # [batch, n_items]
-        scores = tf.sparse.sparse_dense_matmul(self._similarity(), ratings, adjoint_b=True)
-        return tf.transpose(scores)
+        """Touches only the items that neighbour the users' rated items."""
+        index, ratings = self.seen.index(users)  # (batch row, rated item i), r_ui
+        targets = tf.gather(
+            tf.RaggedTensor.from_row_splits(self.reverse_items, self.reverse_splits), index[:, 1]
+        )
+        weights = tf.gather(
+            tf.RaggedTensor.from_row_splits(self.reverse_weight, self.reverse_splits), index[:, 1]
+        )
+        entry = targets.value_rowids()
+        rows = tf.gather(index[:, 0], entry)
+        values = weights.flat_values * tf.gather(ratings, entry)
+        shape = tf.stack([tf.shape(users, out_type=tf.int64)[0], self.n_items])
+        return tf.scatter_nd(tf.stack([rows, targets.flat_values], axis=1), values, shape)
 
     def predict(self, users, items, extra=None):
         ratings = self.seen.dense(users)

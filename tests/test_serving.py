@@ -1,0 +1,485 @@
+"""Serving: warm-up records, TF Serving configs, the REST and gRPC clients, and
+``tfrec serve`` run as a real subprocess against freshly exported models."""
+
+import json
+import re
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
+
+import tfrec
+from tests.conftest import REPO
+from tfrec.cli import main
+from tfrec.errors import ConfigError, ServingError
+from tfrec.serving import Batching, Client, GrpcClient, read_warmup, write_configs
+from tfrec.serving.rest_format import to_arrays
+from tfrec.serving.warmup import write_warmup
+
+_MODELS = {"mf": {"n_factors": 8, "epochs": 5}, "popularity": {}}
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory, small_split):
+    """An export root with version 1 of each model; the fitted models."""
+    root = tmp_path_factory.mktemp("serving") / "saved_models"
+    models = {
+        name: tfrec.get_model(name, options).fit(small_split) for name, options in _MODELS.items()
+    }
+    for model in models.values():
+        model.export(root)
+    return root, models
+
+
+@pytest.fixture(scope="module")
+def server(exports, tmp_path_factory):
+    """``tfrec serve`` on a free loopback port, as a subprocess; yields (url, stderr file)."""
+    root, _ = exports
+    log = tmp_path_factory.mktemp("server") / "stderr.txt"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tfrec.cli", "serve", "--export-root", str(root), "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            cwd=REPO,
+        )
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 60)
+        line = process.stdout.readline() if ready else ""
+        match = re.search(r"serving 2 models on (http://127\.0\.0\.1:\d+): mf \(version 1\)", line)
+        assert match, f"no start line ({line!r}); stderr: {log.read_text()[-2000:]}"
+        Client(match[1]).wait_until_available("mf", timeout=30)
+        yield match[1], log
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        process.stdout.close()
+
+
+def _inputs(model, signature_specs, rows=3):
+    """Columnar inputs for a signature: known users and items, an unknown user, k=5."""
+    users = [int(u) for u in model.user_ids[: rows - 1]] + [-5]
+    values = {
+        "user_id": users,
+        "item_id": [int(i) for i in model.item_ids[:rows]],
+        "k": [5] * rows,
+    }
+    return {name: values[name] for name in signature_specs}
+
+
+def _rows_to_columns(predictions, output_names):
+    if len(output_names) == 1:
+        return {output_names[0]: np.array(predictions)}
+    return {name: np.array([row[name] for row in predictions]) for name in output_names}
+
+
+def _assert_same(got, want, context):
+    assert sorted(got) == sorted(want), context
+    for name, value in want.items():
+        value = value.numpy()
+        if value.dtype.kind == "f":
+            np.testing.assert_allclose(got[name], value, atol=1e-5, equal_nan=True, err_msg=context)
+        else:
+            np.testing.assert_array_equal(got[name], value, err_msg=context)
+
+
+def test_every_signature_answers_as_the_in_process_model(exports, server):
+    root, models = exports
+    client = Client(server[0])
+    for name, model in models.items():
+        loaded = tf.saved_model.load(str(root / name / "1"))
+        assert {"recommend", "predict", "serving_default"} <= set(loaded.signatures)
+        for signature, function in loaded.signatures.items():
+            _, specs = function.structured_input_signature
+            inputs = _inputs(model, specs)
+            want = function(**{key: tf.constant(v, specs[key].dtype) for key, v in inputs.items()})
+            context = f"{name} {signature}"
+            rows = [
+                dict(zip(inputs, values, strict=True))
+                for values in zip(*inputs.values(), strict=True)
+            ]
+            predictions = client.predict(name, rows, signature_name=signature)
+            _assert_same(_rows_to_columns(predictions, sorted(want)), want, context + " instances")
+            columns = {**inputs, **({"k": [5]} if "k" in inputs else {})}
+            outputs = client.predict(name, inputs=columns, signature_name=signature, version=1)
+            if len(want) == 1:
+                outputs = {next(iter(want)): outputs}
+            _assert_same(
+                {key: np.array(v) for key, v in outputs.items()}, want, context + " inputs"
+            )
+
+
+def test_status_and_metadata(server):
+    client = Client(server[0])
+    status = client.status("popularity")
+    assert status == {
+        "model_version_status": [
+            {
+                "version": "1",
+                "state": "AVAILABLE",
+                "status": {"error_code": "OK", "error_message": ""},
+            }
+        ]
+    }
+    metadata = client.metadata("popularity", version=1)
+    assert metadata["model_spec"] == {"name": "popularity", "signature_name": "", "version": "1"}
+    recommend = metadata["metadata"]["signature_def"]["signature_def"]["recommend"]
+    assert recommend["inputs"]["user_id"]["dtype"] == "DT_INT64"
+    assert recommend["inputs"]["k"]["dtype"] == "DT_INT32"
+    assert recommend["inputs"]["k"]["tensor_shape"]["dim"] == [{"size": "-1", "name": ""}]
+    assert set(recommend["outputs"]) == {"item_ids", "scores"}
+    assert recommend["method_name"] == "tensorflow/serving/predict"
+
+
+def _raw(url, path, body=None):
+    request = urllib.request.Request(url + path, data=body, method="POST" if body else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "code", "message"),
+    [
+        ("/v1/models/mf:predict", b"{not json", 400, "JSON Parse error"),
+        (
+            "/v1/models/mf:predict",
+            b'{"instances": [{"user": 1, "k": 5}], "signature_name": "recommend"}',
+            400,
+            "unknown input 'user'",
+        ),
+        (
+            "/v1/models/mf:predict",
+            b'{"instances": [{"user_id": "a", "k": 5}], "signature_name": "recommend"}',
+            400,
+            "takes int64 numbers; got strings",
+        ),
+        (
+            "/v1/models/mf:predict",
+            b'{"inputs": {"user_id": [1.5], "item_id": [2]}}',
+            400,
+            "decimals",
+        ),
+        ("/v1/models/mf:predict", b'{"inputs": {"user_id": [1]}}', 400, "missing input 'item_id'"),
+        (
+            "/v1/models/mf:predict",
+            b'{"instances": [1], "signature_name": "nope"}',
+            400,
+            'Serving signature name: "nope" not found',
+        ),
+        ("/v1/models/mf:predict", b'{"instances": [1], "inputs": [1]}', 400, "exactly one"),
+        (
+            "/v1/models/mf:predict",
+            b'{"inputs": {"user_id": [1], "k": [-3]}, "signature_name": "recommend"}',
+            400,
+            "Need k >= 0, got -3",  # the op's own message, without the graph preamble
+        ),
+        (
+            "/v1/models/mf:predict",
+            json.dumps(
+                {"signature_name": "recommend", "inputs": {"user_id": list(range(1025)), "k": [5]}}
+            ).encode(),
+            400,
+            "limit of 1024",
+        ),
+        ("/v1/models/nope:predict", b'{"instances": [1]}', 404, "Servable not found"),
+        ("/v1/models/mf/versions/7:predict", b'{"instances": [1]}', 404, "Specific(mf, 7)"),
+        ("/v1/models/nope", None, 404, "Could not find any versions of model nope"),
+        ("/v1/models/mf:classify", b'{"examples": []}', 400, ":predict only"),
+        ("/v2/other", None, 404, "no endpoint"),
+    ],
+)
+def test_bad_requests_get_an_error_and_the_server_keeps_serving(server, path, body, code, message):
+    url = server[0]
+    status, answer = _raw(url, path, body)
+    assert status == code and message in answer["error"], answer
+    assert _raw(url, "/v1/models/mf")[0] == 200
+
+
+def test_client_errors_quote_the_server(server):
+    client = Client(server[0])
+    with pytest.raises(ServingError, match=r"model nope not found: \"Servable not found") as caught:
+        client.predict("nope", [1])
+    assert caught.value.status == 404
+    with pytest.raises(ServingError, match=r"bad request to mf \(signature recommend\): \"unknown"):
+        client.predict("mf", [{"users": 1, "k": 1}], signature_name="recommend")
+    with pytest.raises(ServingError, match="exactly one of instances"):
+        client.predict("mf")
+
+
+def test_unreachable_server_is_one_clear_error():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    message = f"cannot reach {url}: connection refused; is the server running?"
+    with pytest.raises(ServingError, match=re.escape(message)):
+        Client(url, timeout=2).status("mf")
+
+
+def test_warmup_requests_parse_and_replay(exports):
+    root, models = exports
+    for name, model in models.items():
+        loaded = tf.saved_model.load(str(root / name / "1"))
+        logs = read_warmup(root / name / "1")
+        assert [log.predict_log.request.model_spec.signature_name for log in logs] == sorted(
+            loaded.signatures
+        )
+        for log in logs:
+            request = log.predict_log.request
+            assert request.model_spec.name == name
+            function = loaded.signatures[request.model_spec.signature_name]
+            _, specs = function.structured_input_signature
+            inputs = {key: tf.make_ndarray(proto) for key, proto in request.inputs.items()}
+            assert set(inputs) == set(specs)
+            assert all(inputs[key].dtype == specs[key].dtype.as_numpy_dtype for key in specs)
+            assert inputs["user_id"][0] in model.user_ids
+            if "k" in inputs:
+                assert inputs["k"].tolist() == [10]
+            function(**inputs)  # replays as TF Serving does on load
+
+
+def test_warmup_pads_histories(tmp_path):
+    history = tf.function(
+        lambda history, k: {"n": tf.reduce_sum(tf.cast(history >= 0, tf.int32), 1) + k},
+        input_signature=[
+            tf.TensorSpec([None, None], tf.int64, name="history"),
+            tf.TensorSpec([None], tf.int32, name="k"),
+        ],
+    ).get_concrete_function()
+    sample = {"history": [[5, 7, -1, -1]], "k": [10], "user_id": [1]}
+    write_warmup(tmp_path, "lstm", {"recommend_history": history}, sample)
+    (log,) = read_warmup(tmp_path)
+    assert tf.make_ndarray(log.predict_log.request.inputs["history"]).tolist() == [[5, 7, -1, -1]]
+    with pytest.raises(ValueError, match="no warm-up value for input 'history'"):
+        write_warmup(tmp_path, "lstm", {"recommend_history": history}, {"k": [1]})
+
+
+def _batching_message():
+    """BatchingParameters (tensorflow_serving/servables/tensorflow/session_bundle_config.proto),
+    which tensorflow-serving-api does not ship, built from its field numbers."""
+    from google.protobuf import wrappers_pb2
+
+    pool = descriptor_pool.DescriptorPool()
+    pool.AddSerializedFile(wrappers_pb2.DESCRIPTOR.serialized_pb)
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="batching.proto", package="t", dependency=["google/protobuf/wrappers.proto"]
+    )
+    message = proto.message_type.add(name="BatchingParameters")
+    fields = ("max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads")
+    for number, name in enumerate(fields, 1):
+        message.field.add(
+            name=name, number=number, type=11, label=1, type_name=".google.protobuf.Int64Value"
+        )
+    pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("t.BatchingParameters"))
+
+
+def test_configs_parse_as_tf_serving_protos(exports, tmp_path):
+    from tensorflow_serving.config import model_server_config_pb2
+
+    root, _ = exports
+    staging = root / "mf" / ".tmp-5-abc"  # an export in progress: not a version
+    shutil.copytree(root / "mf" / "1", staging)
+    (root / "half").mkdir()
+    (root / "half" / "3").mkdir()  # no saved_model.pb: not a version, not a model
+    try:
+        out, batching_out = write_configs(
+            root,
+            tmp_path / "models.config",
+            tmp_path / "batching.config",
+            versions="all",
+            base_path_root="/models",
+            batching=Batching(batch_timeout_micros=500, num_batch_threads=2),
+        )
+    finally:
+        shutil.rmtree(staging)
+        shutil.rmtree(root / "half")
+    config = text_format.Parse(out.read_text(), model_server_config_pb2.ModelServerConfig())
+    entries = config.model_config_list.config
+    assert [(c.name, c.base_path, c.model_platform) for c in entries] == [
+        ("mf", "/models/mf", "tensorflow"),
+        ("popularity", "/models/popularity", "tensorflow"),
+    ]
+    assert entries[0].model_version_policy.WhichOneof("policy_choice") == "all"
+    batching = text_format.Parse(batching_out.read_text(), _batching_message()())
+    assert (batching.max_batch_size.value, batching.batch_timeout_micros.value) == (1024, 500)
+    assert (batching.num_batch_threads.value, batching.max_enqueued_batches.value) == (2, 2)
+
+
+def test_serving_config_command(exports, tmp_path, capsys):
+    from tensorflow_serving.config import model_server_config_pb2
+
+    root, _ = exports
+    out = tmp_path / "m.config"
+    argv = ["serving", "config", "--export-root", str(root), "--out", str(out), "--versions", "1"]
+    assert main([*argv, "--batching-out", str(tmp_path / "b.config")]) == 0
+    assert "mf, popularity; versions: 1" in capsys.readouterr().out
+    config = text_format.Parse(out.read_text(), model_server_config_pb2.ModelServerConfig())
+    entry = config.model_config_list.config[0]
+    assert entry.base_path == str((root / "mf").resolve())
+    assert list(entry.model_version_policy.specific.versions) == [1]
+    assert main([*argv[:-1], "newest"]) == 2
+    assert "versions must be latest, all or comma-separated" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="no exported models"):
+        write_configs(tmp_path)
+
+
+def test_tfserving_engine_execs_the_model_server(exports, tmp_path):
+    root, _ = exports
+    fake = tmp_path / "bin" / "tensorflow_model_server"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/argv\n')
+    fake.chmod(0o755)
+    command = [sys.executable, "-m", "tfrec.cli", "serve", "--engine", "tfserving"]
+    command += ["--export-root", str(root), "--port", "8601", "--batching"]
+    found = subprocess.run(command, env={"PATH": str(fake.parent)}, capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    argv = dict(arg.split("=", 1) for arg in (tmp_path / "argv").read_text().split() if "=" in arg)
+    assert argv["--rest_api_port"] == "8601" and argv["--port"] == "8500"
+    assert "--enable_batching" in (tmp_path / "argv").read_text()
+    assert 'name: "popularity"' in Path(argv["--model_config_file"]).read_text()
+    missing = subprocess.run(command, env={"PATH": str(tmp_path)}, capture_output=True, text=True)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert "tensorflow_model_server is not on PATH" in missing.stderr
+
+
+def test_request_arrays_follow_the_signature():
+    specs = {
+        "history": tf.TensorSpec([None, None], tf.int64, name="history"),
+        "k": tf.TensorSpec([None], tf.int32, name="k"),
+    }
+    rows = [{"history": [1, 2, -1], "k": 5}, {"history": [3, -1, -1], "k": 5}]
+    arrays = to_arrays(rows, True, specs, "recommend_history", 1024)
+    assert arrays["history"].dtype == np.int64 and arrays["history"].shape == (2, 3)
+    assert arrays["k"].dtype == np.int32 and arrays["k"].tolist() == [5, 5]
+    problems = [
+        ({"history": [[1, 2], [3]], "k": [5]}, "rows of different lengths"),
+        ({"history": [[1]], "k": [2**40]}, "takes int32 numbers; got out-of-range"),
+        ({"history": [[1]], "k": 5}, "has shape [batch]; got shape []"),
+        ({"history": [1, 2], "k": [5]}, "has shape [batch, n]; got shape [2]"),
+    ]
+    for inputs, message in problems:
+        with pytest.raises(ServingError, match=re.escape(message)):
+            to_arrays(inputs, False, specs, "recommend_history", 1024)
+
+
+def test_grpc_client_round_trip(exports):
+    """GrpcClient against an in-process PredictionService backed by the SavedModel (no TF
+    Serving binary here): the request it builds, the answer it decodes, its errors."""
+    from concurrent import futures
+
+    import grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    root, models = exports
+    loaded = tf.saved_model.load(str(root / "mf" / "1"))
+
+    class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+        def Predict(self, request, context):
+            if request.model_spec.name != "mf":
+                context.abort(grpc.StatusCode.NOT_FOUND, "Servable not found")
+            function = loaded.signatures[request.model_spec.signature_name]
+            inputs = {key: tf.make_ndarray(proto) for key, proto in request.inputs.items()}
+            response = predict_pb2.PredictResponse()
+            for key, value in function(**inputs).items():
+                response.outputs[key].CopyFrom(tf.make_tensor_proto(value.numpy()))
+            return response
+
+    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Servicer(), grpc_server)
+    port = grpc_server.add_insecure_port("127.0.0.1:0")
+    grpc_server.start()
+    try:
+        users = np.array(models["mf"].user_ids[:3])
+        with GrpcClient(f"127.0.0.1:{port}") as client:
+            request = client.request(
+                "mf", {"user_id": users, "k": [4, 4, 4]}, "recommend", version=1
+            )
+            assert request.model_spec.version.value == 1
+            assert tf.make_ndarray(request.inputs["k"]).dtype == np.int32
+            got = client.predict("mf", {"user_id": users, "k": [4, 4, 4]}, "recommend")
+            want = loaded.signatures["recommend"](
+                user_id=tf.constant(users, tf.int64), k=tf.constant([4, 4, 4], tf.int32)
+            )
+            _assert_same(got, want, "grpc recommend")
+            with pytest.raises(ServingError, match="model nope not found"):
+                client.predict("nope", {"user_id": users})
+    finally:
+        grpc_server.stop(None)
+    with (
+        GrpcClient(f"127.0.0.1:{port}", timeout=5) as client,
+        pytest.raises(ServingError, match="is the server running?"),
+    ):
+        client.predict("mf", {"user_id": users})
+
+
+def test_bench_serving_small():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "scripts/bench_serving.py",
+            "--models",
+            "popularity,mf",
+            "--users",
+            "100",
+            "--items",
+            "300",
+            "--ratings",
+            "3000",
+            "--calls",
+            "20",
+            "--rest-calls",
+            "10",
+            "--batches",
+            "2",
+            "--set",
+            "mf.epochs=2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["headline"] == "mf" and set(figures["models"]) == {"popularity", "mf"}
+    for key in ("inprocess_p50_ms", "inprocess_p99_ms", "rest_p50_ms", "batch256_rows_per_s"):
+        assert figures[key] > 0, key
+
+
+def test_new_versions_are_picked_up_and_staging_directories_ignored(exports, server):
+    """Runs last: it adds version 2 of mf under the running server."""
+    root, models = exports
+    url, log = server
+    client = Client(url)
+    staging = root / "mf" / ".tmp-3-xyz"  # a complete copy, still under its staging name
+    shutil.copytree(root / "mf" / "1", staging)
+    assert models["mf"].export(root) == root / "mf" / "2"
+    deadline = time.monotonic() + 30
+    while client.status("mf")["model_version_status"][0]["version"] != "2":
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.2)
+    assert [s["version"] for s in client.status("mf")["model_version_status"]] == ["2"]
+    user = int(models["mf"].user_ids[0])
+    answer = client.predict(
+        "mf", [{"user_id": user, "k": 3}], signature_name="recommend", version=2
+    )
+    assert len(answer[0]["item_ids"]) == 3
+    with pytest.raises(ServingError, match=r"Specific\(mf, 1\)"):
+        client.predict("mf", [{"user_id": user, "k": 3}], signature_name="recommend", version=1)
+    time.sleep(1.5)  # another poll or two: the staging copy is still not served
+    assert [s["version"] for s in client.status("mf")["model_version_status"]] == ["2"]
+    assert ".tmp-" not in log.read_text()
