@@ -65,11 +65,13 @@ def read_table(
         return pd.read_csv(
             path, sep=sep, names=names, dtype=dtype, encoding=encoding, header=header, engine="c"
         )
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{source}: the file is empty; expected a header and rows") from None
     except pd.errors.ParserError as e:
         raise DataError(f"{source}: malformed file: {_first_line(e)}") from None
     except UnicodeDecodeError as e:
         raise DataError(f"{source}: not {encoding} text ({e.reason} at byte {e.start})") from None
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, OverflowError) as e:
         if dtype is None:
             raise DataError(f"{source}: cannot read file: {_first_line(e)}") from None
     # A value did not convert to its column's dtype: find it and say where.
@@ -96,6 +98,19 @@ def read_table(
                 f"{source}, line {row + first_data_line}: column {column!r} has "
                 f"{raw[column].iloc[row]!r}, which is not a number"
             )
+        if np.issubdtype(np.dtype(kind), np.integer):
+            info = np.iinfo(kind)
+            numbers = values.to_numpy(np.float64)
+            bad = np.flatnonzero(
+                (numbers != np.round(numbers)) | (numbers < info.min) | (numbers > info.max)
+            )
+            if len(bad):
+                row = int(bad[0])
+                raise DataError(
+                    f"{source}, line {row + first_data_line}: column {column!r} has "
+                    f"{raw[column].iloc[row]!r}, which is not an integer in "
+                    f"[{info.min}, {info.max}]"
+                )
     raise DataError(f"{source}: cannot read file with the expected column types {dtype}")
 
 
@@ -110,6 +125,9 @@ def read_latest(directory: Path):
             "rating": np.float32,
             "timestamp": np.int64,
         },
+    )
+    _require_columns(
+        ratings, ("userId", "movieId", "rating", "timestamp"), directory / "ratings.csv"
     )
     ratings = ratings.rename(columns={"userId": "user_id", "movieId": "item_id"})
     movies = read_table(directory / "movies.csv", sep=",", dtype={"movieId": np.int32})
