@@ -209,6 +209,21 @@ def test_bad_requests_get_an_error_and_the_server_keeps_serving(server, path, bo
     assert _raw(url, "/v1/models/mf")[0] == 200
 
 
+def test_oversized_bodies_are_refused_unread(server):
+    import http.client
+    from urllib.parse import urlparse
+
+    address = urlparse(server[0])
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+    connection.putrequest("POST", "/v1/models/mf:predict")
+    connection.putheader("Content-Length", str(2**40))
+    connection.endheaders()
+    response = connection.getresponse()
+    assert response.status == 413 and "limit is" in json.loads(response.read())["error"]
+    connection.close()
+    assert _raw(server[0], "/v1/models/mf")[0] == 200
+
+
 def test_client_errors_quote_the_server(server):
     client = Client(server[0])
     with pytest.raises(ServingError, match=r"model nope not found: \"Servable not found") as caught:

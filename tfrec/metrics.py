@@ -111,14 +111,25 @@ def full_ranking(
         recommended[index[valid]] = True
         if on_top_k is not None:
             on_top_k(block, index, valid)
-        hits = np.asarray(relevant[block].todense(), dtype=bool)
-        hits = np.take_along_axis(hits, index, axis=1) & valid
+        hits = _contains(relevant[block], index) & valid
         if hits.shape[1] < k:  # catalogue smaller than k
             hits = np.pad(hits, ((0, 0), (0, k - hits.shape[1])))
         for name, values_ in ranking_metrics(hits, n_relevant[block]).items():
             parts[name].append(values_)
     columns = {name: np.concatenate(v) if v else np.empty(0) for name, v in parts.items()}
     return columns, recommended
+
+
+def _contains(matrix: sp.csr_matrix, index: np.ndarray) -> np.ndarray:
+    """``matrix[i, index[i, j]] != 0`` for every (i, j), without densifying the rows."""
+    matrix = matrix.tocsr()
+    matrix.sort_indices()
+    n_columns = np.int64(matrix.shape[1])
+    stored = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+    keys = stored * n_columns + matrix.indices  # sorted: rows, then sorted columns
+    wanted = np.arange(index.shape[0], dtype=np.int64)[:, None] * n_columns + index
+    position = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+    return (keys[position] == wanted) if len(keys) else np.zeros(index.shape, bool)
 
 
 def semantic_hits(

@@ -13,7 +13,8 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     their SavedModels return the same lists.
 
     Args:
-        scores: (n_rows, n_items) float array; ``-inf`` marks items never to return.
+        scores: (n_rows, n_items) float array; ``-inf`` marks items never to
+            return (they come last, after every finite score); NaN counts as ``-inf``.
         k: Number of items per row; capped at ``n_items``.
 
     Returns:
@@ -23,26 +24,20 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     k = min(k, n_items)
     if k == 0:
         return np.empty((n_rows, 0), np.int64), np.empty((n_rows, 0), scores.dtype)
-    key = _ordered_key(scores)
+    if np.isnan(scores).any():
+        scores = np.where(np.isnan(scores), -np.inf, scores)
+    # Candidates: every score at least the row's k-th largest (k of them, plus ties).
     if k < n_items:
-        part = np.argpartition(key, n_items - k, axis=1)[:, n_items - k :]
+        threshold = np.partition(scores, n_items - k, axis=1)[:, n_items - k]
+        rows, columns = np.nonzero(scores >= threshold[:, None])
     else:
-        part = np.broadcast_to(np.arange(n_items), scores.shape).copy()
-    order = np.argsort(-np.take_along_axis(key, part, axis=1), axis=1)
-    indices = np.take_along_axis(part, order, axis=1)
+        rows, columns = np.divmod(np.arange(n_rows * n_items), n_items)
+    # Best first within each row, ties to the lower index; keep the first k.
+    order = np.lexsort((columns, -scores[rows, columns], rows))
+    rows, columns = rows[order], columns[order]
+    rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
+    indices = columns[rank < k].reshape(n_rows, k).astype(np.int64)
     return indices, np.take_along_axis(scores, indices, axis=1)
-
-
-def _ordered_key(scores: np.ndarray) -> np.ndarray:
-    """int64 keys that order like the float32 scores, ties broken by lower index.
-
-    The float32 bit pattern is mapped to an order-preserving 32-bit integer and
-    shifted left; the low 31 bits hold (2**31 - 1 - column).
-    """
-    bits = np.ascontiguousarray(scores, dtype=np.float32).view(np.int32).astype(np.int64)
-    ordered = np.where(bits < 0, -(bits & 0x7FFFFFFF), bits)  # monotonic in the float value
-    column = np.arange(scores.shape[1], dtype=np.int64)
-    return (ordered << 31) | (0x7FFFFFFF - column)
 
 
 def exclude(scores: np.ndarray, matrix: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:

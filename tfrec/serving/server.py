@@ -47,6 +47,7 @@ class LocalServer:
         host: Interface to bind; 127.0.0.1 (this machine only) by default.
         port: TCP port; 0 picks a free one (see :attr:`url`).
         max_batch: Most rows accepted in one request.
+        max_body_bytes: Largest request body accepted (413 above it).
         versions: ``"latest"`` (default), ``"all"`` or comma-separated versions.
         poll_interval: Seconds between scans of the export root for new versions.
         log: Called with one line per model load/unload and per server error;
@@ -60,12 +61,14 @@ class LocalServer:
         port: int = 8501,
         *,
         max_batch: int = 1024,
+        max_body_bytes: int = 8 * 2**20,
         versions: str = "latest",
         poll_interval: float = 1.0,
         log=None,
     ):
         self.host, self.port = host, port
         self.max_batch = check_positive_int("max_batch", max_batch)
+        self.max_body_bytes = check_positive_int("max_body_bytes", max_body_bytes)
         self.poll_interval = poll_interval
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.repository = ModelRepository(export_root, parse_policy(versions), self.log)
@@ -206,9 +209,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer("POST")
 
     def _answer(self, method: str) -> None:
-        length = self.headers.get("Content-Length", "")
-        body = self.rfile.read(int(length)) if length.isdigit() else b""
-        status, answer = self.server.app.handle(method, self.path, body)
+        app = self.server.app
+        length = self.headers.get("Content-Length", "0").strip() or "0"
+        if not length.isdigit() or int(length) > app.max_body_bytes:
+            # The body is not read: answer and drop the connection.
+            self.close_connection = True
+            status = 413 if length.isdigit() else 400
+            what = f"{length} bytes" if length.isdigit() else repr(length)
+            message = f"request body of {what} refused; the limit is {app.max_body_bytes} bytes"
+            answer = json.dumps({"error": message}).encode()
+        else:
+            status, answer = app.handle(method, self.path, self.rfile.read(int(length)))
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))

@@ -1,0 +1,33 @@
+"""The scale benchmark and the server load test run end to end at small sizes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def _last_json_line(args):
+    result = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_bench_scale_small():
+    figures = _last_json_line(
+        ["scripts/bench_scale.py", "--ratings", "30000", "--skip", "two_tower"]
+    )
+    assert 25_000 <= figures["ratings"] <= 35_000
+    for key in ("load_split_s", "mf_epoch_s", "mf_examples_per_s", "eval_s", "peak_rss_gb"):
+        assert figures[key] > 0, key
+
+
+@pytest.mark.slow
+def test_load_test_keeps_serving_through_bad_requests_and_a_version_switch():
+    figures = _last_json_line(["scripts/load_test.py", "--seconds", "16", "--clients", "4"])
+    assert figures["valid_failed"] == 0 and figures["invalid_not_400"] == 0
+    assert figures["answers"]["valid ok"] > 0 and figures["answers"]["invalid 400"] > 0
+    assert figures["version2_served_after_export_s"] is not None
