@@ -79,3 +79,36 @@ def test_bench_ranking_small():
     assert 0 < mean["hr@10_min"] <= mean["hr@10"] <= mean["hr@10_max"] <= 1
     # 80 items leave fewer than the sampled protocol's 100 negatives: no figure, not a crash.
     assert "sampled_hr@10" in mean
+
+
+def _example(*args):
+    """Runs an example script of this tree (PYTHONPATH: the repository) and parses its last line."""
+    import os
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    result = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, cwd=REPO, check=True, env=env
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_train_eval_example_on_the_synthetic_default():
+    figures = _example("scripts/train_eval.py")
+    assert (
+        figures["n_users_ranked"] == 1000 and 0 < figures["ndcg@10"] < 1 and figures["rmse"] < 1.5
+    )
+
+
+def test_compare_models_example():
+    rows = _example("scripts/compare_models.py", "--models", "popularity,svd")
+    assert {r["model"] for r in rows} == {"popularity", "svd"}
+    assert rows[0]["ndcg@10"] >= rows[1]["ndcg@10"] and rows[1]["rmse"] is not None
+
+
+def test_export_and_query_example(tmp_path):
+    figures = _example("scripts/export_and_query.py", "--export-root", str(tmp_path))
+    assert figures["agree"] and figures["export_path"] == str(tmp_path / "svd" / "1")
+    assert len(figures["item_ids"]) == 3 and len(figures["item_ids"][0]) == 5

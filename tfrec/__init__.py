@@ -21,7 +21,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 __version__ = "0.1.0"
 
-_API = ("load_dataset", "split", "get_model", "evaluate", "train", "load_model")
+_API = ("load_dataset", "split", "get_model", "evaluate", "train", "load_model", "run_benchmark")
 
 __all__ = ["__version__", *_API]
 

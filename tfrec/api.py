@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tfrec import __version__
+from tfrec.benchmark import BenchmarkResult, run_benchmark
 from tfrec.data import Dataset, load_dataset
 from tfrec.evaluation import EvaluationResult, evaluate
 from tfrec.io import write_json, write_text
@@ -30,8 +31,10 @@ __all__ = [
     "evaluate",
     "train",
     "load_model",
+    "run_benchmark",
     "TrainResult",
     "EvaluationResult",
+    "BenchmarkResult",
 ]
 
 

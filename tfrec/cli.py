@@ -4,6 +4,7 @@
     tfrec recommend --model-dir runs/svd --user-id 1 --explain
     tfrec similar --model-dir runs/svd --item-id 1
     tfrec export --model-dir runs/svd --export-root saved_models
+    tfrec benchmark --dataset synthetic --models all --out bench
     tfrec serving config --export-root saved_models
     tfrec serve --export-root saved_models --port 8501
     tfrec data info --dataset ml-latest-small
@@ -188,6 +189,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=_serving_config)
 
+    p = commands.add_parser(
+        "benchmark", help="fit every model x seed; leaderboard with confidence intervals, plots"
+    )
+    p.add_argument("--dataset", default="synthetic", metavar="NAME")
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding <dataset>/ as unzipped")
+    p.add_argument("--models", default="all", help="all (default) or comma-separated names")
+    p.add_argument("--split", default="temporal", choices=[m for m in SPLIT_METHODS if m != "none"])
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds, 0..N-1 (default 3)")
+    p.add_argument("--peers", action="store_true", help="add Surprise and implicit (.[peers])")
+    p.add_argument("--tune", action="store_true", help="pick options from a grid on validation")
+    p.add_argument("--set", action="append", default=[], metavar="MODEL.KEY=VALUE")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="resamples (1000)")
+    p.add_argument("--download", action="store_true", help="download a missing dataset")
+    p.add_argument("--out", required=True, metavar="BENCH_DIR", help="directory to write")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty BENCH_DIR")
+    p.add_argument("--quiet", action="store_true", help="print only errors")
+    p.set_defaults(handler=_benchmark)
+
     p = commands.add_parser("models", help="list the models")
     p.set_defaults(handler=lambda args: print("\n".join(model_names())))
 
@@ -368,6 +387,33 @@ def _serving_config(args) -> int:
     )
     names = ", ".join(model_versions(args.export_root))
     print(f"wrote {out} ({names}; versions: {args.versions}) and {batching_out}")
+    return 0
+
+
+def _benchmark(args) -> int:
+    from tfrec.benchmark import run_benchmark
+
+    configs: dict = {}
+    for pair in args.set:
+        model, dot, option = pair.partition(".")
+        if not dot or not model or "=" not in option:
+            raise ConfigError(f"--set takes MODEL.KEY=VALUE; got {pair!r}")
+        configs.setdefault(model, {}).update(_parse_options([option]))
+    run_benchmark(
+        args.dataset,
+        args.out,
+        data_dir=args.data_dir,
+        models=args.models,
+        split=args.split,
+        seeds=args.seeds,
+        peers=args.peers,
+        tune=args.tune,
+        configs=configs,
+        n_boot=args.bootstrap,
+        quiet=args.quiet,
+        overwrite=args.overwrite,
+        download=args.download,
+    )
     return 0
 
 

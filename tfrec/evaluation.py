@@ -35,12 +35,18 @@ class EvaluationResult:
     Attributes:
         metrics: Flat dict, e.g. ``{"rmse": 0.96, "hr@10": 0.21, ...}``.
         per_user: One row per ranked user with that user's metric values.
+        rating_per_user: Rating models only (else None): one row per user
+            with scored test pairs: ``user_id``, ``n_pairs`` and the sums of
+            squared and absolute errors (``sse``, ``sae``), from which RMSE and
+            MAE over any subset of users follow.
     """
 
     metrics: dict
     per_user: pd.DataFrame = field(repr=False)
+    rating_per_user: pd.DataFrame | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
+        """The metrics as a plain dict (JSON-ready)."""
         return dict(self.metrics)
 
 
@@ -80,8 +86,10 @@ def evaluate(
     check_choice("part", part, ("test", "validation"))
     target = split.test if part == "test" else split.validation
     out: dict = {}
+    rating_per_user = None
     if model.predicts_ratings:
-        out.update(_rating_metrics(model, target))
+        rating, rating_per_user = _rating_metrics(model, target)
+        out.update(rating)
     seen = [split.train, split.validation] if part == "test" else [split.train]
     ranking, per_user = _ranking_metrics(
         model, target, pd.concat(seen), k, batch_size, semantic_vectors, semantic_threshold
@@ -90,20 +98,31 @@ def evaluate(
     if sampled:
         everything = pd.concat([split.train, split.validation, split.test])
         out.update(_sampled_metrics(model, target, everything, k, n_negatives, seed, batch_size))
-    return EvaluationResult(out, per_user)
+    return EvaluationResult(out, per_user, rating_per_user)
 
 
-def _rating_metrics(model, target) -> dict:
+def _rating_metrics(model, target) -> tuple[dict, pd.DataFrame]:
     known = model.known_pairs(target)[2]
     pairs = target[known]
     predicted = model.predict(pairs["user_id"], pairs["item_id"], pairs["timestamp"])
     predicted = np.clip(predicted, *model.rating_scale_)
     actual = pairs["rating"].to_numpy()
-    return {
+    error = np.asarray(predicted, np.float64) - actual.astype(np.float64)
+    user_ids, rows = np.unique(pairs["user_id"].to_numpy(), return_inverse=True)
+    per_user = pd.DataFrame(
+        {
+            "user_id": user_ids.astype(np.int64),
+            "n_pairs": np.bincount(rows, minlength=len(user_ids)),
+            "sse": np.bincount(rows, error**2, minlength=len(user_ids)),
+            "sae": np.bincount(rows, np.abs(error), minlength=len(user_ids)),
+        }
+    )
+    summary = {
         "rmse": metrics.rmse(predicted, actual),
         "mae": metrics.mae(predicted, actual),
         "n_rating_pairs": int(known.sum()),
     }
+    return summary, per_user
 
 
 def _user_item_matrix(frame, user_ids, item_ids) -> sp.csr_matrix:
@@ -165,6 +184,58 @@ def _ranking_metrics(model, target, seen, k, batch_size, vectors=None, threshold
         result[f"semantic_hr@{k}"] = mean("semantic_hr")
         result["semantic_threshold"] = float(threshold)
     return result, frame
+
+
+@dataclass
+class RankedTopK:
+    """Each ranked user's top-k list under the full-ranking protocol.
+
+    Attributes:
+        user_ids: (n_users,) raw IDs of the ranked users (as in ``per_user``).
+        items: (n_users, k) item indices into ``model.item_ids``, best first;
+            -1 where a user has fewer than k candidates.
+        hits: (n_users, k) whether each recommended item is relevant.
+        n_relevant: (n_users,) number of relevant items per user.
+    """
+
+    user_ids: np.ndarray
+    items: np.ndarray
+    hits: np.ndarray
+    n_relevant: np.ndarray
+
+
+def ranked_top_k(
+    model: Recommender, split, k: int = 50, *, part: str = "test", batch_size: int = 1024
+) -> RankedTopK:
+    """The top-``k`` lists behind :func:`evaluate`'s top-N metrics, same users
+    and candidates, e.g. for NDCG@K curves or popularity statistics.
+
+    Args:
+        model: A fitted :class:`Recommender`.
+        split: The split it was fitted on.
+        k: Length of the lists.
+        part: ``"test"`` or ``"validation"`` (as in :func:`evaluate`).
+        batch_size: Users scored at once.
+    """
+    k = check_positive_int("k", k)
+    check_choice("part", part, ("test", "validation"))
+    target = split.test if part == "test" else split.validation
+    seen = pd.concat([split.train, split.validation] if part == "test" else [split.train])
+    user_ids, relevant = _ranked_users(model, target)
+    excluded = _user_item_matrix(seen, user_ids, model.item_ids)
+    items = np.full((len(user_ids), k), -1, dtype=np.int64)
+    hits = np.zeros((len(user_ids), k), dtype=bool)
+
+    def keep(rows, index, valid):
+        width = index.shape[1]  # below k when the catalogue is smaller
+        items[rows, :width] = np.where(valid, index, -1)
+        dense = np.asarray(relevant[rows].todense(), dtype=bool)
+        hits[rows, :width] = np.take_along_axis(dense, index, axis=1) & valid
+
+    metrics.full_ranking(
+        lambda rows: model.score(user_ids[rows]), relevant, excluded, k, batch_size, keep
+    )
+    return RankedTopK(user_ids, items, hits, np.diff(relevant.indptr))
 
 
 def _sampled_metrics(model, target, everything, k, n_negatives, seed, batch_size):

@@ -61,6 +61,25 @@ def ranking_metrics(hits: np.ndarray, n_relevant: np.ndarray) -> dict[str, np.nd
     }
 
 
+def ndcg_curve(hits: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
+    """Per-user NDCG@K for every K = 1 ... hits.shape[1] at once.
+
+    Args:
+        hits: (n_users, K) boolean matrix, best-ranked first.
+        n_relevant: (n_users,) number of relevant items per user (>= 1).
+
+    Returns:
+        (n_users, K) float64; column ``j`` is NDCG@(j + 1), equal to
+        :func:`ranking_metrics`'s ``ndcg`` on ``hits[:, : j + 1]``.
+    """
+    hits = np.asarray(hits, dtype=bool)
+    k = hits.shape[1]
+    discounts = 1.0 / np.log2(np.arange(k) + 2.0)
+    dcg = np.cumsum(hits * discounts, axis=1)
+    m = np.minimum(np.asarray(n_relevant)[:, None], np.arange(1, k + 1)[None, :])
+    return dcg / np.cumsum(discounts)[np.maximum(m, 1) - 1]
+
+
 def sampled_rank_metrics(positive: np.ndarray, negatives: np.ndarray, k: int) -> dict:
     """HR@K and NDCG@K of one positive among sampled negatives (the NCF protocol).
 
