@@ -84,7 +84,7 @@ class LocalServer:
         """Loads the exports, binds the port and serves in a background thread."""
         self.repository.refresh()
         try:
-            self._httpd = ThreadingHTTPServer((self.host, self.port), _Handler)
+            self._httpd = _HTTPServer((self.host, self.port), _Handler)
         except OSError as e:
             raise ServingError(
                 f"cannot listen on {self.host}:{self.port}: {e.strerror or e}; pick another --port"
@@ -190,6 +190,12 @@ class LocalServer:
             "metadata": {"signature_def": {"signature_def": servable.signature_defs()}},
         }
         return json.dumps(answer).encode()
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    # The default listen backlog (5) resets connections when many clients
+    # connect at once.
+    request_queue_size = 128
 
 
 class _Handler(BaseHTTPRequestHandler):
