@@ -271,3 +271,16 @@ def test_refit_protocol_is_recorded(tmp_path):
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["protocol"] == "refit" and 1 <= metrics["epochs"] <= 4
     assert (tmp_path / "r" / "logs").is_dir()
+
+
+def test_train_refuses_an_existing_run_unless_overwrite(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--model", "popularity", "--dataset", "synthetic-tiny", "--no-export"]
+    assert main([*argv, "--out", str(out), "--quiet"]) == 0
+    first = (out / "metrics.json").read_text()
+    assert main([*argv, "--out", str(out), "--quiet"]) == 2
+    assert "already exists and is not empty" in capsys.readouterr().err
+    assert (out / "metrics.json").read_text() == first  # nothing lost
+    assert main([*argv, "--seed", "1", "--out", str(out), "--overwrite", "--quiet"]) == 0
+    assert '"seed": 1' in (out / "metrics.json").read_text()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left

@@ -8,6 +8,9 @@ print(result.metrics["rmse"], result.metrics["hr@10"])
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +21,9 @@ import pandas as pd
 from tfrec import __version__
 from tfrec.benchmark import BenchmarkResult, run_benchmark
 from tfrec.data import Dataset, load_dataset
+from tfrec.errors import ConfigError
 from tfrec.evaluation import EvaluationResult, evaluate
-from tfrec.io import write_json, write_text
+from tfrec.io import atomic_dir, write_json, write_text
 from tfrec.models import Recommender, get_model, model_class
 from tfrec.models import load_model as _load_saved_model
 from tfrec.splits import Split, split
@@ -69,6 +73,7 @@ def train(
     download: bool = False,
     verbose: bool = False,
     export_root=None,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Loads data, splits, fits, evaluates on test, writes a run and exports it.
 
@@ -89,10 +94,22 @@ def train(
         download: Download a missing MovieLens dataset.
         verbose: Show per-epoch progress.
         export_root: Export a SavedModel under this root (TF Serving layout).
+        overwrite: Replace an existing run in ``out``; without it a non-empty
+            ``out`` is refused before anything is fitted.
 
     Returns:
         A :class:`TrainResult`.
+
+    The run directory is written under a temporary name and renamed when
+    complete, so a failed or killed run leaves ``out`` as it was.
     """
+    run_dir = Path(out) if out else None
+    occupied = run_dir is not None and run_dir.exists()
+    if occupied and not overwrite and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise ConfigError(
+            f"{run_dir} already exists and is not empty; pass overwrite=True "
+            "(--overwrite) to replace it, or choose another out directory"
+        )
     if isinstance(dataset, str):
         dataset = load_dataset(dataset, data_dir, download=download)
     parts = split if isinstance(split, Split) else _split_dataset(dataset, split, seed=seed)
@@ -101,7 +118,22 @@ def train(
         if "seed" in model_class(model).Config.__dataclass_fields__:
             options.setdefault("seed", seed)
         model = get_model(model, options)
-    log_dir = Path(out) / "logs" if out else None
+    log_dir = None
+    if run_dir is not None:
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        log_dir = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.logs-", dir=run_dir.parent))
+    try:
+        return _train_and_write(
+            model, parts, run_dir, log_dir, seed, refit, k, verbose, export_root, data_dir
+        )
+    finally:
+        if log_dir is not None:
+            shutil.rmtree(log_dir, ignore_errors=True)
+
+
+def _train_and_write(
+    model, parts, run_dir, log_dir, seed, refit, k, verbose, export_root, data_dir
+) -> TrainResult:
     started = time.perf_counter()
     model.fit(parts, verbose=verbose, log_dir=log_dir)
     fit_on = parts
@@ -129,13 +161,36 @@ def train(
     record["train_seconds"] = round(train_seconds, 3)
     if getattr(model, "best_epoch_", None):
         record["epochs"] = int(model.best_epoch_)
-    if export_root is not None:
-        path = model.export(export_root)
-        record["export_path"] = str(path)
-        record["export_size_mb"] = round(_size(path) / 1e6, 3)
     record["tfrec_version"] = __version__
-    run_dir = _write_run(Path(out), model, parts, record, data_dir) if out else None
+    inside = _inside(export_root, run_dir)
+    if export_root is not None and inside is None:
+        _export(model, Path(export_root), Path(export_root), record)
+    if run_dir is not None:
+        with atomic_dir(run_dir) as staging:
+            if inside is not None:  # an export root in the run dir moves with it
+                if (run_dir / inside).is_dir():
+                    shutil.copytree(run_dir / inside, staging / inside, dirs_exist_ok=True)
+                _export(model, staging / inside, run_dir / inside, record)
+            _write_run_files(staging, model, parts, record, data_dir)
+            if log_dir is not None and log_dir.is_dir() and any(log_dir.iterdir()):
+                os.replace(log_dir, staging / "logs")
     return TrainResult(model, parts, record, run_dir)
+
+
+def _inside(export_root, run_dir) -> Path | None:
+    """The export root relative to the run dir when it lies within it."""
+    if export_root is None or run_dir is None:
+        return None
+    try:
+        return Path(export_root).resolve().relative_to(run_dir.resolve())
+    except ValueError:
+        return None
+
+
+def _export(model, root: Path, final_root: Path, record: dict) -> None:
+    path = model.export(root)
+    record["export_path"] = str(final_root / path.relative_to(root))
+    record["export_size_mb"] = round(_size(path) / 1e6, 3)
 
 
 def _size(path: Path) -> int:
@@ -162,8 +217,7 @@ def _protocol(parts: Split, refit: bool) -> str:
     return f"{parts.method} split; fit on train (early stopping on validation); metrics on test"
 
 
-def _write_run(run_dir: Path, model, parts: Split, record: dict, data_dir) -> Path:
-    run_dir.mkdir(parents=True, exist_ok=True)
+def _write_run_files(run_dir: Path, model, parts: Split, record: dict, data_dir) -> None:
     model.save(run_dir / "model")
     write_text(run_dir / "items.csv", item_table(parts.dataset, parts.train).to_csv(index=False))
     write_json(
@@ -180,7 +234,6 @@ def _write_run(run_dir: Path, model, parts: Split, record: dict, data_dir) -> Pa
         },
     )
     write_json(run_dir / "metrics.json", record)
-    return run_dir
 
 
 def item_table(dataset: Dataset, ratings: pd.DataFrame) -> pd.DataFrame:

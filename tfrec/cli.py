@@ -104,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-export", action="store_true", help="do not export a SavedModel")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR")
     p.add_argument("--quiet", action="store_true", help="print only errors")
     p.set_defaults(handler=_train)
 
@@ -241,6 +242,7 @@ def _train(args) -> int:
         download=args.download,
         verbose=not args.quiet,
         export_root=None if args.no_export else args.export_root,
+        overwrite=args.overwrite,
     )
     if not args.quiet:
         m = result.metrics
