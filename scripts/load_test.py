@@ -98,7 +98,7 @@ class Driver:
             try:
                 connection.request("POST", "/v1/models/mf:predict", body)
                 response = connection.getresponse()
-                answer = response.read()
+                response.read()  # drain it so the connection can be reused
                 status = response.status
             except (OSError, http.client.HTTPException) as e:
                 connection.close()
@@ -117,7 +117,6 @@ class Driver:
             else:
                 kind = "invalid 400" if status == 400 else f"invalid got {status}"
             self._count(kind)
-            del answer
         connection.close()
 
     def watch_version(self, url: str) -> None:

@@ -1,19 +1,8 @@
 """The scale benchmark and the server load test run end to end at small sizes."""
 
-import json
-import subprocess
-import sys
-
 import pytest
 
-from tests.conftest import REPO
-
-
-def _last_json_line(args):
-    result = subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, cwd=REPO, check=True
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+from tests.test_scripts import _last_json_line
 
 
 def test_bench_scale_small():

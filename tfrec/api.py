@@ -7,6 +7,7 @@ print(result.metrics["rmse"], result.metrics["hr@10"])
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -118,63 +119,63 @@ def train(
         if "seed" in model_class(model).Config.__dataclass_fields__:
             options.setdefault("seed", seed)
         model = get_model(model, options)
-    log_dir = None
-    if run_dir is not None:
-        run_dir.parent.mkdir(parents=True, exist_ok=True)
-        log_dir = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.logs-", dir=run_dir.parent))
-    try:
-        return _train_and_write(
-            model, parts, run_dir, log_dir, seed, refit, k, verbose, export_root, data_dir
-        )
-    finally:
-        if log_dir is not None:
-            shutil.rmtree(log_dir, ignore_errors=True)
-
-
-def _train_and_write(
-    model, parts, run_dir, log_dir, seed, refit, k, verbose, export_root, data_dir
-) -> TrainResult:
-    started = time.perf_counter()
-    model.fit(parts, verbose=verbose, log_dir=log_dir)
-    fit_on = parts
-    if refit:
-        chosen = model.refit_options()
-        fit_on = parts.with_validation_in_train()
-        model = type(model)(dataclasses.replace(model.config, **chosen))
-        model.fit(fit_on, verbose=verbose, log_dir=log_dir)
-    train_seconds = time.perf_counter() - started
-    record = {
-        "model": model.name,
-        "dataset": parts.dataset.name,
-        "split": parts.method,
-        "protocol": "refit" if refit else "train",
-        "protocol_description": _protocol(parts, refit),
-        "seed": seed,
-        "k": k,
-        **{f"n_{name}": n for name, n in parts.sizes().items()},
-    }
-    if parts.method != "none":
+    with _staged_logs(run_dir) as log_dir:
         started = time.perf_counter()
-        result = evaluate(model, fit_on, k=k)
-        record.update(result.metrics)
-        record["eval_seconds"] = round(time.perf_counter() - started, 3)
-    record["train_seconds"] = round(train_seconds, 3)
-    if getattr(model, "best_epoch_", None):
-        record["epochs"] = int(model.best_epoch_)
-    record["tfrec_version"] = __version__
-    inside = _inside(export_root, run_dir)
-    if export_root is not None and inside is None:
-        _export(model, Path(export_root), Path(export_root), record)
-    if run_dir is not None:
-        with atomic_dir(run_dir) as staging:
-            if inside is not None:  # an export root in the run dir moves with it
-                if (run_dir / inside).is_dir():
-                    shutil.copytree(run_dir / inside, staging / inside, dirs_exist_ok=True)
-                _export(model, staging / inside, run_dir / inside, record)
-            _write_run_files(staging, model, parts, record, data_dir)
-            if log_dir is not None and log_dir.is_dir() and any(log_dir.iterdir()):
-                os.replace(log_dir, staging / "logs")
-    return TrainResult(model, parts, record, run_dir)
+        model.fit(parts, verbose=verbose, log_dir=log_dir)
+        fit_on = parts
+        if refit:
+            chosen = model.refit_options()
+            fit_on = parts.with_validation_in_train()
+            model = type(model)(dataclasses.replace(model.config, **chosen))
+            model.fit(fit_on, verbose=verbose, log_dir=log_dir)
+        train_seconds = time.perf_counter() - started
+        record = {
+            "model": model.name,
+            "dataset": parts.dataset.name,
+            "split": parts.method,
+            "protocol": "refit" if refit else "train",
+            "protocol_description": _protocol(parts, refit),
+            "seed": seed,
+            "k": k,
+            **{f"n_{name}": n for name, n in parts.sizes().items()},
+        }
+        if parts.method != "none":
+            started = time.perf_counter()
+            result = evaluate(model, fit_on, k=k)
+            record.update(result.metrics)
+            record["eval_seconds"] = round(time.perf_counter() - started, 3)
+        record["train_seconds"] = round(train_seconds, 3)
+        if getattr(model, "best_epoch_", None):
+            record["epochs"] = int(model.best_epoch_)
+        record["tfrec_version"] = __version__
+        inside = _inside(export_root, run_dir)
+        if export_root is not None and inside is None:
+            _export(model, Path(export_root), Path(export_root), record)
+        if run_dir is not None:
+            with atomic_dir(run_dir) as staging:
+                if inside is not None:  # an export root in the run dir moves with it
+                    if (run_dir / inside).is_dir():
+                        shutil.copytree(run_dir / inside, staging / inside, dirs_exist_ok=True)
+                    _export(model, staging / inside, run_dir / inside, record)
+                _write_run_files(staging, model, parts, record, data_dir)
+                if log_dir is not None and log_dir.is_dir() and any(log_dir.iterdir()):
+                    os.replace(log_dir, staging / "logs")
+        return TrainResult(model, parts, record, run_dir)
+
+
+@contextlib.contextmanager
+def _staged_logs(run_dir: Path | None):
+    """A temporary TensorBoard log directory beside ``run_dir`` (None without
+    one); moved into the run when it is written, removed otherwise."""
+    if run_dir is None:
+        yield None
+        return
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    log_dir = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.logs-", dir=run_dir.parent))
+    try:
+        yield log_dir
+    finally:
+        shutil.rmtree(log_dir, ignore_errors=True)
 
 
 def _inside(export_root, run_dir) -> Path | None:

@@ -229,8 +229,7 @@ def ranked_top_k(
     def keep(rows, index, valid):
         width = index.shape[1]  # below k when the catalogue is smaller
         items[rows, :width] = np.where(valid, index, -1)
-        dense = np.asarray(relevant[rows].todense(), dtype=bool)
-        hits[rows, :width] = np.take_along_axis(dense, index, axis=1) & valid
+        hits[rows, :width] = metrics.contains(relevant[rows], index) & valid
 
     metrics.full_ranking(
         lambda rows: model.score(user_ids[rows]), relevant, excluded, k, batch_size, keep

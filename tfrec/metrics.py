@@ -130,7 +130,7 @@ def full_ranking(
         recommended[index[valid]] = True
         if on_top_k is not None:
             on_top_k(block, index, valid)
-        hits = _contains(relevant[block], index) & valid
+        hits = contains(relevant[block], index) & valid
         if hits.shape[1] < k:  # catalogue smaller than k
             hits = np.pad(hits, ((0, 0), (0, k - hits.shape[1])))
         for name, values_ in ranking_metrics(hits, n_relevant[block]).items():
@@ -139,7 +139,7 @@ def full_ranking(
     return columns, recommended
 
 
-def _contains(matrix: sp.csr_matrix, index: np.ndarray) -> np.ndarray:
+def contains(matrix: sp.csr_matrix, index: np.ndarray) -> np.ndarray:
     """``matrix[i, index[i, j]] != 0`` for every (i, j), without densifying the rows."""
     matrix = matrix.tocsr()
     matrix.sort_indices()

@@ -24,6 +24,16 @@ from tfrec.benchmark import stats
 MAIN = "ndcg@10"
 RANKING = ("ndcg@10", "hr@10", "precision@10", "recall@10", "map@10")
 RATING = ("rmse", "mae")
+LABELS = {  # display names of the metrics, for the tables and the plots
+    "ndcg@10": "NDCG@10",
+    "hr@10": "HR@10",
+    "precision@10": "Precision@10",
+    "recall@10": "Recall@10",
+    "map@10": "MAP@10",
+    "coverage@10": "coverage@10",
+    "rmse": "RMSE",
+    "mae": "MAE",
+}
 COSTS = ("train_seconds", "peak_rss_mb", "export_mb")
 ALPHA = 0.05
 _COLUMN = {

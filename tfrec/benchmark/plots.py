@@ -22,17 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfrec.benchmark.leaderboard import RANKING, RATING
-
-_LABELS = {
-    "ndcg@10": "NDCG@10",
-    "hr@10": "HR@10",
-    "precision@10": "Precision@10",
-    "recall@10": "Recall@10",
-    "map@10": "MAP@10",
-    "rmse": "RMSE (lower is better)",
-    "mae": "MAE (lower is better)",
-}
+from tfrec.benchmark.leaderboard import LABELS, RANKING, RATING
 
 
 def write_plots(directory, board: dict) -> list[Path]:
@@ -101,7 +91,9 @@ def _metric_bars(rows: list[dict], metrics) -> object:
             positions, values, xerr=errors, color=[colours[r["model"]] for r in rows], capsize=2
         )
         axis.set_yticks(positions, names, fontsize=8)
-        axis.set_title(_LABELS[metric], fontsize=10)
+        axis.set_title(
+            LABELS[metric] + (" (lower is better)" if metric in RATING else ""), fontsize=10
+        )
         axis.grid(axis="x", alpha=0.3)
     figure.suptitle(
         "95% bootstrap intervals over users; ▼ significantly worse than the best on NDCG@10",

@@ -13,19 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from tfrec.benchmark.leaderboard import COSTS, MAIN, RANKING
+from tfrec.benchmark.leaderboard import COSTS, LABELS, MAIN, RANKING
 from tfrec.io import write_json, write_text
 
-_NAMES = {
-    "ndcg@10": "NDCG@10",
-    "hr@10": "HR@10",
-    "precision@10": "Precision@10",
-    "recall@10": "Recall@10",
-    "map@10": "MAP@10",
-    "coverage@10": "coverage@10",
-    "rmse": "RMSE",
-    "mae": "MAE",
-}
 PLOT_TITLES = {
     "ranking_metrics.png": "Top-N metrics",
     "rating_metrics.png": "Rating metrics",
@@ -73,8 +63,8 @@ def markdown(board: dict) -> str:
         "Each figure is the mean over seeds; `[low, high]` is its 95% bootstrap interval over "
         f"users ({s['n_boot']} resamples, seeded); `±x` is the half-width of the 95% "
         "t-interval over seeds (none for a model fitted once, whose fit has no seed). "
-        f"Sorted by {_NAMES[MAIN]}; **bold**: the best; ▼: significantly worse than the best "
-        f"on {_NAMES[MAIN]} (paired bootstrap over users, Holm-adjusted p < "
+        f"Sorted by {LABELS[MAIN]}; **bold**: the best; ▼: significantly worse than the best "
+        f"on {LABELS[MAIN]} (paired bootstrap over users, Holm-adjusted p < "
         f"{board['alpha']:g}).",
         "",
         "## Top-N, full ranking (K = 10)",
@@ -84,8 +74,8 @@ def markdown(board: dict) -> str:
         f"{_number(board['popularity']['catalogue_mean_popularity'], 1)}).",
         "",
         "| # | model | "
-        + " | ".join(_NAMES[m] for m in RANKING)
-        + f" | coverage@10 | rec. popularity | {_NAMES[MAIN]} − best (p, Holm) |",
+        + " | ".join(LABELS[m] for m in RANKING)
+        + f" | coverage@10 | rec. popularity | {LABELS[MAIN]} − best (p, Holm) |",
         "| " + " | ".join(["---"] * (len(RANKING) + 5)) + " |",
     ]
     for row in rows:
