@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ import pandas as pd
 from tfrec import __version__
 from tfrec.benchmark import BenchmarkResult, run_benchmark
 from tfrec.data import Dataset, load_dataset
+from tfrec.distribute import cluster_task, make_strategy
 from tfrec.errors import ConfigError
 from tfrec.evaluation import EvaluationResult, evaluate
 from tfrec.io import atomic_dir, write_json, write_text
@@ -75,6 +78,8 @@ def train(
     verbose: bool = False,
     export_root=None,
     overwrite: bool = False,
+    strategy: str = "default",
+    resume: bool = False,
 ) -> TrainResult:
     """Loads data, splits, fits, evaluates on test, writes a run and exports it.
 
@@ -97,6 +102,13 @@ def train(
         export_root: Export a SavedModel under this root (TF Serving layout).
         overwrite: Replace an existing run in ``out``; without it a non-empty
             ``out`` is refused before anything is fitted.
+        strategy: ``default``, ``mirrored``, ``multi-worker`` or
+            ``parameter-server`` (see :mod:`tfrec.distribute`); the cluster
+            comes from ``TF_CONFIG``. Only the chief writes ``out`` and
+            evaluates; other workers train and return empty metrics.
+        resume: Continue an interrupted run from the checkpoints in
+            ``<out>.checkpoints/`` (written after every epoch by the models
+            that train by epochs, removed when the run completes).
 
     Returns:
         A :class:`TrainResult`.
@@ -104,9 +116,17 @@ def train(
     The run directory is written under a temporary name and renamed when
     complete, so a failed or killed run leaves ``out`` as it was.
     """
+    cls = model_class(model) if isinstance(model, str) else type(model)
+    if strategy != "default" and not cls.distributable:
+        raise ConfigError(
+            f"{cls.name} trains with numpy/scipy in one process; strategy {strategy!r} "
+            "needs a Keras model (mf, gmf, dnn, hybrid, two_tower, lstm, lstm_retrieval)"
+        )
+    tf_strategy = make_strategy(strategy)  # before any other TensorFlow work
+    chief = strategy == "default" or cluster_task().is_chief
     run_dir = Path(out) if out else None
     occupied = run_dir is not None and run_dir.exists()
-    if occupied and not overwrite and (not run_dir.is_dir() or any(run_dir.iterdir())):
+    if chief and occupied and not overwrite and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise ConfigError(
             f"{run_dir} already exists and is not empty; pass overwrite=True "
             "(--overwrite) to replace it, or choose another out directory"
@@ -119,16 +139,33 @@ def train(
         if "seed" in model_class(model).Config.__dataclass_fields__:
             options.setdefault("seed", seed)
         model = get_model(model, options)
+    checkpoints = None
+    if run_dir is not None and model.distributable:
+        checkpoints = _checkpoints(run_dir, model, resume, overwrite, chief)
+    if not chief:  # a multi-worker peer: trains its share, writes nothing
+        run_dir = export_root = None
     with _staged_logs(run_dir) as log_dir:
         started = time.perf_counter()
-        model.fit(parts, verbose=verbose, log_dir=log_dir)
+
+        def fit(model, parts, stage):
+            model.fit(
+                parts,
+                verbose=verbose,
+                log_dir=log_dir,
+                checkpoint_dir=checkpoints / stage if checkpoints else None,
+                strategy=tf_strategy,
+            )
+
+        fit(model, parts, "train")
         fit_on = parts
         if refit:
             chosen = model.refit_options()
             fit_on = parts.with_validation_in_train()
             model = type(model)(dataclasses.replace(model.config, **chosen))
-            model.fit(fit_on, verbose=verbose, log_dir=log_dir)
+            fit(model, fit_on, "refit")
         train_seconds = time.perf_counter() - started
+        if not chief:
+            return TrainResult(model, parts, {}, None)
         record = {
             "model": model.name,
             "dataset": parts.dataset.name,
@@ -160,7 +197,51 @@ def train(
                 _write_run_files(staging, model, parts, record, data_dir)
                 if log_dir is not None and log_dir.is_dir() and any(log_dir.iterdir()):
                     os.replace(log_dir, staging / "logs")
+        if checkpoints is not None:
+            shutil.rmtree(checkpoints, ignore_errors=True)
         return TrainResult(model, parts, record, run_dir)
+
+
+def checkpoint_dir(run_dir) -> Path:
+    """Where a run into ``run_dir`` keeps its per-epoch checkpoints until it completes."""
+    run_dir = Path(run_dir)
+    return run_dir.with_name(run_dir.name + ".checkpoints")
+
+
+def _checkpoints(run_dir: Path, model, resume: bool, overwrite: bool, chief: bool) -> Path:
+    """The checkpoint directory of this run, checked against what it was for.
+
+    A directory left by an interrupted run is continued with ``resume``,
+    discarded with ``overwrite`` and otherwise refused, so it is never lost
+    by accident; ``run.json`` inside says which model and config it holds.
+    """
+    directory = checkpoint_dir(run_dir)
+    identity = {"model": model.name, "config": model.config.to_dict()}
+    if not chief:
+        return directory
+    interrupted = directory.exists() and any(
+        path.is_file() and path.name != "run.json" for path in directory.rglob("*")
+    )
+    if interrupted and not resume and not overwrite:
+        raise ConfigError(
+            f"{directory} holds the checkpoints of an interrupted run; pass resume=True "
+            "(--resume) to continue it, or overwrite=True (--overwrite) to start again"
+        )
+    if interrupted and resume:
+        saved = directory / "run.json"
+        if not saved.exists() or json.loads(saved.read_text()) != json.loads(json.dumps(identity)):
+            raise ConfigError(
+                f"{directory} holds checkpoints of another model or config than "
+                f"{model.name} with {identity['config']} (see its run.json); resume with the "
+                "same model and options, or pass --overwrite to start again"
+            )
+        print(f"resuming from {directory}", file=sys.stderr)
+    else:
+        if resume:
+            print(f"nothing to resume in {directory}; starting at epoch 1", file=sys.stderr)
+        shutil.rmtree(directory, ignore_errors=True)
+    write_json(directory / "run.json", identity)
+    return directory
 
 
 @contextlib.contextmanager

@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     from tfrec import __version__
     from tfrec.data.registry import dataset_names
+    from tfrec.distribute import STRATEGIES
     from tfrec.models import model_names
     from tfrec.splits import SPLIT_METHODS
 
@@ -105,6 +106,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-export", action="store_true", help="do not export a SavedModel")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from RUN_DIR.checkpoints/ (saved every epoch)",
+    )
+    p.add_argument(
+        "--strategy",
+        default="default",
+        choices=STRATEGIES,
+        help="tf.distribute strategy; the cluster comes from TF_CONFIG (README: Scaling out)",
+    )
     p.add_argument("--quiet", action="store_true", help="print only errors")
     p.set_defaults(handler=_train)
 
@@ -243,7 +255,11 @@ def _train(args) -> int:
         verbose=not args.quiet,
         export_root=None if args.no_export else args.export_root,
         overwrite=args.overwrite,
+        strategy=args.strategy,
+        resume=args.resume,
     )
+    if result.run_dir is None:  # a multi-worker peer
+        return 0
     if not args.quiet:
         m = result.metrics
         print(f"{m['model']} on {m['dataset']} ({m['protocol_description']})")

@@ -131,6 +131,7 @@ class Recommender(abc.ABC):
     name: ClassVar[str]
     Config: ClassVar[type[ModelConfig]] = ModelConfig
     predicts_ratings: ClassVar[bool] = True
+    distributable: ClassVar[bool] = False
     uses_timestamps: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig | None = None, **options):
@@ -143,18 +144,35 @@ class Recommender(abc.ABC):
 
     # ---- fitting ---------------------------------------------------------------------------
 
-    def fit(self, split, *, verbose: bool = False, log_dir=None) -> Recommender:
+    def fit(
+        self, split, *, verbose: bool = False, log_dir=None, checkpoint_dir=None, strategy=None
+    ) -> Recommender:
         """Fits on ``split.train`` (validation may be used for early stopping).
 
         Args:
             split: A :class:`tfrec.splits.Split`.
             verbose: Print training progress (per epoch).
             log_dir: Directory for TensorBoard logs (models that train by epochs).
+            checkpoint_dir: Where models that train by epochs checkpoint after
+                every epoch; a fit finding a checkpoint there continues from
+                it. Removed when the fit completes.
+            strategy: A ``tf.distribute.Strategy`` (see :mod:`tfrec.distribute`)
+                for the models whose class sets ``distributable``; None trains
+                in this process.
 
         Returns:
             self.
         """
+        from tfrec.distribute import scope
+
+        if strategy is not None and not self.distributable:
+            raise ConfigError(
+                f"{self.name} trains with numpy/scipy in one process; a tf.distribute "
+                "strategy needs a Keras model (mf, gmf, dnn, hybrid, two_tower, lstm, "
+                "lstm_retrieval); use strategy 'default'"
+            )
         self.verbose, self.log_dir = verbose, log_dir
+        self.checkpoint_dir, self.strategy = checkpoint_dir, strategy
         if len(split.train) == 0:
             raise TfrecError("cannot fit on an empty training set")
         data = Interactions.from_ratings(split.train)
@@ -163,7 +181,8 @@ class Recommender(abc.ABC):
         self.global_mean_ = float(np.mean(data.ratings, dtype=np.float64))
         self.popularity_ = np.bincount(data.items, minlength=len(data.item_ids)).astype(np.float32)
         self.rating_scale_ = tuple(float(x) for x in split.dataset.rating_scale)
-        self._fit(data, split)
+        with scope(strategy):
+            self._fit(data, split)
         self._fitted = True
         return self
 

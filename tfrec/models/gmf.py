@@ -59,6 +59,7 @@ class GMF(Recommender):
     name = "gmf"
     Config = GMFConfig
     predicts_ratings = False
+    distributable = True
 
     def _fit(self, data, split) -> None:
         import tf_keras as keras
@@ -68,16 +69,16 @@ class GMF(Recommender):
 
         c = self.config
         keras.utils.set_random_seed(c.seed)
-        model = self._build(keras, len(data.user_ids), len(data.item_ids))
+        n_items = len(data.item_ids)
+        model = self._build(keras, len(data.user_ids), n_items)
         model.compile(keras.optimizers.Adam(c.learning_rate), loss="binary_crossentropy")
-        train = implicit_dataset(
-            data.users, data.items, len(data.item_ids), c.negatives, c.batch_size, c.seed, c.epochs
-        )
         steps = steps_per_epoch(len(data.users) * (1 + c.negatives), c.batch_size)
         fit_with_ranking(
             self,
             model,
-            train,
+            lambda: implicit_dataset(
+                data.users, data.items, n_items, c.negatives, c.batch_size, c.seed, c.epochs
+            ),
             steps,
             split.validation,
             lambda: self._take_weights(model),

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import abc
 import sys
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from tfrec.distribute import distribute_batches
 from tfrec.models.base import Recommender
 from tfrec.pipelines import steps_per_epoch, training_dataset
 
@@ -28,6 +30,8 @@ _PREDICT_BATCH = 65_536
 
 class KerasRatingModel(Recommender, abc.ABC):
     """A Recommender around a Keras functional model predicting ratings."""
+
+    distributable = True
 
     @abc.abstractmethod
     def _build(self) -> keras.Model:
@@ -58,30 +62,34 @@ class KerasRatingModel(Recommender, abc.ABC):
             **self._extra_columns(data),
             "rating": data.ratings,
         }
-        train = training_dataset(columns, c.batch_size, c.seed, c.epochs).map(_split_label)
+        steps = steps_per_epoch(len(data.users), c.batch_size)
+        train = training_input(
+            self,
+            lambda: training_dataset(columns, c.batch_size, c.seed, c.epochs).map(_split_label),
+            steps,
+        )
         validation = self._validation_arrays(split.validation)
         callbacks = []
         if validation is not None and c.patience:
-            callbacks += [
-                keras.callbacks.EarlyStopping(
-                    "val_rmse", patience=c.patience, restore_best_weights=True
-                ),
+            callbacks.append(
                 keras.callbacks.ReduceLROnPlateau(
                     "val_rmse", factor=0.5, patience=max(1, c.patience // 2)
-                ),
-            ]
-        if getattr(self, "log_dir", None):
-            callbacks.append(keras.callbacks.TensorBoard(str(self.log_dir)))
+                )
+            )
+        if validation is not None:
+            callbacks += training_callbacks(self, "val_rmse", "min")
+        else:
+            callbacks += training_callbacks(self)
         history = self.model_.fit(
             train,
             epochs=c.epochs,
-            steps_per_epoch=steps_per_epoch(len(data.users), c.batch_size),
+            steps_per_epoch=steps,
             validation_data=validation,
             validation_batch_size=_PREDICT_BATCH,
             callbacks=callbacks,
             verbose=2 if self.verbose else 0,
         )
-        record_history(self, history, "val_rmse", np.argmin)
+        record_history(self, history, self.model_)
 
     def _validation_arrays(self, frame):
         if frame is None or len(frame) == 0:
@@ -142,24 +150,93 @@ class KerasRatingModel(Recommender, abc.ABC):
         return {}
 
 
-def record_history(recommender, history, monitor: str, pick) -> None:
-    """Sets ``history_`` (one dict per epoch) and ``best_epoch_`` from a Keras History.
+def training_callbacks(recommender, monitor: str | None = None, mode: str = "min") -> list:
+    """Early stopping, TensorBoard logs and per-epoch checkpoints, as the fit asks.
 
-    ``best_epoch_`` is ``pick`` (``np.argmin`` or ``np.argmax``) over the
-    ``monitor`` values, or the last epoch when nothing was monitored.
+    Args:
+        recommender: The model being fitted (its ``config.patience``,
+            ``log_dir``, ``checkpoint_dir`` and ``strategy`` are read).
+        monitor: The epoch-log key to stop on and keep the best epoch of
+            (None: no early stopping); put the callback that adds it first.
+        mode: ``min`` or ``max``.
+
+    Checkpoints are ``keras.callbacks.BackupAndRestore``: weights, optimizer
+    state, epoch and early-stopping state, written after every epoch (by the
+    chief only under a multi-worker strategy); a fit that finds one continues
+    after its epoch. Keras does not support it under a parameter-server
+    strategy, where the coordinator re-schedules the work of failed workers
+    instead.
+    """
+    from tfrec.distribute import is_parameter_server
+    from tfrec.models.best_epoch import BestEpoch
+
+    callbacks = []
+    if monitor and recommender.config.patience:
+        callbacks.append(BestEpoch(monitor, mode, recommender.config.patience))
+    if recommender.log_dir:
+        callbacks.append(keras.callbacks.TensorBoard(str(recommender.log_dir)))
+    parameter_server = recommender.strategy is not None and is_parameter_server(
+        recommender.strategy
+    )
+    if recommender.checkpoint_dir and not parameter_server:
+        callbacks.append(keras.callbacks.BackupAndRestore(str(recommender.checkpoint_dir)))
+    if parameter_server and recommender.verbose:
+        callbacks.append(_ShardReport())
+    return callbacks
+
+
+class _ShardReport(keras.callbacks.Callback):
+    """Prints which variables are sharded across the parameter servers."""
+
+    def on_train_begin(self, logs=None):
+        from tfrec.distribute import sharded_variables
+
+        for name, devices in sharded_variables(self.model).items():
+            print(f"{name}: {len(devices)} shards on {', '.join(devices)}", file=sys.stderr)
+
+
+def training_input(recommender, make_train, steps_per_epoch: int):
+    """``model.fit``'s input: ``make_train()`` under the recommender's strategy.
+
+    A fit resumed from a checkpoint skips the batches of the epochs already
+    done, so each later epoch gets the same shuffled order as in an
+    uninterrupted fit (the datasets shuffle epoch ``e`` with seed ``(seed, e)``).
+    """
+    done = completed_epochs(recommender.checkpoint_dir)
+    if done:
+        if recommender.verbose:
+            print(f"resuming after epoch {done}", file=sys.stderr)
+        return distribute_batches(
+            lambda: make_train().skip(done * steps_per_epoch), recommender.strategy
+        )
+    return distribute_batches(make_train, recommender.strategy)
+
+
+def completed_epochs(checkpoint_dir) -> int:
+    """Epochs done by the ``BackupAndRestore`` checkpoint in ``checkpoint_dir`` (0: none)."""
+    if not checkpoint_dir:
+        return 0
+    path = tf.train.latest_checkpoint(str(Path(checkpoint_dir) / "chief"))
+    if path is None:
+        return 0
+    reader = tf.train.load_checkpoint(path)
+    return int(reader.get_tensor("ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE")) + 1
+
+
+def record_history(recommender, history, model) -> None:
+    """Sets ``history_`` (one dict per epoch run) and ``best_epoch_`` after ``model.fit``.
+
+    ``best_epoch_`` is the epoch whose weights :class:`BestEpoch` kept, or the
+    last epoch when nothing was monitored.
     """
     logs = history.history
     recommender.history_ = [
         dict(zip(logs, values, strict=True)) for values in zip(*logs.values(), strict=True)
     ]
-    if logs.get(monitor):
-        recommender.best_epoch_ = int(pick(logs[monitor])) + 1
-    else:
-        recommender.best_epoch_ = len(recommender.history_)
+    ran = history.epoch[-1] + 1 if history.epoch else 0
+    recommender.best_epoch_ = getattr(model, "best_epoch", 0) or ran
     if recommender.verbose:
-        print(
-            f"best epoch {recommender.best_epoch_} of {len(recommender.history_)}", file=sys.stderr
-        )
+        print(f"best epoch {recommender.best_epoch_} of {ran}", file=sys.stderr)
 
 
 def _split_label(batch):

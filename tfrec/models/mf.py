@@ -85,8 +85,14 @@ class MF(Recommender):
 
     name = "mf"
     Config = MFConfig
+    distributable = True
 
     def _fit(self, data, split) -> None:
+        if self.strategy is not None:
+            from tfrec.models.mf_keras import fit_distributed
+
+            fit_distributed(self, data, split)
+            return
         import tensorflow as tf
 
         from tfrec.models.mf_trainer import MFTrainer
@@ -101,9 +107,26 @@ class MF(Recommender):
         }
         validation = self._encoded(split.validation)
         writer = tf.summary.create_file_writer(str(self.log_dir)) if self.log_dir else None
-        best, best_epoch, history = np.inf, 0, []
-        best_weights = trainer.weights()
-        for epoch in range(c.epochs):
+        best_users, best_items = tf.Variable(trainer.users), tf.Variable(trainer.items)
+        progress = {"epoch": 0, "best": None, "best_epoch": 0, "history": []}
+        checkpoint = None
+        if self.checkpoint_dir:
+            from tfrec.checkpoints import LoopCheckpoint
+
+            checkpoint = LoopCheckpoint(
+                self.checkpoint_dir,
+                users=trainer.users,
+                items=trainer.items,
+                best_users=best_users,
+                best_items=best_items,
+            )
+            progress = checkpoint.restore() or progress
+            if progress["epoch"] and self.verbose:
+                print(f"resuming after epoch {progress['epoch']}", file=sys.stderr)
+        history = progress["history"]
+        for epoch in range(progress["epoch"], c.epochs):
+            if self._stopped(progress, validation is not None):
+                break
             started = time.perf_counter()
             loss = trainer.train_epoch(epoch_batches(columns, c.batch_size, c.seed, epoch))
             seconds = time.perf_counter() - started
@@ -115,25 +138,36 @@ class MF(Recommender):
             }
             if validation is not None:
                 record["val_rmse"] = trainer.rmse(*validation, self.rating_scale_)
-                if record["val_rmse"] < best - 1e-5:
-                    best, best_epoch, best_weights = (
-                        record["val_rmse"],
-                        epoch + 1,
-                        trainer.weights(),
-                    )
+                if progress["best"] is None or record["val_rmse"] < progress["best"] - 1e-5:
+                    progress["best"], progress["best_epoch"] = record["val_rmse"], epoch + 1
+                    best_users.assign(trainer.users)
+                    best_items.assign(trainer.items)
             history.append(record)
+            progress["epoch"] = epoch + 1
+            if checkpoint is not None:
+                checkpoint.save(progress)
             self._report(record)
             if writer is not None:
                 with writer.as_default():
                     for key in ("train_rmse", "val_rmse", "examples_per_s"):
                         if key in record:
                             tf.summary.scalar(key, record[key], step=epoch + 1)
-            if validation is not None and c.patience and epoch + 1 - best_epoch >= c.patience:
-                break
+        best_epoch = progress["best_epoch"]
         if validation is None:
-            best_epoch, best_weights = len(history), trainer.weights()
+            best_epoch = len(history)
+            best_users.assign(trainer.users)
+            best_items.assign(trainer.items)
         self.history_, self.best_epoch_ = history, best_epoch
-        self.user_factors_, self.user_bias_, self.item_factors_, self.item_bias_ = best_weights
+        self.user_factors_, self.user_bias_, self.item_factors_, self.item_bias_ = trainer.unpack(
+            best_users.numpy(), best_items.numpy()
+        )
+        if checkpoint is not None:
+            checkpoint.remove()
+
+    def _stopped(self, progress, validated) -> bool:
+        """Early stopping: ``patience`` epochs since the best validation RMSE."""
+        patience = self.config.patience
+        return validated and patience and progress["epoch"] - progress["best_epoch"] >= patience
 
     def _encoded(self, frame):
         if frame is None or len(frame) == 0:

@@ -82,10 +82,9 @@ class MFTrainer(tf.Module):
         """Runs one epoch over a dataset of batches; returns the training RMSE."""
         return float(self._epoch(dataset))
 
-    def weights(self):
-        """(user_factors, user_bias, item_factors, item_bias) as numpy copies."""
+    def unpack(self, users: np.ndarray, items: np.ndarray):
+        """(user_factors, user_bias, item_factors, item_bias) of packed user and item tables."""
         d = self.d
-        users, items = self.users.numpy(), self.items.numpy()
         return (
             users[:, :d].copy(),
             users[:, d].copy(),

@@ -115,6 +115,7 @@ class SequenceRecommender(Recommender):
     name = "lstm"
     Config = SequenceConfig
     predicts_ratings = False
+    distributable = True
 
     def _fit(self, data, split) -> None:
         import tensorflow as tf
@@ -152,7 +153,6 @@ class SequenceRecommender(Recommender):
             # Input ids are item column + 1; 0 pads.
             return tf.where(mask > 0, items + 1, 0), batch["item"]
 
-        train = training_dataset(columns, c.batch_size, c.seed, c.epochs).map(example)
         ends = tf.constant(sequences.ends, tf.int64)
         window, mask = history_window(
             sequence_items, ends, tf.constant(sequences.starts), c.max_len
@@ -161,7 +161,7 @@ class SequenceRecommender(Recommender):
         fit_with_ranking(
             self,
             trained,
-            train,
+            lambda: training_dataset(columns, c.batch_size, c.seed, c.epochs).map(example),
             steps_per_epoch(len(columns["item"]), c.batch_size),
             split.validation,
             lambda: None,

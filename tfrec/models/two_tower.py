@@ -110,6 +110,7 @@ class TwoTower(Recommender):
     name = "two_tower"
     Config = TwoTowerConfig
     predicts_ratings = False
+    distributable = True
 
     def _fit(self, data, split) -> None:
         import tf_keras as keras
@@ -130,12 +131,12 @@ class TwoTower(Recommender):
 
         sequences = UserSequences.from_interactions(data)
         model = _build(c, len(data.user_ids), n_items, genres, self.popularity_, sequences)
+        model.build_variables()
         model.compile(optimizer=keras.optimizers.Adam(c.learning_rate))
-        train = training_dataset(sequences.columns(), c.batch_size, c.seed, c.epochs)
         fit_with_ranking(
             self,
             model,
-            train,
+            lambda: training_dataset(sequences.columns(), c.batch_size, c.seed, c.epochs),
             steps_per_epoch(len(data.users), c.batch_size),
             split.validation,
             lambda: self._take(model),
@@ -325,6 +326,14 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
             return self.task(
                 queries, candidates, candidate_sampling_probability=sampling, compute_metrics=False
             )
+
+        def build_variables(self):
+            """Creates every variable now: checkpoints and early stopping copy them
+            before the first step."""
+            zero = tf.zeros([1], tf.int64)
+            self.query(zero, zero, zero)
+            self.candidate(zero)
+            self.built = True
 
         def export_vectors(self):
             users = self.query(

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 import tf_keras as keras
 
 from tfrec.metrics import full_ranking
-from tfrec.models.keras_support import record_history
+from tfrec.models.keras_support import record_history, training_callbacks, training_input
 
 VALIDATION_K = 10
 
@@ -16,7 +16,7 @@ class ValidationRanking(keras.callbacks.Callback):
     """Adds ``val_ndcg@10`` and ``val_hr@10`` to the Keras epoch logs.
 
     Full ranking over the catalogue minus each user's training items; relevant
-    are the user's validation items. Put it before ``EarlyStopping`` in the
+    are the user's validation items. Put it before ``BestEpoch`` in the
     callback list.
 
     Args:
@@ -67,7 +67,7 @@ class ValidationRanking(keras.callbacks.Callback):
 def fit_with_ranking(
     recommender,
     model,
-    train,
+    make_train,
     steps_per_epoch: int,
     validation,
     refresh,
@@ -76,8 +76,11 @@ def fit_with_ranking(
 ) -> None:
     """``model.fit`` with early stopping on validation NDCG@10 (best weights kept).
 
+    ``make_train()`` returns the training dataset (called where the
+    recommender's strategy needs it, e.g. once per parameter-server worker).
     ``validation_data``, when given, is passed on to ``model.fit`` for the
-    model's own validation loss and metrics (logged, not used for stopping).
+    model's own validation loss and metrics (logged, not used for stopping;
+    skipped under a tf.distribute strategy).
 
     Sets ``recommender.history_`` (one dict per epoch) and ``best_epoch_``, and
     calls ``refresh`` at the end so the recommender holds the best weights.
@@ -85,21 +88,15 @@ def fit_with_ranking(
     c = recommender.config
     ranking = ValidationRanking(recommender, validation, refresh, score_rows)
     callbacks = [ranking]
-    if ranking.active and c.patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                "val_ndcg@10", mode="max", patience=int(c.patience), restore_best_weights=True
-            )
-        )
-    if recommender.log_dir:
-        callbacks.append(keras.callbacks.TensorBoard(str(recommender.log_dir)))
+    callbacks += training_callbacks(recommender, "val_ndcg@10" if ranking.active else None, "max")
+    strategy = recommender.strategy
     history = model.fit(
-        train,
+        training_input(recommender, make_train, steps_per_epoch),
         epochs=c.epochs,
         steps_per_epoch=steps_per_epoch,
-        validation_data=validation_data,
+        validation_data=validation_data if strategy is None else None,
         callbacks=callbacks,
         verbose=2 if recommender.verbose else 0,
     )
-    record_history(recommender, history, "val_ndcg@10", np.argmax)
+    record_history(recommender, history, model)
     refresh()

@@ -1,0 +1,197 @@
+"""tf.distribute strategies for ``tfrec train --strategy``.
+
+The cluster comes from ``TF_CONFIG``, as TensorFlow documents it::
+
+    TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]},
+                "task": {"type": "worker", "index": 0}}'
+
+* ``default``: no strategy (one process, TensorFlow's own threading).
+* ``mirrored``: ``tf.distribute.MirroredStrategy`` over this machine's GPUs
+  (or its CPU when there is none).
+* ``multi-worker``: ``tf.distribute.MultiWorkerMirroredStrategy``; every
+  worker runs the same command; the training batches are sharded across
+  workers, gradients are all-reduced, and only the chief (worker 0, or the
+  task of type ``chief``) writes the run directory and the checkpoints.
+* ``parameter-server``: ``tf.distribute.ParameterServerStrategy``; the chief
+  runs the command and coordinates; tasks of type ``worker`` and ``ps`` run
+  the same command and become ``tf.distribute.Server``s that wait for work.
+  Variables of 256 KiB or more (the embedding tables) are sharded across the
+  parameter servers by ``MinSizePartitioner`` (TF2's ``fixed_size_partitioner``),
+  for catalogues too large for one machine.
+
+The Keras models (``mf``, ``gmf``, ``dnn``, ``hybrid``, ``two_tower``,
+``lstm``, ``lstm_retrieval``) train under any strategy; the numpy/scipy
+models (``svd``, ``itemknn``, ``popularity``, ``bias``, ``blend``) only with
+``default``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import sys
+
+from tfrec.errors import ConfigError, check_choice
+
+STRATEGIES = ("default", "mirrored", "multi-worker", "parameter-server")
+SHARD_MIN_BYTES = 256 << 10
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterTask:
+    """This process's place in the ``TF_CONFIG`` cluster.
+
+    Attributes:
+        task_type: ``chief``, ``worker``, ``ps`` or ``evaluator``; None
+            without ``TF_CONFIG``.
+        task_id: The task's index within its type.
+        cluster: Task type -> list of ``host:port``.
+    """
+
+    task_type: str | None = None
+    task_id: int = 0
+    cluster: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def is_chief(self) -> bool:
+        """The task that writes outputs: ``chief``, or worker 0 when there is no chief."""
+        if self.task_type in (None, "chief"):
+            return True
+        return self.task_type == "worker" and self.task_id == 0 and "chief" not in self.cluster
+
+
+def cluster_task() -> ClusterTask:
+    """Reads ``TF_CONFIG`` (a clear error when it is not valid JSON of the documented form)."""
+    text = os.environ.get("TF_CONFIG", "").strip()
+    if not text:
+        return ClusterTask()
+    try:
+        config = json.loads(text)
+        cluster = {kind: list(tasks) for kind, tasks in config.get("cluster", {}).items()}
+        task = config.get("task", {})
+        return ClusterTask(task.get("type"), int(task.get("index", 0)), cluster)
+    except (ValueError, TypeError, AttributeError) as error:
+        raise ConfigError(
+            f"TF_CONFIG is not valid ({error}); expected JSON like "
+            '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}'
+        ) from None
+
+
+def make_strategy(name: str):
+    """The ``tf.distribute.Strategy`` for a ``--strategy`` name (None for ``default``).
+
+    Create it before any other TensorFlow work in the process:
+    ``MultiWorkerMirroredStrategy`` must configure the runtime first.
+    """
+    check_choice("strategy", name, STRATEGIES)
+    if name == "default":
+        return None
+    import tensorflow as tf
+
+    task = cluster_task()
+    if name == "mirrored":
+        return _announce(tf.distribute.MirroredStrategy(), name, task)
+    if name == "multi-worker":
+        if task.task_type is None:
+            print("multi-worker: no TF_CONFIG, training as a cluster of one", file=sys.stderr)
+        return _announce(tf.distribute.MultiWorkerMirroredStrategy(), name, task)
+    n_ps = len(task.cluster.get("ps", []))
+    if task.task_type is None or not n_ps:
+        raise ConfigError(
+            "strategy parameter-server needs TF_CONFIG with 'ps' and 'worker' tasks; "
+            "see README 'Scaling out'"
+        )
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    if task.task_type in ("worker", "ps"):
+        serve_forever(resolver)
+    partitioner = tf.distribute.experimental.partitioners.MinSizePartitioner(
+        min_shard_bytes=SHARD_MIN_BYTES, max_shards=n_ps
+    )
+    return _announce(
+        tf.distribute.ParameterServerStrategy(resolver, variable_partitioner=partitioner),
+        name,
+        task,
+    )
+
+
+def _announce(strategy, name, task):
+    where = f" ({task.task_type} {task.task_id})" if task.task_type else ""
+    print(f"{name}{where}: {strategy.num_replicas_in_sync} replica(s) in sync", file=sys.stderr)
+    return strategy
+
+
+def serve_forever(resolver) -> None:
+    """Runs this ``worker`` or ``ps`` task's server until the process is stopped."""
+    import tensorflow as tf
+
+    print(
+        f"{resolver.task_type} {resolver.task_id}: serving the parameter-server cluster",
+        file=sys.stderr,
+    )
+    server = tf.distribute.Server(
+        resolver.cluster_spec(),
+        job_name=resolver.task_type,
+        task_index=resolver.task_id,
+        protocol=resolver.rpc_layer or "grpc",
+        start=True,
+    )
+    server.join()
+    sys.exit(0)
+
+
+def scope(strategy):
+    """``strategy.scope()``, or a no-op for the default strategy (None)."""
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def is_parameter_server(strategy) -> bool:
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.ParameterServerStrategy)
+
+
+def distribute_batches(make_dataset, strategy):
+    """The training input for ``model.fit`` under ``strategy``.
+
+    Args:
+        make_dataset: Zero-argument function returning a dataset of batches.
+        strategy: The strategy, or None.
+
+    Multi-worker: the batches are sharded across workers
+    (``AutoShardPolicy.DATA``). Parameter server: a ``DatasetCreator``, so each
+    worker builds its own copy and takes every n-th batch.
+    """
+    if strategy is None:
+        return make_dataset()
+    import tensorflow as tf
+    import tf_keras as keras
+
+    if is_parameter_server(strategy):
+
+        def per_worker(context):
+            return make_dataset().shard(context.num_input_pipelines, context.input_pipeline_id)
+
+        return keras.utils.experimental.DatasetCreator(per_worker)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return make_dataset().with_options(options)
+
+
+def sharded_variables(model) -> dict[str, list[str]]:
+    """Name -> devices of its shards, for each of ``model``'s sharded variables
+    (Keras lists a sharded variable as its parts, named ``<name>/part_<i>``)."""
+    shards: dict[str, list[str]] = {}
+    for variable in model.variables:
+        name, _, part = variable.name.rpartition("/part_")
+        if name and part.split(":")[0].isdigit():
+            shards.setdefault(name, []).append(variable.device)
+    return shards
+
+
+def as_array(variable):
+    """A variable's value as numpy, whole even when sharded across parameter servers."""
+    import tensorflow as tf
+
+    return tf.convert_to_tensor(variable).numpy()

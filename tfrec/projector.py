@@ -1,0 +1,48 @@
+"""Item embeddings for TensorBoard's projector, labelled with item titles.
+
+``tensorboard --logdir RUN_DIR/logs`` then shows the model's item vectors in
+the Projector tab, each point named by its item ID and title (search a
+title, see its neighbours).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tfrec.io import write_text
+
+METADATA = "item_metadata.tsv"
+CHECKPOINT = "item_embeddings.ckpt"
+
+
+def write_projector(log_dir, vectors: np.ndarray, item_ids: np.ndarray, items: pd.DataFrame):
+    """Writes the vectors (a checkpoint), their metadata and the projector config.
+
+    Args:
+        log_dir: The TensorBoard log directory.
+        vectors: (n_items, d) item embeddings, in ``item_ids`` order.
+        item_ids: The items' raw IDs.
+        items: The dataset's item table (``item_id``, ``title``).
+
+    Returns:
+        The path of the metadata file.
+    """
+    import tensorflow as tf
+    from tensorboard.plugins import projector
+
+    log_dir = Path(log_dir)
+    titles = items.set_index("item_id")["title"].reindex(item_ids).fillna("")
+    clean = titles.astype(str).str.replace(r"[\t\r\n]+", " ", regex=True)
+    rows = [f"{item_id}\t{title}" for item_id, title in zip(item_ids, clean, strict=True)]
+    metadata = write_text(log_dir / METADATA, "item_id\ttitle\n" + "\n".join(rows) + "\n")
+    checkpoint = tf.train.Checkpoint(item_embeddings=tf.Variable(np.asarray(vectors, np.float32)))
+    checkpoint.save(str(log_dir / CHECKPOINT))
+    config = projector.ProjectorConfig()
+    embedding = config.embeddings.add()
+    embedding.tensor_name = "item_embeddings/.ATTRIBUTES/VARIABLE_VALUE"
+    embedding.metadata_path = METADATA
+    projector.visualize_embeddings(str(log_dir), config)
+    return metadata
