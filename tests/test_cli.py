@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from tests.movielens_files import write_1m, write_100k
@@ -284,3 +285,27 @@ def test_train_refuses_an_existing_run_unless_overwrite(tmp_path, capsys):
     assert main([*argv, "--seed", "1", "--out", str(out), "--overwrite", "--quiet"]) == 0
     assert '"seed": 1' in (out / "metrics.json").read_text()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_train_logs_item_embeddings_for_the_projector(tmp_path):
+    import tensorflow as tf
+
+    import tfrec
+    from tfrec.projector import CHECKPOINT, METADATA
+
+    result = tfrec.train("mf", "synthetic-tiny", out=tmp_path / "run", config={"epochs": 2})
+    logs = tmp_path / "run" / "logs" / "projector"
+    rows = (logs / METADATA).read_text().splitlines()
+    titles = result.split.dataset.items.set_index("item_id")["title"]
+    assert rows[0] == "item_id\ttitle" and len(rows) == len(result.model.item_ids) + 1
+    item_id, title = rows[1].split("\t")
+    assert title == titles[int(item_id)]
+    config = (logs / "projector_config.pbtxt").read_text()
+    assert f'metadata_path: "{METADATA}"' in config
+    saved = tf.train.load_checkpoint(str(logs / f"{CHECKPOINT}-1"))
+    vectors = saved.get_tensor("item_embeddings/.ATTRIBUTES/VARIABLE_VALUE")
+    np.testing.assert_array_equal(vectors, result.model.item_vectors())
+
+    plain = tfrec.train("popularity", "synthetic-tiny", out=tmp_path / "pop")
+    assert plain.model.item_vectors() is None
+    assert not (tmp_path / "pop" / "logs" / "projector").exists()

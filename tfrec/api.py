@@ -89,7 +89,8 @@ def train(
         split: A split method name or a :class:`Split`; ``"none"`` fits on all
             ratings and skips evaluation.
         out: Run directory to write (``metrics.json``, ``config.json``,
-            ``model/``, ``items.csv``, ``logs/``); None writes nothing.
+            ``model/``, ``items.csv``, ``logs/`` with TensorBoard scalars and
+            the item embeddings for its projector); None writes nothing.
         data_dir: Where MovieLens datasets are read from.
         seed: Seed of the model (when it has one) and of the random split.
         config: Model options, e.g. ``{"k": 64}``.

@@ -1,8 +1,10 @@
 """Item embeddings for TensorBoard's projector, labelled with item titles.
 
-``tensorboard --logdir RUN_DIR/logs`` then shows the model's item vectors in
-the Projector tab, each point named by its item ID and title (search a
-title, see its neighbours).
+Written to ``<log_dir>/projector/``, a TensorBoard run of its own (with a
+one-line text summary, since TensorBoard lists only directories holding
+event files): ``tensorboard --logdir RUN_DIR/logs`` then shows the model's
+item vectors in the Projector tab, each point named by its item ID and
+title (search a title, see its neighbours).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ def write_projector(log_dir, vectors: np.ndarray, item_ids: np.ndarray, items: p
     """Writes the vectors (a checkpoint), their metadata and the projector config.
 
     Args:
-        log_dir: The TensorBoard log directory.
+        log_dir: The TensorBoard log directory (files go to its ``projector/``).
         vectors: (n_items, d) item embeddings, in ``item_ids`` order.
         item_ids: The items' raw IDs.
         items: The dataset's item table (``item_id``, ``title``).
@@ -33,7 +35,7 @@ def write_projector(log_dir, vectors: np.ndarray, item_ids: np.ndarray, items: p
     import tensorflow as tf
     from tensorboard.plugins import projector
 
-    log_dir = Path(log_dir)
+    log_dir = Path(log_dir) / "projector"
     titles = items.set_index("item_id")["title"].reindex(item_ids).fillna("")
     clean = titles.astype(str).str.replace(r"[\t\r\n]+", " ", regex=True)
     rows = [f"{item_id}\t{title}" for item_id, title in zip(item_ids, clean, strict=True)]
@@ -45,4 +47,8 @@ def write_projector(log_dir, vectors: np.ndarray, item_ids: np.ndarray, items: p
     embedding.tensor_name = "item_embeddings/.ATTRIBUTES/VARIABLE_VALUE"
     embedding.metadata_path = METADATA
     projector.visualize_embeddings(str(log_dir), config)
+    with tf.summary.create_file_writer(str(log_dir)).as_default():
+        tf.summary.text(
+            "item_embeddings", f"{len(vectors)} items x {vectors.shape[1]} dimensions", step=0
+        )
     return metadata

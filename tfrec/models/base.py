@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from tfrec import __version__
 from tfrec.errors import ConfigError, NotSupportedError, TfrecError, check_positive_int
 from tfrec.io import atomic_dir, write_json
-from tfrec.topk import exclude, top_k
+from tfrec.topk import cosine_top_k, exclude, top_k
 
 _SCORE_BATCH = 1024
 
@@ -152,7 +152,9 @@ class Recommender(abc.ABC):
         Args:
             split: A :class:`tfrec.splits.Split`.
             verbose: Print training progress (per epoch).
-            log_dir: Directory for TensorBoard logs (models that train by epochs).
+            log_dir: Directory for TensorBoard logs: scalars per epoch (models
+                that train by epochs) and the item embeddings, labelled with
+                titles, for the projector (models with ``item_vectors``).
             checkpoint_dir: Where models that train by epochs checkpoint after
                 every epoch; a fit finding a checkpoint there continues from
                 it. Removed when the fit completes.
@@ -184,6 +186,11 @@ class Recommender(abc.ABC):
         with scope(strategy):
             self._fit(data, split)
         self._fitted = True
+        vectors = self.item_vectors() if log_dir is not None else None
+        if vectors is not None:
+            from tfrec.projector import write_projector
+
+            write_projector(log_dir, vectors, self.item_ids_, split.dataset.items)
         return self
 
     @abc.abstractmethod
@@ -218,8 +225,21 @@ class Recommender(abc.ABC):
         """Like ``_predict`` at given times (models with ``uses_timestamps``)."""
         return self._predict(users, items)
 
+    def item_vectors(self) -> np.ndarray | None:
+        """The learned item embeddings, one row per item of ``item_ids`` (None: none).
+
+        ``similar_items`` ranks them by cosine similarity, and ``tfrec train``
+        writes them, labelled with titles, for TensorBoard's projector.
+        """
+        return None
+
     def _similar(self, items: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        raise NotSupportedError(f"model {self.name!r} has no item similarity; use itemknn or svd")
+        vectors = self.item_vectors()
+        if vectors is None:
+            raise NotSupportedError(
+                f"model {self.name!r} has no item similarity; use itemknn or svd"
+            )
+        return cosine_top_k(vectors, items, k)
 
     # ---- public API ------------------------------------------------------------------------
 

@@ -130,11 +130,8 @@ class DNN(KerasRatingModel):
         """Inputs beyond user and item, and the feature tensors they give."""
         return {}, []
 
-    def _similar(self, items, k):
-        from tfrec.topk import cosine_top_k
-
-        vectors = self.model_.get_layer("item_embedding").get_weights()[0]
-        return cosine_top_k(vectors, items, k)
+    def item_vectors(self):
+        return self.model_.get_layer("item_embedding").get_weights()[0]
 
     def _arrays(self):
         return {"content": self.content_}

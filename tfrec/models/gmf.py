@@ -130,10 +130,8 @@ class GMF(Recommender):
         logits = np.einsum("ij,ij->i", self.user_vectors_[users], self.item_vectors_[items])
         return _sigmoid(logits + self.bias_)
 
-    def _similar(self, items, k):
-        from tfrec.topk import cosine_top_k
-
-        return cosine_top_k(self.item_vectors_, items, k)
+    def item_vectors(self):
+        return self.item_vectors_
 
     def serving_scorer(self, seen):
         from tfrec.models.tf_scorers import FactorScorer

@@ -200,10 +200,8 @@ class MF(Recommender):
         dot = np.einsum("ij,ij->i", self.user_factors_[users], self.item_factors_[items])
         return self.global_mean_ + self.user_bias_[users] + self.item_bias_[items] + dot
 
-    def _similar(self, items, k):
-        from tfrec.topk import cosine_top_k
-
-        return cosine_top_k(self.item_factors_, items, k)
+    def item_vectors(self):
+        return self.item_factors_
 
     def serving_scorer(self, seen):
         from tfrec.models.tf_scorers import FactorScorer

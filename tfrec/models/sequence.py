@@ -235,11 +235,8 @@ class SequenceRecommender(Recommender):
         item_ids = np.where(np.isinf(values), -1, self.item_ids_[columns])
         return item_ids, np.where(np.isinf(values), np.nan, values)
 
-    def _similar(self, items, k):
-        from tfrec.topk import cosine_top_k
-
-        embeddings = self.model_.get_layer("item_embedding").get_weights()[0][1:]
-        return cosine_top_k(embeddings, items, k)
+    def item_vectors(self):
+        return self.model_.get_layer("item_embedding").get_weights()[0][1:]  # row 0 pads
 
     def serving_scorer(self, seen):
         from tfrec.models.sequence_encoders import SequenceScorer

@@ -22,7 +22,6 @@ from scipy.sparse.linalg import svds
 
 from tfrec.errors import ConfigError, check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
-from tfrec.topk import cosine_top_k
 
 
 @dataclasses.dataclass
@@ -73,8 +72,8 @@ class SVD(Recommender):
             "ij,ij->i", self.user_factors_[users], self.item_factors_[items]
         )
 
-    def _similar(self, items, k):
-        return cosine_top_k(self.item_factors_, items, k)
+    def item_vectors(self):
+        return self.item_factors_
 
     def serving_scorer(self, seen):
         from tfrec.models.tf_scorers import FactorScorer

@@ -205,10 +205,8 @@ class TwoTower(Recommender):
         dot = np.einsum("ij,ij->i", self.user_vectors_[users], self.item_vectors_[items])
         return dot + self._item_prior()[items]
 
-    def _similar(self, items, k):
-        from tfrec.topk import cosine_top_k
-
-        return cosine_top_k(self.item_vectors_, items, k)
+    def item_vectors(self):
+        return self.item_vectors_
 
     def serving_scorer(self, seen):
         from tfrec.models.retrieval_index import IndexScorer
