@@ -49,9 +49,12 @@ def test_top_k_orders_and_breaks_ties_by_index():
 
 def test_top_k_agrees_with_a_stable_full_sort():
     rng = np.random.default_rng(0)
-    for _ in range(100):
-        n = int(rng.integers(1, 40))
+    for trial in range(100):
+        # Small rows, and rows wide enough for the blocked candidate search.
+        n = int(rng.integers(1, 40)) if trial % 2 else int(rng.integers(256, 3000))
         scores = rng.integers(-3, 4, size=(4, n)).astype(np.float32)
+        if trial % 4 == 0:  # few ties: the blocked search's usual case
+            scores += rng.normal(scale=0.01, size=scores.shape).astype(np.float32)
         scores[scores == 3] = -np.inf
         scores[:, 0] = rng.normal(size=4)
         k = int(rng.integers(1, 50))

@@ -14,10 +14,17 @@ number of relevant items. With ``m = min(n_relevant, K)``:
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
+import os
+
 import numpy as np
 import scipy.sparse as sp
 
 from tfrec.topk import exclude, top_k
+
+# Batches ranked at once by full_ranking; each holds a (batch, n_items) score matrix.
+RANKING_THREADS = min(2, os.cpu_count() or 1)
 
 
 def rmse(predicted, actual) -> float:
@@ -112,7 +119,11 @@ def full_ranking(
         k: Cut-off.
         batch_size: Rows scored at once.
         on_top_k: Optional ``on_top_k(rows, index, valid)`` called with each
-            batch's top-k item indices (and which of them are real items).
+            batch's top-k item indices (and which of them are real items),
+            batch by batch in order.
+
+    ``RANKING_THREADS`` batches are scored and ranked at once on threads
+    (``score_rows`` must be thread-safe, as numpy and TensorFlow calls are).
 
     Returns:
         (per-row metric arrays as in :func:`ranking_metrics`, boolean mask of
@@ -120,23 +131,44 @@ def full_ranking(
     """
     n_rows, n_items = relevant.shape
     n_relevant = np.diff(relevant.indptr)
-    parts = {name: [] for name in ("hr", "precision", "recall", "ndcg", "ap")}
-    recommended = np.zeros(n_items, dtype=bool)
-    for start in range(0, n_rows, batch_size):
-        block = np.arange(start, min(start + batch_size, n_rows))
+
+    def rank(block):
         scores = exclude(np.asarray(score_rows(block), dtype=np.float32), excluded, block)
         index, values = top_k(scores, k)
         valid = np.isfinite(values)
-        recommended[index[valid]] = True
-        if on_top_k is not None:
-            on_top_k(block, index, valid)
         hits = contains(relevant[block], index) & valid
         if hits.shape[1] < k:  # catalogue smaller than k
             hits = np.pad(hits, ((0, 0), (0, k - hits.shape[1])))
-        for name, values_ in ranking_metrics(hits, n_relevant[block]).items():
-            parts[name].append(values_)
+        return block, index, valid, ranking_metrics(hits, n_relevant[block])
+
+    parts = {name: [] for name in ("hr", "precision", "recall", "ndcg", "ap")}
+    recommended = np.zeros(n_items, dtype=bool)
+    blocks = [np.arange(s, min(s + batch_size, n_rows)) for s in range(0, n_rows, batch_size)]
+    for block, index, valid, metrics in _in_order(rank, blocks, RANKING_THREADS):
+        recommended[index[valid]] = True
+        if on_top_k is not None:
+            on_top_k(block, index, valid)
+        for name, values in metrics.items():
+            parts[name].append(values)
     columns = {name: np.concatenate(v) if v else np.empty(0) for name, v in parts.items()}
     return columns, recommended
+
+
+def _in_order(function, items, threads: int):
+    """``map(function, items)`` on ``threads`` threads, results in order, at most
+    ``threads`` items in flight (numpy releases the GIL in the heavy parts:
+    matrix products, partitions, comparisons)."""
+    if threads <= 1 or len(items) <= 1:
+        yield from map(function, items)
+        return
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        pending = collections.deque()
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def contains(matrix: sp.csr_matrix, index: np.ndarray) -> np.ndarray:

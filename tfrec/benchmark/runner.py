@@ -155,6 +155,7 @@ def run_benchmark(
             }
             if kind == "fit":  # TensorBoard logs of the models that train by epochs
                 job["log_dir"] = str(staging / "logs" / name / f"seed-{seed}")
+                job["export"] = seed == 0  # the export's size does not depend on the seed
             progress.start(kind, name, seed, job)
             record, seconds = _run_job(job, work / f"{kind}-{name}-{seed}", quiet)
             if kind == "tune" and "error" not in record:

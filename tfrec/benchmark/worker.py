@@ -3,8 +3,9 @@
     python -m tfrec.benchmark.worker JOB_DIR
 
 ``JOB_DIR/job.json`` says what to do: ``fit`` one model with one seed (fit
-on train, evaluate on test, rank the top 50, export a SavedModel to measure
-its size), or ``tune`` one model over its grid on validation. Results go to
+on train, evaluate on test, rank the top 50, and, when ``export`` is true
+(the first seed), export a SavedModel to measure its size), or ``tune`` one
+model over its grid on validation. Results go to
 ``JOB_DIR/result.json`` (and ``result.npz``: per-user values); an exception
 goes to ``JOB_DIR/error.json`` and the exit status is 1.
 """
@@ -64,8 +65,9 @@ def fit_and_score(job: dict, split, job_dir: Path) -> dict:
     peak_rss_mb = _peak_rss_mb()  # before the export, which imports TensorFlow
     export_mb = None
     try:
-        path = model.export(job_dir / "export")
-        export_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+        if job.get("export", True):
+            path = model.export(job_dir / "export")
+            export_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
     except NotSupportedError:
         pass
     finally:

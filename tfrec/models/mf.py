@@ -189,11 +189,13 @@ class MF(Recommender):
             print(line, file=sys.stderr)
 
     def _score(self, users):
-        return (
-            self.global_mean_
-            + self.user_bias_[users, None]
-            + self.item_bias_[None, :]
-            + self.user_factors_[users] @ self.item_factors_.T
+        from tfrec.models.factors import biased_dot
+
+        return biased_dot(
+            self.user_factors_[users],
+            self.global_mean_ + self.user_bias_[users],
+            self.item_factors_,
+            self.item_bias_,
         )
 
     def _predict(self, users, items):

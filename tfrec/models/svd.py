@@ -22,6 +22,7 @@ from scipy.sparse.linalg import svds
 
 from tfrec.errors import ConfigError, check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
+from tfrec.models.factors import biased_dot
 
 
 @dataclasses.dataclass
@@ -65,7 +66,8 @@ class SVD(Recommender):
         self.item_factors_ = vt[order].T.astype(np.float32).copy()
 
     def _score(self, users):
-        return self.user_means_[users, None] + self.user_factors_[users] @ self.item_factors_.T
+        vectors = self.user_factors_[users]
+        return biased_dot(vectors, self.user_means_[users], self.item_factors_, None)
 
     def _predict(self, users, items):
         return self.user_means_[users] + np.einsum(

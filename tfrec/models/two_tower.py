@@ -199,7 +199,9 @@ class TwoTower(Recommender):
         return self.popularity_weight_ * self.log_popularity_
 
     def _score(self, users):
-        return (self._raw_scores(users) + self._item_prior()).astype(np.float32)
+        from tfrec.models.factors import biased_dot
+
+        return biased_dot(self.user_vectors_[users], None, self.item_vectors_, self._item_prior())
 
     def _predict(self, users, items):
         dot = np.einsum("ij,ij->i", self.user_vectors_[users], self.item_vectors_[items])
