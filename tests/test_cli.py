@@ -304,8 +304,8 @@ def test_train_logs_item_embeddings_for_the_projector(tmp_path):
     assert f'metadata_path: "{METADATA}"' in config
     saved = tf.train.load_checkpoint(str(logs / f"{CHECKPOINT}-1"))
     vectors = saved.get_tensor("item_embeddings/.ATTRIBUTES/VARIABLE_VALUE")
-    np.testing.assert_array_equal(vectors, result.model.item_vectors())
+    np.testing.assert_array_equal(vectors, result.model.item_embeddings())
 
     plain = tfrec.train("popularity", "synthetic-tiny", out=tmp_path / "pop")
-    assert plain.model.item_vectors() is None
+    assert plain.model.item_embeddings() is None
     assert not (tmp_path / "pop" / "logs" / "projector").exists()

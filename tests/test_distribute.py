@@ -148,8 +148,13 @@ def test_cluster_task_reads_tf_config(monkeypatch):
         cluster_task()
 
 
-def test_numpy_models_refuse_a_strategy():
-    with pytest.raises(ConfigError, match="svd trains with numpy/scipy"):
+def test_strategies_are_checked_before_anything_runs(monkeypatch):
+    with pytest.raises(ConfigError, match="svd trains with numpy/scipy.*one of mf"):
         tfrec.train("svd", "synthetic-tiny", strategy="mirrored")
     with pytest.raises(ConfigError, match="strategy must be one of"):
         tfrec.train("mf", "synthetic-tiny", strategy="horovod")
+    with pytest.raises(ConfigError, match="parameter-server supports mf; got gmf"):
+        tfrec.train("gmf", "synthetic-tiny", strategy="parameter-server")
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1"], "ps": ["b:2"]}}))
+    with pytest.raises(ConfigError, match="needs TF_CONFIG with 'chief'"):
+        tfrec.train("mf", "synthetic-tiny", strategy="parameter-server")

@@ -20,8 +20,8 @@ import tensorflow as tf
 
 import tfrec
 from tests.conftest import REPO
-from tfrec.api import checkpoint_dir
 from tfrec.errors import ConfigError
+from tfrec.resume import checkpoint_dir
 from tfrec.serving.layout import model_versions
 
 pytestmark = pytest.mark.slow
@@ -94,7 +94,7 @@ def test_resume_refuses_checkpoints_of_another_config(tmp_path):
     (checkpoints / "run.json").write_text(json.dumps({"model": "mf", "config": {"n_factors": 8}}))
     with pytest.raises(ConfigError, match="checkpoints of an interrupted run"):
         tfrec.train("mf", "synthetic-tiny", out=run_dir)
-    with pytest.raises(ConfigError, match="another model or config"):
+    with pytest.raises(ConfigError, match="checkpoints of another run"):
         tfrec.train("mf", "synthetic-tiny", out=run_dir, resume=True)
     assert (checkpoints / "train" / "checkpoint").exists(), "refusing must not delete them"
     tfrec.train("mf", "synthetic-tiny", out=run_dir, overwrite=True, config={"epochs": 2})

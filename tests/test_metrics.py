@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tfrec.metrics import mae, ranking_metrics, rmse, sampled_rank_metrics
+from tfrec.metrics import full_ranking, mae, ranking_metrics, rmse, sampled_rank_metrics
 from tfrec.topk import top_k
 
 
@@ -61,3 +61,32 @@ def test_top_k_agrees_with_a_stable_full_sort():
         index, _ = top_k(scores, k)
         expected = np.argsort(-scores, axis=1, kind="stable")[:, : min(k, n)]
         np.testing.assert_array_equal(index, expected)
+
+
+def test_full_ranking_on_threads_equals_one_thread():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=(50, 300)).astype(np.float32)
+    relevant = sp.random(50, 300, density=0.05, format="csr", random_state=1)
+    excluded = sp.random(50, 300, density=0.1, format="csr", random_state=2)
+    seen_order = []
+
+    def run(threads):
+        seen_order.clear()
+        return full_ranking(
+            lambda rows: scores[rows],
+            relevant,
+            excluded,
+            10,
+            batch_size=7,
+            on_top_k=lambda rows, index, valid: seen_order.append(rows[0]),
+            threads=threads,
+        ), list(seen_order)
+
+    (one, recommended_one), order_one = run(1)
+    (many, recommended_many), order_many = run(3)
+    for name in one:
+        np.testing.assert_array_equal(one[name], many[name])
+    np.testing.assert_array_equal(recommended_one, recommended_many)
+    assert order_one == order_many == list(range(0, 50, 7))  # callbacks in batch order

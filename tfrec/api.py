@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import shutil
 import sys
@@ -22,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from tfrec import __version__
+from tfrec import resume as resume_
 from tfrec.benchmark import BenchmarkResult, run_benchmark
 from tfrec.data import Dataset, load_dataset
-from tfrec.distribute import cluster_task, make_strategy
+from tfrec.distribute import check_strategy, cluster_task, make_strategy, serve_if_server_task
 from tfrec.errors import ConfigError
 from tfrec.evaluation import EvaluationResult, evaluate
 from tfrec.io import atomic_dir, write_json, write_text
@@ -106,10 +106,14 @@ def train(
         strategy: ``default``, ``mirrored``, ``multi-worker`` or
             ``parameter-server`` (see :mod:`tfrec.distribute`); the cluster
             comes from ``TF_CONFIG``. Only the chief writes ``out`` and
-            evaluates; other workers train and return empty metrics.
+            evaluates; other workers train and return empty metrics, and
+            the ``worker`` and ``ps`` tasks of ``parameter-server`` serve
+            the chief and never return.
         resume: Continue an interrupted run from the checkpoints in
             ``<out>.checkpoints/`` (written after every epoch by the models
-            that train by epochs, removed when the run completes).
+            that train by epochs, removed when the run completes; see
+            :mod:`tfrec.resume`). Not under ``parameter-server``, where Keras
+            has no checkpoint callback.
 
     Returns:
         A :class:`TrainResult`.
@@ -117,17 +121,14 @@ def train(
     The run directory is written under a temporary name and renamed when
     complete, so a failed or killed run leaves ``out`` as it was.
     """
-    cls = model_class(model) if isinstance(model, str) else type(model)
-    if strategy != "default" and not cls.distributable:
-        raise ConfigError(
-            f"{cls.name} trains with numpy/scipy in one process; strategy {strategy!r} "
-            "needs a Keras model (mf, gmf, dnn, hybrid, two_tower, lstm, lstm_retrieval)"
-        )
-    tf_strategy = make_strategy(strategy)  # before any other TensorFlow work
-    chief = strategy == "default" or cluster_task().is_chief
     run_dir = Path(out) if out else None
+    if resume and run_dir is None:
+        raise ConfigError("resume needs out, the run directory to continue; got out=None")
+    check_strategy(strategy, model_class(model) if isinstance(model, str) else type(model))
+    serve_if_server_task(strategy)  # a parameter-server worker or ps task never returns
+    chief = strategy in ("default", "mirrored") or cluster_task().is_chief
     occupied = run_dir is not None and run_dir.exists()
-    if chief and occupied and not overwrite and (not run_dir.is_dir() or any(run_dir.iterdir())):
+    if occupied and not overwrite and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise ConfigError(
             f"{run_dir} already exists and is not empty; pass overwrite=True "
             "(--overwrite) to replace it, or choose another out directory"
@@ -141,11 +142,22 @@ def train(
             options.setdefault("seed", seed)
         model = get_model(model, options)
     checkpoints = None
-    if run_dir is not None and model.distributable:
-        checkpoints = _checkpoints(run_dir, model, resume, overwrite, chief)
+    if run_dir is not None and model.distributable:  # the models that train by epochs
+        identity = {
+            "model": model.name,
+            "config": model.config.to_dict(),
+            "dataset": parts.dataset.name,
+            "split": parts.method,
+            "sizes": parts.sizes(),
+            "refit": refit,
+        }
+        checkpoints = resume_.prepare(run_dir, identity, resume, overwrite, writer=chief)
+    elif resume:
+        print(f"{model.name} does not checkpoint; fitting from the start", file=sys.stderr)
+    tf_strategy = make_strategy(strategy)  # before any other TensorFlow work
     if not chief:  # a multi-worker peer: trains its share, writes nothing
         run_dir = export_root = None
-    with _staged_logs(run_dir) as log_dir:
+    with _staged_logs(run_dir, checkpoints) as log_dir:
         started = time.perf_counter()
 
         def fit(model, parts, stage):
@@ -157,10 +169,14 @@ def train(
                 strategy=tf_strategy,
             )
 
-        fit(model, parts, "train")
+        chosen = resume_.saved_refit_options(checkpoints) if refit else None
+        if chosen is None:
+            fit(model, parts, "train")
         fit_on = parts
         if refit:
-            chosen = model.refit_options()
+            if chosen is None:
+                chosen = model.refit_options()
+                resume_.save_refit_options(checkpoints, chosen)
             fit_on = parts.with_validation_in_train()
             model = type(model)(dataclasses.replace(model.config, **chosen))
             fit(model, fit_on, "refit")
@@ -203,54 +219,20 @@ def train(
         return TrainResult(model, parts, record, run_dir)
 
 
-def checkpoint_dir(run_dir) -> Path:
-    """Where a run into ``run_dir`` keeps its per-epoch checkpoints until it completes."""
-    run_dir = Path(run_dir)
-    return run_dir.with_name(run_dir.name + ".checkpoints")
-
-
-def _checkpoints(run_dir: Path, model, resume: bool, overwrite: bool, chief: bool) -> Path:
-    """The checkpoint directory of this run, checked against what it was for.
-
-    A directory left by an interrupted run is continued with ``resume``,
-    discarded with ``overwrite`` and otherwise refused, so it is never lost
-    by accident; ``run.json`` inside says which model and config it holds.
-    """
-    directory = checkpoint_dir(run_dir)
-    identity = {"model": model.name, "config": model.config.to_dict()}
-    if not chief:
-        return directory
-    interrupted = directory.exists() and any(
-        path.is_file() and path.name != "run.json" for path in directory.rglob("*")
-    )
-    if interrupted and not resume and not overwrite:
-        raise ConfigError(
-            f"{directory} holds the checkpoints of an interrupted run; pass resume=True "
-            "(--resume) to continue it, or overwrite=True (--overwrite) to start again"
-        )
-    if interrupted and resume:
-        saved = directory / "run.json"
-        if not saved.exists() or json.loads(saved.read_text()) != json.loads(json.dumps(identity)):
-            raise ConfigError(
-                f"{directory} holds checkpoints of another model or config than "
-                f"{model.name} with {identity['config']} (see its run.json); resume with the "
-                "same model and options, or pass --overwrite to start again"
-            )
-        print(f"resuming from {directory}", file=sys.stderr)
-    else:
-        if resume:
-            print(f"nothing to resume in {directory}; starting at epoch 1", file=sys.stderr)
-        shutil.rmtree(directory, ignore_errors=True)
-    write_json(directory / "run.json", identity)
-    return directory
-
-
 @contextlib.contextmanager
-def _staged_logs(run_dir: Path | None):
-    """A temporary TensorBoard log directory beside ``run_dir`` (None without
-    one); moved into the run when it is written, removed otherwise."""
+def _staged_logs(run_dir: Path | None, checkpoints: Path | None):
+    """Where the TensorBoard logs go until the run is written (None without a run).
+
+    With checkpoints, ``<checkpoints>/logs``, so a resumed run continues
+    them; otherwise a temporary directory beside ``run_dir``, removed if the
+    run fails.
+    """
     if run_dir is None:
         yield None
+        return
+    if checkpoints is not None:
+        (checkpoints / "logs").mkdir(parents=True, exist_ok=True)
+        yield checkpoints / "logs"
         return
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     log_dir = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.logs-", dir=run_dir.parent))

@@ -19,9 +19,10 @@ The cluster comes from ``TF_CONFIG``, as TensorFlow documents it::
   parameter servers by ``MinSizePartitioner`` (TF2's ``fixed_size_partitioner``),
   for catalogues too large for one machine.
 
-The Keras models (``mf``, ``gmf``, ``dnn``, ``hybrid``, ``two_tower``,
-``lstm``, ``lstm_retrieval``) train under any strategy; the numpy/scipy
-models (``svd``, ``itemknn``, ``popularity``, ``bias``, ``blend``) only with
+The Keras-trained models (their class sets ``distributable``) train under
+``mirrored`` and ``multi-worker``; ``parameter-server`` is for ``mf``, the
+model tested with sharded tables (the others read their Keras weights whole,
+which a sharded table is not). The numpy/scipy models train only with
 ``default``.
 """
 
@@ -36,6 +37,7 @@ import sys
 from tfrec.errors import ConfigError, check_choice
 
 STRATEGIES = ("default", "mirrored", "multi-worker", "parameter-server")
+PARAMETER_SERVER_MODELS = ("mf",)
 SHARD_MIN_BYTES = 256 << 10
 
 
@@ -79,6 +81,38 @@ def cluster_task() -> ClusterTask:
         ) from None
 
 
+def check_strategy(name: str, model_class) -> None:
+    """Raises ConfigError unless ``model_class`` can train under strategy ``name``."""
+    check_choice("strategy", name, STRATEGIES)
+    if name == "default":
+        return
+    if not model_class.distributable:
+        raise ConfigError(not_distributable(model_class.name))
+    if name == "parameter-server" and model_class.name not in PARAMETER_SERVER_MODELS:
+        raise ConfigError(
+            f"strategy parameter-server supports {', '.join(PARAMETER_SERVER_MODELS)}; "
+            f"got {model_class.name} (use multi-worker for it)"
+        )
+
+
+def not_distributable(name: str) -> str:
+    """The error message for a model that cannot train under a strategy."""
+    from tfrec.models import model_class, model_names
+
+    able = [n for n in model_names() if model_class(n).distributable]
+    return (
+        f"{name} trains with numpy/scipy in one process; a tf.distribute strategy needs "
+        f"one of {', '.join(able)}; use strategy 'default'"
+    )
+
+
+def serve_if_server_task(name: str) -> None:
+    """Under ``parameter-server``, a ``worker`` or ``ps`` task serves here until stopped."""
+    task = cluster_task()
+    if name == "parameter-server" and task.task_type in ("worker", "ps"):
+        make_strategy(name)
+
+
 def make_strategy(name: str):
     """The ``tf.distribute.Strategy`` for a ``--strategy`` name (None for ``default``).
 
@@ -98,10 +132,14 @@ def make_strategy(name: str):
             print("multi-worker: no TF_CONFIG, training as a cluster of one", file=sys.stderr)
         return _announce(tf.distribute.MultiWorkerMirroredStrategy(), name, task)
     n_ps = len(task.cluster.get("ps", []))
-    if task.task_type is None or not n_ps:
+    if not n_ps or "chief" not in task.cluster or "worker" not in task.cluster:
         raise ConfigError(
-            "strategy parameter-server needs TF_CONFIG with 'ps' and 'worker' tasks; "
-            "see README 'Scaling out'"
+            "strategy parameter-server needs TF_CONFIG with 'chief', 'worker' and 'ps' "
+            f"tasks; got cluster {task.cluster} (see README 'Scaling out')"
+        )
+    if task.task_type not in ("chief", "worker", "ps"):
+        raise ConfigError(
+            f"strategy parameter-server runs chief, worker and ps tasks; got {task.task_type!r}"
         )
     resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
     if task.task_type in ("worker", "ps"):
@@ -137,8 +175,7 @@ def serve_forever(resolver) -> None:
         protocol=resolver.rpc_layer or "grpc",
         start=True,
     )
-    server.join()
-    sys.exit(0)
+    server.join()  # returns only when the process is stopped
 
 
 def scope(strategy):
@@ -171,7 +208,9 @@ def distribute_batches(make_dataset, strategy):
     if is_parameter_server(strategy):
 
         def per_worker(context):
-            return make_dataset().shard(context.num_input_pipelines, context.input_pipeline_id)
+            # Repeated: the coordinator's steps may draw unevenly from the workers.
+            shard = make_dataset().shard(context.num_input_pipelines, context.input_pipeline_id)
+            return shard.repeat()
 
         return keras.utils.experimental.DatasetCreator(per_worker)
     options = tf.data.Options()

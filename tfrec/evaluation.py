@@ -161,9 +161,7 @@ def _ranking_metrics(model, target, seen, k, batch_size, vectors=None, threshold
         def on_top_k(rows, index, valid):
             semantic[rows] = metrics.semantic_hits(index, valid, relevant[rows], unit, threshold)
 
-    columns, recommended = metrics.full_ranking(
-        lambda rows: model.score(user_ids[rows]), relevant, excluded, k, batch_size, on_top_k
-    )
+    columns, recommended = _rank(model, user_ids, relevant, excluded, k, batch_size, on_top_k)
     frame = pd.DataFrame({"user_id": user_ids, "n_relevant": n_relevant, **columns})
     if vectors is not None:
         frame["semantic_hr"] = semantic
@@ -231,10 +229,22 @@ def ranked_top_k(
         items[rows, :width] = np.where(valid, index, -1)
         hits[rows, :width] = metrics.contains(relevant[rows], index) & valid
 
-    metrics.full_ranking(
-        lambda rows: model.score(user_ids[rows]), relevant, excluded, k, batch_size, keep
-    )
+    _rank(model, user_ids, relevant, excluded, k, batch_size, keep)
     return RankedTopK(user_ids, items, hits, np.diff(relevant.indptr))
+
+
+def _rank(model, user_ids, relevant, excluded, k, batch_size, on_top_k):
+    """:func:`metrics.full_ranking` of the model's scores for ``user_ids``; several
+    batches at once on threads for the models that score with numpy alone."""
+    return metrics.full_ranking(
+        lambda rows: model.score(user_ids[rows]),
+        relevant,
+        excluded,
+        k,
+        batch_size,
+        on_top_k,
+        threads=metrics.RANKING_THREADS if model.parallel_scoring else 1,
+    )
 
 
 def _sampled_metrics(model, target, everything, k, n_negatives, seed, batch_size):

@@ -23,8 +23,9 @@ import scipy.sparse as sp
 
 from tfrec.topk import exclude, top_k
 
-# Batches ranked at once by full_ranking; each holds a (batch, n_items) score matrix.
-RANKING_THREADS = min(2, os.cpu_count() or 1)
+# Batches that full_ranking ranks at once for thread-safe scorers (numpy models);
+# each holds a (batch, n_items) score matrix.
+RANKING_THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
 def rmse(predicted, actual) -> float:
@@ -109,6 +110,7 @@ def full_ranking(
     k: int,
     batch_size: int = 1024,
     on_top_k=None,
+    threads: int = 1,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Top-``k`` ranking metrics over the whole catalogue, a batch of rows at a time.
 
@@ -121,9 +123,9 @@ def full_ranking(
         on_top_k: Optional ``on_top_k(rows, index, valid)`` called with each
             batch's top-k item indices (and which of them are real items),
             batch by batch in order.
-
-    ``RANKING_THREADS`` batches are scored and ranked at once on threads
-    (``score_rows`` must be thread-safe, as numpy and TensorFlow calls are).
+        threads: Batches scored and ranked at once, on threads (numpy
+            releases the GIL in the heavy parts); ``score_rows`` must then be
+            thread-safe.
 
     Returns:
         (per-row metric arrays as in :func:`ranking_metrics`, boolean mask of
@@ -144,7 +146,7 @@ def full_ranking(
     parts = {name: [] for name in ("hr", "precision", "recall", "ndcg", "ap")}
     recommended = np.zeros(n_items, dtype=bool)
     blocks = [np.arange(s, min(s + batch_size, n_rows)) for s in range(0, n_rows, batch_size)]
-    for block, index, valid, metrics in _in_order(rank, blocks, RANKING_THREADS):
+    for block, index, valid, metrics in _in_order(rank, blocks, threads):
         recommended[index[valid]] = True
         if on_top_k is not None:
             on_top_k(block, index, valid)

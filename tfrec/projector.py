@@ -9,6 +9,7 @@ title (search a title, see its neighbours).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ def write_projector(log_dir, vectors: np.ndarray, item_ids: np.ndarray, items: p
     from tensorboard.plugins import projector
 
     log_dir = Path(log_dir) / "projector"
+    shutil.rmtree(log_dir, ignore_errors=True)  # a refit's second fit replaces the first's
     titles = items.set_index("item_id")["title"].reindex(item_ids).fillna("")
     clean = titles.astype(str).str.replace(r"[\t\r\n]+", " ", regex=True)
     rows = [f"{item_id}\t{title}" for item_id, title in zip(item_ids, clean, strict=True)]

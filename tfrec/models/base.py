@@ -131,7 +131,8 @@ class Recommender(abc.ABC):
     name: ClassVar[str]
     Config: ClassVar[type[ModelConfig]] = ModelConfig
     predicts_ratings: ClassVar[bool] = True
-    distributable: ClassVar[bool] = False
+    distributable: ClassVar[bool] = False  # trains by epochs in TensorFlow: strategies, checkpoints
+    parallel_scoring: ClassVar[bool] = False  # _score is numpy only: evaluation may use threads
     uses_timestamps: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig | None = None, **options):
@@ -154,7 +155,7 @@ class Recommender(abc.ABC):
             verbose: Print training progress (per epoch).
             log_dir: Directory for TensorBoard logs: scalars per epoch (models
                 that train by epochs) and the item embeddings, labelled with
-                titles, for the projector (models with ``item_vectors``).
+                titles, for the projector (models with ``item_embeddings``).
             checkpoint_dir: Where models that train by epochs checkpoint after
                 every epoch; a fit finding a checkpoint there continues from
                 it. Removed when the fit completes.
@@ -165,14 +166,10 @@ class Recommender(abc.ABC):
         Returns:
             self.
         """
-        from tfrec.distribute import scope
+        from tfrec.distribute import not_distributable, scope
 
         if strategy is not None and not self.distributable:
-            raise ConfigError(
-                f"{self.name} trains with numpy/scipy in one process; a tf.distribute "
-                "strategy needs a Keras model (mf, gmf, dnn, hybrid, two_tower, lstm, "
-                "lstm_retrieval); use strategy 'default'"
-            )
+            raise ConfigError(not_distributable(self.name))
         self.verbose, self.log_dir = verbose, log_dir
         self.checkpoint_dir, self.strategy = checkpoint_dir, strategy
         if len(split.train) == 0:
@@ -186,7 +183,7 @@ class Recommender(abc.ABC):
         with scope(strategy):
             self._fit(data, split)
         self._fitted = True
-        vectors = self.item_vectors() if log_dir is not None else None
+        vectors = self.item_embeddings() if log_dir is not None else None
         if vectors is not None:
             from tfrec.projector import write_projector
 
@@ -225,7 +222,7 @@ class Recommender(abc.ABC):
         """Like ``_predict`` at given times (models with ``uses_timestamps``)."""
         return self._predict(users, items)
 
-    def item_vectors(self) -> np.ndarray | None:
+    def item_embeddings(self) -> np.ndarray | None:
         """The learned item embeddings, one row per item of ``item_ids`` (None: none).
 
         ``similar_items`` ranks them by cosine similarity, and ``tfrec train``
@@ -234,7 +231,7 @@ class Recommender(abc.ABC):
         return None
 
     def _similar(self, items: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        vectors = self.item_vectors()
+        vectors = self.item_embeddings()
         if vectors is None:
             raise NotSupportedError(
                 f"model {self.name!r} has no item similarity; use itemknn or svd"

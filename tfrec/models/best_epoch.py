@@ -6,14 +6,18 @@ import tensorflow as tf
 import tf_keras as keras
 
 
-class _BestState(tf.Module):
-    """The best monitored value, its epoch (0: none yet) and a copy of the weights."""
+class _BestState(keras.layers.Layer):
+    """The best monitored value, its epoch (0: none yet) and a copy of the weights.
+
+    A Layer, not a plain ``tf.Module``, so that deleting it from the model
+    after training also drops its variables from the model's.
+    """
 
     def __init__(self, weights):
-        super().__init__(name="best_epoch_state")
+        super().__init__(name="best_epoch_state", trainable=False)
         self.value = tf.Variable(0.0, trainable=False)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.weights = [tf.Variable(w, trainable=False) for w in weights]
+        self.copies = [tf.Variable(w, trainable=False) for w in weights]
 
 
 class BestEpoch(keras.callbacks.Callback):
@@ -21,15 +25,17 @@ class BestEpoch(keras.callbacks.Callback):
 
     The best value, its epoch and a copy of the weights live in variables
     attached to the model, so ``keras.callbacks.BackupAndRestore`` saves them
-    with the model after every epoch; a fit resumed after a crash stops at the
-    same epoch, and ends with the same weights, as the uninterrupted one.
+    with the model after every epoch, and a fit resumed after a crash knows
+    the best epoch before the crash (other state, such as
+    ``ReduceLROnPlateau``'s counters, is not saved).
     Place it before ``BackupAndRestore`` in the callback list. At the end the
     best weights are restored and ``model.best_epoch`` is set.
 
     Args:
         monitor: The epoch-log key, e.g. ``val_rmse``.
         mode: ``min`` or ``max``.
-        patience: Epochs without improvement before stopping (0: never stop).
+        patience: Epochs without improvement before stopping (0: never stop;
+            the best epoch's weights are still kept).
         min_delta: Smallest change that counts as an improvement.
     """
 
@@ -51,7 +57,7 @@ class BestEpoch(keras.callbacks.Callback):
         if int(state.epoch.numpy()) == 0 or self.sign * (value - best) < -self.min_delta:
             state.value.assign(value)
             state.epoch.assign(epoch + 1)
-            for saved, weight in zip(state.weights, self.targets, strict=True):
+            for saved, weight in zip(state.copies, self.targets, strict=True):
                 saved.assign(weight)
         if self.patience and epoch + 1 - int(state.epoch.numpy()) >= self.patience:
             self.model.stop_training = True
@@ -61,6 +67,6 @@ class BestEpoch(keras.callbacks.Callback):
         state = self.model.best_epoch_state
         self.model.best_epoch = int(state.epoch.numpy())
         if self.model.best_epoch:
-            for weight, saved in zip(self.targets, state.weights, strict=True):
+            for weight, saved in zip(self.targets, state.copies, strict=True):
                 weight.assign(saved)
         del self.model.best_epoch_state  # not part of the model's saved weights

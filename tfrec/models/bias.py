@@ -42,6 +42,7 @@ class Bias(Recommender):
 
     name = "bias"
     Config = BiasConfig
+    parallel_scoring = True
 
     def _fit(self, data, split) -> None:
         n_users, n_items = len(data.user_ids), len(data.item_ids)

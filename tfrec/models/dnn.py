@@ -130,7 +130,7 @@ class DNN(KerasRatingModel):
         """Inputs beyond user and item, and the feature tensors they give."""
         return {}, []
 
-    def item_vectors(self):
+    def item_embeddings(self):
         return self.model_.get_layer("item_embedding").get_weights()[0]
 
     def _arrays(self):

@@ -60,6 +60,7 @@ class GMF(Recommender):
     Config = GMFConfig
     predicts_ratings = False
     distributable = True
+    parallel_scoring = True
 
     def _fit(self, data, split) -> None:
         import tf_keras as keras
@@ -130,7 +131,7 @@ class GMF(Recommender):
         logits = np.einsum("ij,ij->i", self.user_vectors_[users], self.item_vectors_[items])
         return _sigmoid(logits + self.bias_)
 
-    def item_vectors(self):
+    def item_embeddings(self):
         return self.item_vectors_
 
     def serving_scorer(self, seen):

@@ -43,6 +43,7 @@ class ItemKNN(Recommender):
 
     name = "itemknn"
     Config = ItemKNNConfig
+    parallel_scoring = True
 
     def _fit(self, data, split) -> None:
         item_user = data.matrix.T.tocsr()

@@ -76,10 +76,7 @@ class KerasRatingModel(Recommender, abc.ABC):
                     "val_rmse", factor=0.5, patience=max(1, c.patience // 2)
                 )
             )
-        if validation is not None:
-            callbacks += training_callbacks(self, "val_rmse", "min")
-        else:
-            callbacks += training_callbacks(self)
+        callbacks += training_callbacks(self, "val_rmse" if validation is not None else None)
         history = self.model_.fit(
             train,
             epochs=c.epochs,
@@ -156,8 +153,9 @@ def training_callbacks(recommender, monitor: str | None = None, mode: str = "min
     Args:
         recommender: The model being fitted (its ``config.patience``,
             ``log_dir``, ``checkpoint_dir`` and ``strategy`` are read).
-        monitor: The epoch-log key to stop on and keep the best epoch of
-            (None: no early stopping); put the callback that adds it first.
+        monitor: The epoch-log key to keep the best epoch of, and stop on
+            after ``patience`` epochs without improvement (None: keep the
+            last epoch); put the callback that adds it first.
         mode: ``min`` or ``max``.
 
     Checkpoints are ``keras.callbacks.BackupAndRestore``: weights, optimizer
@@ -171,7 +169,7 @@ def training_callbacks(recommender, monitor: str | None = None, mode: str = "min
     from tfrec.models.best_epoch import BestEpoch
 
     callbacks = []
-    if monitor and recommender.config.patience:
+    if monitor:
         callbacks.append(BestEpoch(monitor, mode, recommender.config.patience))
     if recommender.log_dir:
         callbacks.append(keras.callbacks.TensorBoard(str(recommender.log_dir)))
@@ -213,7 +211,11 @@ def training_input(recommender, make_train, steps_per_epoch: int):
 
 
 def completed_epochs(checkpoint_dir) -> int:
-    """Epochs done by the ``BackupAndRestore`` checkpoint in ``checkpoint_dir`` (0: none)."""
+    """Epochs done by the ``BackupAndRestore`` checkpoint in ``checkpoint_dir`` (0: none).
+
+    Reads tf_keras 2.21's layout: the chief's checkpoint in ``chief/``, the
+    last finished epoch (0-based) in ``ckpt_saved_epoch``.
+    """
     if not checkpoint_dir:
         return 0
     path = tf.train.latest_checkpoint(str(Path(checkpoint_dir) / "chief"))

@@ -86,6 +86,7 @@ class MF(Recommender):
     name = "mf"
     Config = MFConfig
     distributable = True
+    parallel_scoring = True
 
     def _fit(self, data, split) -> None:
         if self.strategy is not None:
@@ -202,7 +203,7 @@ class MF(Recommender):
         dot = np.einsum("ij,ij->i", self.user_factors_[users], self.item_factors_[items])
         return self.global_mean_ + self.user_bias_[users] + self.item_bias_[items] + dot
 
-    def item_vectors(self):
+    def item_embeddings(self):
         return self.item_factors_
 
     def serving_scorer(self, seen):

@@ -19,6 +19,7 @@ class Popularity(Recommender):
 
     name = "popularity"
     Config = PopularityConfig
+    parallel_scoring = True
     predicts_ratings = False
 
     def _fit(self, data, split) -> None:

@@ -235,7 +235,7 @@ class SequenceRecommender(Recommender):
         item_ids = np.where(np.isinf(values), -1, self.item_ids_[columns])
         return item_ids, np.where(np.isinf(values), np.nan, values)
 
-    def item_vectors(self):
+    def item_embeddings(self):
         return self.model_.get_layer("item_embedding").get_weights()[0][1:]  # row 0 pads
 
     def serving_scorer(self, seen):

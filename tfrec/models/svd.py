@@ -46,6 +46,7 @@ class SVD(Recommender):
 
     name = "svd"
     Config = SVDConfig
+    parallel_scoring = True
 
     def _fit(self, data, split) -> None:
         matrix = data.matrix.astype(np.float64)
@@ -74,7 +75,7 @@ class SVD(Recommender):
             "ij,ij->i", self.user_factors_[users], self.item_factors_[items]
         )
 
-    def item_vectors(self):
+    def item_embeddings(self):
         return self.item_factors_
 
     def serving_scorer(self, seen):

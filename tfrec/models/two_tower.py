@@ -111,6 +111,7 @@ class TwoTower(Recommender):
     Config = TwoTowerConfig
     predicts_ratings = False
     distributable = True
+    parallel_scoring = True
 
     def _fit(self, data, split) -> None:
         import tf_keras as keras
@@ -207,7 +208,7 @@ class TwoTower(Recommender):
         dot = np.einsum("ij,ij->i", self.user_vectors_[users], self.item_vectors_[items])
         return dot + self._item_prior()[items]
 
-    def item_vectors(self):
+    def item_embeddings(self):
         return self.item_vectors_
 
     def serving_scorer(self, seen):

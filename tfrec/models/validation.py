@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 import tf_keras as keras
 
-from tfrec.metrics import full_ranking
+from tfrec.metrics import RANKING_THREADS, full_ranking
 from tfrec.models.keras_support import record_history, training_callbacks, training_input
 
 VALIDATION_K = 10
@@ -23,7 +23,8 @@ class ValidationRanking(keras.callbacks.Callback):
         recommender: The model being fitted (its ID maps and ``seen_`` exist).
         validation: The validation ratings frame (may be empty).
         refresh: Called before scoring, to copy the Keras weights out.
-        score_rows: ``score_rows(user_rows) -> (n, n_items)`` scores.
+        score_rows: ``score_rows(user_rows) -> (n, n_items)`` scores; called
+            from threads when the recommender sets ``parallel_scoring``.
 
     ``measure`` scores any other ``score_rows`` the same way, e.g. to choose a
     post-training setting on validation.
@@ -45,12 +46,17 @@ class ValidationRanking(keras.callbacks.Callback):
             shape=(len(rows), len(recommender.item_ids_)),
         )
         self.excluded = recommender.seen_[rows]
+        self.threads = RANKING_THREADS if recommender.parallel_scoring else 1
         self.active = True
 
     def measure(self, score_rows) -> dict[str, float]:
         """``val_ndcg@10`` and ``val_hr@10`` of ``score_rows`` (call when ``active``)."""
         columns, _ = full_ranking(
-            lambda block: score_rows(self.rows[block]), self.relevant, self.excluded, VALIDATION_K
+            lambda block: score_rows(self.rows[block]),
+            self.relevant,
+            self.excluded,
+            VALIDATION_K,
+            threads=self.threads,
         )
         return {
             "val_ndcg@10": float(columns["ndcg"].mean()),
