@@ -102,6 +102,7 @@ class TwoTowerConfig(ModelConfig):
 
 
 POPULARITY_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
+TFRS_METRIC_PAIRS = 20_000  # validation pairs of the logged FactorizedTopK metrics
 
 
 class TwoTower(Recommender):
@@ -151,7 +152,10 @@ class TwoTower(Recommender):
 
     def _validation_batches(self, validation, sequences):
         """Validation pairs for the TFRS metrics: the query reads the user's
-        last training items, as at serving time."""
+        last training items, as at serving time. These metrics are logged,
+        not used for stopping, and each batch streams the whole catalogue
+        through the candidate tower, so at most ``TFRS_METRIC_PAIRS`` pairs
+        (a seeded sample) are used."""
         import tensorflow as tf
 
         if validation is None or len(validation) == 0:
@@ -160,6 +164,10 @@ class TwoTower(Recommender):
         users, items = users[ok], items[ok]
         if len(users) == 0:
             return None
+        if len(users) > TFRS_METRIC_PAIRS:
+            rng = np.random.default_rng(self.config.seed)
+            keep = np.sort(rng.choice(len(users), TFRS_METRIC_PAIRS, replace=False))
+            users, items = users[keep], items[keep]
         columns = {
             "user": users,
             "item": items,
