@@ -108,19 +108,16 @@ class MF(Recommender):
         }
         validation = self._encoded(split.validation)
         writer = tf.summary.create_file_writer(str(self.log_dir)) if self.log_dir else None
-        best_users, best_items = tf.Variable(trainer.users), tf.Variable(trainer.items)
+        tables = {"users": trainer.users, "items": trainer.items}
+        if validation is not None:  # the best epoch's tables; else the last epoch's are kept
+            tables["best_users"] = tf.Variable(trainer.users)
+            tables["best_items"] = tf.Variable(trainer.items)
         progress = {"epoch": 0, "best": None, "best_epoch": 0, "history": []}
         checkpoint = None
         if self.checkpoint_dir:
             from tfrec.checkpoints import LoopCheckpoint
 
-            checkpoint = LoopCheckpoint(
-                self.checkpoint_dir,
-                users=trainer.users,
-                items=trainer.items,
-                best_users=best_users,
-                best_items=best_items,
-            )
+            checkpoint = LoopCheckpoint(self.checkpoint_dir, **tables)
             progress = checkpoint.restore() or progress
             if progress["epoch"] and self.verbose:
                 print(f"resuming after epoch {progress['epoch']}", file=sys.stderr)
@@ -141,8 +138,8 @@ class MF(Recommender):
                 record["val_rmse"] = trainer.rmse(*validation, self.rating_scale_)
                 if progress["best"] is None or record["val_rmse"] < progress["best"] - 1e-5:
                     progress["best"], progress["best_epoch"] = record["val_rmse"], epoch + 1
-                    best_users.assign(trainer.users)
-                    best_items.assign(trainer.items)
+                    tables["best_users"].assign(trainer.users)
+                    tables["best_items"].assign(trainer.items)
             history.append(record)
             progress["epoch"] = epoch + 1
             if checkpoint is not None:
@@ -153,14 +150,17 @@ class MF(Recommender):
                     for key in ("train_rmse", "val_rmse", "examples_per_s"):
                         if key in record:
                             tf.summary.scalar(key, record[key], step=epoch + 1)
-        best_epoch = progress["best_epoch"]
-        if validation is None:
-            best_epoch = len(history)
-            best_users.assign(trainer.users)
-            best_items.assign(trainer.items)
-        self.history_, self.best_epoch_ = history, best_epoch
+        self.history_ = history
+        if validation is not None:
+            self.best_epoch_, users, items = (
+                progress["best_epoch"],
+                tables["best_users"],
+                tables["best_items"],
+            )
+        else:
+            self.best_epoch_, users, items = len(history), trainer.users, trainer.items
         self.user_factors_, self.user_bias_, self.item_factors_, self.item_bias_ = trainer.unpack(
-            best_users.numpy(), best_items.numpy()
+            users.numpy(), items.numpy()
         )
         if checkpoint is not None:
             checkpoint.remove()

@@ -86,19 +86,28 @@ class KerasMF(keras.Model):
         )
 
 
-class _ValidationRMSE(keras.callbacks.Callback):
-    """Adds ``val_rmse`` (predictions clipped to the rating scale) to the epoch logs."""
+def _take(recommender, model) -> None:
+    """Copies the Keras tables into the ``MF``'s arrays."""
+    (
+        recommender.user_factors_,
+        recommender.user_bias_,
+        recommender.item_factors_,
+        recommender.item_bias_,
+    ) = model.arrays()
 
-    def __init__(self, model, validation, scale):
+
+class _ValidationRMSE(keras.callbacks.Callback):
+    """Adds ``val_rmse`` (``MF``'s predictions, clipped to the rating scale) to the epoch logs."""
+
+    def __init__(self, recommender, model, validation):
         super().__init__()
-        self.mf, self.validation, self.scale = model, validation, scale
+        self.recommender, self.mf, self.validation = recommender, model, validation
 
     def on_epoch_end(self, epoch, logs=None):
         users, items, ratings = self.validation
-        p, b_u, q, b_i = self.mf.arrays()
-        prediction = self.mf.global_mean + b_u[users] + b_i[items]
-        prediction += np.einsum("ij,ij->i", p[users], q[items])
-        error = np.clip(prediction, *self.scale) - ratings
+        _take(self.recommender, self.mf)
+        prediction = self.recommender._predict(users, items)
+        error = np.clip(prediction, *self.recommender.rating_scale_) - ratings
         logs["val_rmse"] = float(np.sqrt(np.mean(error**2)))
 
 
@@ -121,7 +130,7 @@ def fit_distributed(recommender, data, split) -> None:
     validation = recommender._encoded(split.validation)
     callbacks = []
     if validation is not None:
-        callbacks.append(_ValidationRMSE(model, validation, recommender.rating_scale_))
+        callbacks.append(_ValidationRMSE(recommender, model, validation))
     callbacks += training_callbacks(
         recommender, "val_rmse" if validation is not None else None, "min"
     )
@@ -136,9 +145,4 @@ def fit_distributed(recommender, data, split) -> None:
         verbose=2 if recommender.verbose else 0,
     )
     record_history(recommender, history, model)
-    (
-        recommender.user_factors_,
-        recommender.user_bias_,
-        recommender.item_factors_,
-        recommender.item_bias_,
-    ) = model.arrays()
+    _take(recommender, model)
