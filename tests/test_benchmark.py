@@ -317,13 +317,18 @@ def test_benchmark_command_writes_the_leaderboard_and_plots(tmp_path, capsys):
         "mf.n_factors=8",
         "--bootstrap",
         "200",
+        "--jobs",
+        "2",
         "--out",
         str(out),
     ]
     assert main(argv) == 0
-    printed = capsys.readouterr().out
-    assert "[1/6] tune bias on validation ..." in printed and "left" in printed
-    assert "[6/6] mf seed 1:" in printed
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert "6 jobs, 2 at a time" in printed
+    assert "tune bias on validation ..." in printed and "left" in printed
+    assert "] mf seed 1: NDCG@10" in printed and "[6/6] " in printed
+    assert "[mf seed 1] epoch 1/3" in captured.err  # workers' lines carry their job's name
 
     assert {p.name for p in out.iterdir()} >= {
         "leaderboard.md",
@@ -338,7 +343,7 @@ def test_benchmark_command_writes_the_leaderboard_and_plots(tmp_path, capsys):
     rows = {r["model"]: r for r in board["rows"]}
     assert rows["mf"]["fits"] == 2 and rows["popularity"]["fits"] == 1  # popularity has no seed
     assert rows["mf"]["config"]["epochs"] == 3 and rows["mf"]["config"]["seed"] == 0
-    assert set(board["tuning"]) == {"bias", "mf"}
+    assert set(board["tuning"]) == {"bias", "mf"} and board["settings"]["jobs"] == 2
     assert board["tuning"]["mf"]["chosen"]["n_factors"] == 8  # set by hand: not searched
     assert len(board["tuning"]["bias"]["points"]) == 9
     assert rows["bias"]["config"]["reg_user"] == board["tuning"]["bias"]["chosen"]["reg_user"]
@@ -380,6 +385,7 @@ def test_benchmark_command_writes_the_leaderboard_and_plots(tmp_path, capsys):
             image.verify()
             assert image.format == "PNG" and image.size[0] > 300
     assert any((out / "logs" / "mf" / "seed-0").rglob("events.out.tfevents*"))
+    assert (out / "logs" / "mf" / "seed-1" / "projector" / "item_metadata.tsv").exists()
     assert not list(tmp_path.glob(".bench.tmp-*"))  # the staging directory was renamed
 
     # An existing, non-empty output directory is refused unless --overwrite.
@@ -391,6 +397,8 @@ def test_benchmark_command_refuses_bad_arguments(tmp_path, capsys):
     base = ["benchmark", "--dataset", "synthetic-tiny", "--out", str(tmp_path / "b")]
     assert main([*base, "--seeds", "0"]) == 2
     assert "tfrec: error: seeds must be a positive integer; got 0" in capsys.readouterr().err
+    assert main([*base, "--jobs", "0"]) == 2
+    assert "tfrec: error: jobs must be a positive integer; got 0" in capsys.readouterr().err
     assert main([*base, "--models", "svd,nope"]) == 2
     assert "unknown model(s) nope" in capsys.readouterr().err
     assert main([*base, "--models", "svd", "--set", "svd.nope=1"]) == 2
@@ -398,3 +406,18 @@ def test_benchmark_command_refuses_bad_arguments(tmp_path, capsys):
     assert main([*base, "--models", "svd", "--set", "mf.k=1"]) == 2
     assert "options given for 'mf', which is not benchmarked" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def test_tensorflow_start_up_lines_are_kept_off_the_terminal():
+    from tfrec.benchmark.runner import _TF_NOISE
+
+    noise = [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1796040864.621370   17736 port.cc:153] oneDNN custom operations are on.",
+        "E0000 00:00:1796040866.368347   17736 cuda_platform.cc:52] failed call to cuInit",
+        "W1130 12:00:01.123456    1234 cpu_feature_guard.cc:227] This TensorFlow binary",
+        "To enable the following instructions: AVX2 AVX512F, in other operations, rebuild",
+    ]
+    kept = ["Epoch 1/20", "epoch 1/3 - train_rmse 0.9", "tfrec: benchmark: mf seed 0 failed: x"]
+    assert all(_TF_NOISE.match(line) for line in noise)
+    assert not any(_TF_NOISE.match(line) for line in kept)

@@ -107,3 +107,18 @@ def test_semantic_hits_count_near_items_and_stay_apart(small_split):
     assert "semantic_hr@10" not in exact
     with pytest.raises(TfrecError, match="one row per catalogue item"):
         evaluate(model, small_split, semantic_vectors=distinct[:5])
+
+
+def test_validation_ranking_samples_users_beyond_its_cap(small_split, monkeypatch):
+    from tfrec.models import validation
+
+    oracle = Oracle(small_split.validation).fit(small_split)
+    everyone = validation.ValidationRanking(oracle, small_split.validation, None, None)
+    monkeypatch.setattr(validation, "VALIDATION_USERS", 10)
+    sample = validation.ValidationRanking(oracle, small_split.validation, None, None)
+    assert len(everyone.rows) > 10 and len(sample.rows) == 10
+    assert set(sample.rows) < set(everyone.rows)
+    # Each sampled user keeps their own validation items: the oracle stays perfect.
+    assert sample.measure(oracle._score)["val_ndcg@10"] == pytest.approx(1.0)
+    again = validation.ValidationRanking(oracle, small_split.validation, None, None)
+    np.testing.assert_array_equal(again.rows, sample.rows)  # seeded

@@ -47,7 +47,12 @@ def test_top_k_orders_and_breaks_ties_by_index():
     assert top_k(scores, 10)[0].shape == (1, 5)
 
 
-def test_top_k_agrees_with_a_stable_full_sort():
+@pytest.mark.parametrize("engine", ["numpy", "tensorflow"])
+def test_top_k_agrees_with_a_stable_full_sort(engine, monkeypatch):
+    from tfrec import topk
+
+    if engine == "tensorflow":  # the path taken for large arrays
+        monkeypatch.setattr(topk, "TF_TOP_K_SCORES", 0)
     rng = np.random.default_rng(0)
     for trial in range(100):
         # Small rows, and rows wide enough for the blocked candidate search.
@@ -57,10 +62,15 @@ def test_top_k_agrees_with_a_stable_full_sort():
             scores += rng.normal(scale=0.01, size=scores.shape).astype(np.float32)
         scores[scores == 3] = -np.inf
         scores[:, 0] = rng.normal(size=4)
+        if trial % 10 == 0:
+            scores[1, 1] = np.nan  # counts as -inf
         k = int(rng.integers(1, 50))
-        index, _ = top_k(scores, k)
-        expected = np.argsort(-scores, axis=1, kind="stable")[:, : min(k, n)]
+        index, values = top_k(scores, k)
+        clean = np.where(np.isnan(scores), -np.inf, scores)
+        expected = np.argsort(-clean, axis=1, kind="stable")[:, : min(k, n)]
         np.testing.assert_array_equal(index, expected)
+        np.testing.assert_array_equal(values, np.take_along_axis(clean, expected, axis=1))
+        assert index.dtype == np.int64 and values.dtype == np.float32
 
 
 def test_full_ranking_on_threads_equals_one_thread():

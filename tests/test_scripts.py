@@ -64,18 +64,20 @@ def test_bench_ranking_small():
             "--seeds",
             "0,1",
             "--protocols",
-            "train",
+            "train,validation",
             "--set",
             "two_tower.epochs=2",
         ]
     )
-    assert [(r["model"], r["seed"]) for r in figures["rows"]] == [
-        ("popularity", 0),
-        ("popularity", 1),
-        ("two_tower", 0),
-        ("two_tower", 1),
+    assert [(r["model"], r["protocol"], r["seed"]) for r in figures["rows"]] == [
+        (model, protocol, seed)
+        for model in ("popularity", "two_tower")
+        for protocol in ("train", "validation")
+        for seed in (0, 1)
     ]
-    mean = figures["means"][1]
+    popularity = {r["protocol"]: r for r in figures["rows"] if r["model"] == "popularity"}
+    assert popularity["train"]["hr@10"] != popularity["validation"]["hr@10"]  # other users' items
+    mean = figures["means"][2]
     assert 0 < mean["hr@10_min"] <= mean["hr@10"] <= mean["hr@10_max"] <= 1
     # 80 items leave fewer than the sampled protocol's 100 negatives: no figure, not a crash.
     assert "sampled_hr@10" in mean

@@ -30,6 +30,7 @@ from tfrec.evaluation import EvaluationResult, evaluate
 from tfrec.io import atomic_dir, write_json, write_text
 from tfrec.models import Recommender, get_model, model_class
 from tfrec.models import load_model as _load_saved_model
+from tfrec.projector import write_model_projector
 from tfrec.splits import Split, split
 
 __all__ = [
@@ -181,6 +182,8 @@ def train(
             model = type(model)(dataclasses.replace(model.config, **chosen))
             fit(model, fit_on, "refit")
         train_seconds = time.perf_counter() - started
+        if log_dir is not None:
+            write_model_projector(model, log_dir, parts.dataset.items)
         if not chief:
             return TrainResult(model, parts, {}, None)
         record = {

@@ -214,6 +214,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tune", action="store_true", help="pick options from a grid on validation")
     p.add_argument("--set", action="append", default=[], metavar="MODEL.KEY=VALUE")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="resamples (1000)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="fits at once (default: one per core, at most 4; 1 above 2M ratings)",
+    )
     p.add_argument("--download", action="store_true", help="download a missing dataset")
     p.add_argument("--out", required=True, metavar="BENCH_DIR", help="directory to write")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty BENCH_DIR")
@@ -248,7 +254,7 @@ def _train(args) -> int:
         args.out,
         data_dir=args.data_dir,
         seed=args.seed,
-        config=_parse_options(args.set),
+        config=parse_options(args.set),
         refit=args.refit,
         k=args.k,
         download=args.download,
@@ -277,7 +283,11 @@ def _train(args) -> int:
     return 0
 
 
-def _parse_options(pairs: list[str]) -> dict:
+def parse_options(pairs: list[str]) -> dict:
+    """``["epochs=5", "encoder=gru"]`` -> ``{"epochs": 5, "encoder": "gru"}``.
+
+    Values are read as JSON, else kept as strings.
+    """
     options = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
@@ -288,6 +298,17 @@ def _parse_options(pairs: list[str]) -> dict:
         except json.JSONDecodeError:
             options[key] = text
     return options
+
+
+def parse_model_options(pairs: list[str]) -> dict[str, dict]:
+    """``["dnn.epochs=5"]`` -> ``{"dnn": {"epochs": 5}}`` (values as in :func:`parse_options`)."""
+    configs: dict[str, dict] = {}
+    for pair in pairs:
+        model, dot, option = pair.partition(".")
+        if not dot or not model or "=" not in option:
+            raise ConfigError(f"--set takes MODEL.KEY=VALUE; got {pair!r}")
+        configs.setdefault(model, {}).update(parse_options([option]))
+    return configs
 
 
 def _load_run(run_dir: str):
@@ -411,12 +432,7 @@ def _serving_config(args) -> int:
 def _benchmark(args) -> int:
     from tfrec.benchmark import run_benchmark
 
-    configs: dict = {}
-    for pair in args.set:
-        model, dot, option = pair.partition(".")
-        if not dot or not model or "=" not in option:
-            raise ConfigError(f"--set takes MODEL.KEY=VALUE; got {pair!r}")
-        configs.setdefault(model, {}).update(_parse_options([option]))
+    configs = parse_model_options(args.set)
     run_benchmark(
         args.dataset,
         args.out,
@@ -428,6 +444,7 @@ def _benchmark(args) -> int:
         tune=args.tune,
         configs=configs,
         n_boot=args.bootstrap,
+        jobs=args.jobs,
         quiet=args.quiet,
         overwrite=args.overwrite,
         download=args.download,

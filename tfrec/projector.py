@@ -21,6 +21,18 @@ METADATA = "item_metadata.tsv"
 CHECKPOINT = "item_embeddings.ckpt"
 
 
+def write_model_projector(model, log_dir, items: pd.DataFrame) -> Path | None:
+    """Writes a fitted model's item embeddings (:func:`write_projector`), if it has any.
+
+    Returns:
+        The metadata file's path, or None for a model without item embeddings.
+    """
+    vectors = model.item_embeddings()
+    if vectors is None:
+        return None
+    return write_projector(log_dir, vectors, model.item_ids_, items)
+
+
 def write_projector(log_dir, vectors: np.ndarray, item_ids: np.ndarray, items: pd.DataFrame):
     """Writes the vectors (a checkpoint), their metadata and the projector config.
 
@@ -37,7 +49,7 @@ def write_projector(log_dir, vectors: np.ndarray, item_ids: np.ndarray, items: p
     from tensorboard.plugins import projector
 
     log_dir = Path(log_dir) / "projector"
-    shutil.rmtree(log_dir, ignore_errors=True)  # a refit's second fit replaces the first's
+    shutil.rmtree(log_dir, ignore_errors=True)
     titles = items.set_index("item_id")["title"].reindex(item_ids).fillna("")
     clean = titles.astype(str).str.replace(r"[\t\r\n]+", " ", regex=True)
     rows = [f"{item_id}\t{title}" for item_id, title in zip(item_ids, clean, strict=True)]

@@ -8,6 +8,12 @@ before it, and a model that crashes does not take the others down: its
 failure is reported and the benchmark carries on. The split is made once
 (seed 0) and shared, so every model is scored on the same users and paired
 tests over users are possible.
+
+``jobs`` fits run at once, each with ``cores // jobs`` TensorFlow and BLAS
+threads: most fits here are too small to keep two cores busy (the
+recurrent models' per-step matrices, the baselines' single-threaded numpy,
+each process's start-up), so two one-thread fits finish sooner than two
+two-thread fits in turn. Tuning runs first, since the fits use its choice.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +46,7 @@ from tfrec.splits import split as make_split
 BENCH_SPLITS = tuple(m for m in SPLIT_METHODS if m != "none")
 # TensorFlow's C++ start-up lines (absl format), kept out of the terminal
 _TF_NOISE = re.compile(
-    r"^(WARNING: All log messages before absl|[IWE]\d{4} \d\d:\d\d:\d\d\.\d+ |"
+    r"^(WARNING: All log messages before absl|[IWE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] |"
     r"To enable the following instructions)"
 )
 
@@ -78,6 +86,7 @@ def run_benchmark(
     tune: bool = False,
     configs: dict[str, dict] | None = None,
     n_boot: int = 1000,
+    jobs: int | None = None,
     quiet: bool = False,
     overwrite: bool = False,
     download: bool = False,
@@ -99,6 +108,9 @@ def run_benchmark(
             on the validation split, with the first seed, before the runs.
         configs: Per-model options, e.g. ``{"dnn": {"epochs": 5}}``.
         n_boot: Bootstrap resamples of the confidence intervals and tests.
+        jobs: Fits run at once (``None``: :func:`default_jobs`), each with
+            ``cores // jobs`` threads. Train seconds are measured under this
+            sharing, so compare them within one benchmark.
         quiet: Print nothing but failures.
         overwrite: Replace a non-empty ``out``.
         download: Download a missing MovieLens dataset.
@@ -109,6 +121,8 @@ def run_benchmark(
     started = time.perf_counter()
     seeds = check_positive_int("seeds", seeds)
     n_boot = check_positive_int("n_boot", n_boot)
+    if jobs is not None:
+        check_positive_int("jobs", jobs)
     check_choice("split", split, BENCH_SPLITS)
     names, notes = catalog.resolve_models(models, peers)
     configs = _check_configs(configs or {}, names)
@@ -117,23 +131,24 @@ def run_benchmark(
     if isinstance(dataset, str):
         dataset = load_dataset(dataset, data_dir, download=download)
     parts = make_split(dataset, split, seed=0)
+    jobs = default_jobs(len(dataset.ratings)) if jobs is None else jobs
 
-    jobs = [
+    tune_specs = [
         ("tune", name, 0)
         for name in names
         if tune and len(grid_points(name, configs.get(name))) > 1
     ]
-    jobs += [
+    fit_specs = [
         ("fit", name, seed)
         for seed in range(seeds)
         for name in names
         if seed == 0 or catalog.is_seeded(name)
     ]
-    progress = _Progress(jobs, quiet)
+    progress = _Progress(tune_specs + fit_specs, quiet, jobs)
     progress.say(
         f"benchmark: {len(names)} models x {seeds} seed(s) on {dataset.name} ({split} split, "
         f"{len(parts.train):,} / {len(parts.validation):,} / {len(parts.test):,} ratings): "
-        f"{len(jobs)} jobs"
+        f"{len(tune_specs) + len(fit_specs)} jobs, {jobs} at a time"
     )
     for note in notes:
         progress.say(f"note: {note}")
@@ -143,41 +158,24 @@ def run_benchmark(
         split_file = work / "split.pkl"
         with open(split_file, "wb") as f:
             pickle.dump(parts, f, protocol=pickle.HIGHEST_PROTOCOL)
-        tuning, runs = {}, []
-        for kind, name, seed in jobs:
-            job = {
-                "kind": kind,
-                "model": name,
-                "seed": seed,
-                "config": tuning.get(name, {}).get("chosen", configs.get(name, {})),
-                "split": str(split_file),
-                "verbose": not quiet,
-            }
-            if kind == "fit":  # TensorBoard logs of the models that train by epochs
-                job["log_dir"] = str(staging / "logs" / name / f"seed-{seed}")
-                job["export"] = seed == 0  # the export's size does not depend on the seed
-            progress.start(kind, name, seed, job)
-            record, seconds = _run_job(job, work / f"{kind}-{name}-{seed}", quiet)
-            if kind == "tune" and "error" not in record:
-                chosen = choose(record["points"])
-                tuning[name] = {
-                    "metric": f"validation {TUNE_METRIC}",
-                    "grid": {k: v for k, v in GRIDS[name].items() if k not in job["config"]},
-                    "points": record["points"],
-                    "defaults": catalog.model_class_for(name)
-                    .Config.from_dict(configs.get(name, {}))
-                    .to_dict(),
-                    "chosen": chosen["config"],
-                }
-                score = chosen["validation"][TUNE_METRIC]
-                summary = f"chose {chosen['config']} (validation {TUNE_METRIC} {score:.4f})"
-            elif kind == "tune":
+        runner = _JobRunner(work, split_file, progress, jobs, quiet)
+        tuning = {}
+        for (_, name, _), record, job in runner.run(tune_specs, configs):
+            if "error" in record:
                 notes.append(f"tuning {name} failed ({record['error']}); its defaults were used")
-                summary = f"FAILED: {record['error']}"
-            else:
-                runs.append(record)
-                summary = _summary(record)
-            progress.finish(kind, name, seed, seconds, summary)
+                continue
+            chosen = choose(record["points"])
+            tuning[name] = {
+                "metric": f"validation {TUNE_METRIC}",
+                "grid": {k: v for k, v in GRIDS[name].items() if k not in job["config"]},
+                "points": record["points"],
+                "defaults": catalog.model_class_for(name)
+                .Config.from_dict(configs.get(name, {}))
+                .to_dict(),
+                "chosen": chosen["config"],
+            }
+        fit_configs = {**configs, **{name: t["chosen"] for name, t in tuning.items()}}
+        runs = [record for _, record, _ in runner.run(fit_specs, fit_configs, staging)]
 
         if not any("error" not in r for r in runs):
             raise TfrecError(
@@ -196,8 +194,19 @@ def run_benchmark(
             "configs": configs,
             "n_boot": n_boot,
             "bootstrap_seed": 0,
+            "jobs": jobs,
             "command": _command(
-                dataset.name, data_dir, models, split, seeds, peers, tune, configs, n_boot, out
+                dataset.name,
+                data_dir,
+                models,
+                split,
+                seeds,
+                peers,
+                tune,
+                configs,
+                n_boot,
+                jobs,
+                out,
             ),
             "started_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "cpus": os.cpu_count(),
@@ -250,33 +259,155 @@ def _check_configs(configs: dict, names: list[str]) -> dict:
     return {name: dict(options) for name, options in configs.items()}
 
 
-def _run_job(job: dict, job_dir: Path, quiet: bool) -> tuple[dict, float]:
-    """Runs one job in a fresh process; returns (its result, or {"error": ...}; seconds)."""
+# Above this many ratings fits run one at a time by default: each holds its own copy.
+PARALLEL_RATINGS = 2_000_000
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def default_jobs(n_ratings: int = 0) -> int:
+    """Fits run at once by default: one per core, at most four; one above
+    ``PARALLEL_RATINGS`` ratings, where parallel fits would multiply the memory."""
+    return 1 if n_ratings > PARALLEL_RATINGS else max(1, min(_cores(), 4))
+
+
+class _JobRunner:
+    """Runs jobs ``jobs`` at a time, each in a fresh worker process.
+
+    A job that fails becomes an ``{"error": ...}`` record; an interrupt
+    (Ctrl-C) or an error of the runner itself cancels the queued jobs and
+    kills the running workers before it propagates.
+    """
+
+    def __init__(self, work: Path, split_file: Path, progress, jobs: int, quiet: bool):
+        self.work, self.split_file, self.progress = work, split_file, progress
+        self.jobs, self.quiet = jobs, quiet
+        self.threads = max(1, _cores() // jobs)
+        self.processes: set[subprocess.Popen] = set()
+        self.stopping = False
+
+    def run(self, specs, configs: dict, staging: Path | None = None):
+        """Runs ``(kind, model, seed)`` specs; returns (spec, record, job) in the specs' order."""
+        jobs = [self._job(spec, configs.get(spec[1], {}), staging) for spec in specs]
+        pool = ThreadPoolExecutor(max_workers=self.jobs)
+        try:
+            futures = [pool.submit(self._run_one, *pair) for pair in zip(specs, jobs, strict=True)]
+            records = [future.result() for future in futures]
+        except BaseException:
+            self.stopping = True
+            pool.shutdown(wait=False, cancel_futures=True)
+            with self.progress.lock:
+                for process in self.processes:
+                    process.kill()
+            raise
+        pool.shutdown()
+        return [(spec, record, job) for spec, record, job in zip(specs, records, jobs, strict=True)]
+
+    def start(self, command, env) -> subprocess.Popen:
+        """Starts a worker process (none once the runner is stopping)."""
+        with self.progress.lock:
+            if self.stopping:
+                raise RuntimeError("benchmark stopped")
+            process = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=env,
+                text=True,
+                errors="replace",
+            )
+            self.processes.add(process)
+            return process
+
+    def done(self, process) -> None:
+        with self.progress.lock:
+            self.processes.discard(process)
+
+    def _job(self, spec, config: dict, staging: Path | None) -> dict:
+        kind, name, seed = spec
+        job = {
+            "kind": kind,
+            "model": name,
+            "seed": seed,
+            "config": config,
+            "split": str(self.split_file),
+            "verbose": not self.quiet,
+        }
+        if kind == "fit":  # TensorBoard logs of the models that train by epochs
+            job["log_dir"] = str(staging / "logs" / name / f"seed-{seed}")
+            job["export"] = seed == 0  # the export's size does not depend on the seed
+        return job
+
+    def _run_one(self, spec, job: dict) -> dict:
+        kind, name, seed = spec
+        self.progress.start(kind, name, seed, job)
+        prefix = f"[{_Progress.label(kind, name, seed)}] " if self.jobs > 1 else ""
+        started = time.perf_counter()
+        try:
+            record, seconds = _run_job(job, self.work / f"{kind}-{name}-{seed}", self, prefix)
+        except Exception as e:  # the runner's own failure (a worker's is a record already)
+            if self.stopping:
+                raise
+            record = {"model": name, "seed": seed, "error": f"{type(e).__name__}: {e}"}
+            seconds = time.perf_counter() - started
+            self.progress.echo(f"tfrec: benchmark: {name} seed {seed} failed: {record['error']}\n")
+        if kind == "tune" and "error" not in record:
+            chosen = choose(record["points"])
+            score = chosen["validation"][TUNE_METRIC]
+            summary = f"chose {chosen['config']} (validation {TUNE_METRIC} {score:.4f})"
+        else:
+            summary = _summary(record)
+        self.progress.finish(kind, name, seed, seconds, summary)
+        return record
+
+    def environment(self) -> dict:
+        """The worker's environment: this package importable, threads limited to its share."""
+        env = dict(os.environ)
+        package_root = str(Path(tfrec.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env["PYTHONUNBUFFERED"] = "1"  # epoch lines as they come
+        if self.jobs > 1:
+            for name in THREAD_VARIABLES:
+                env.setdefault(name, str(self.threads))
+        return env
+
+
+# TensorFlow's op thread pools and the BLAS/OpenMP pools of numpy and oneDNN.
+THREAD_VARIABLES = (
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
+
+
+def _run_job(job: dict, job_dir: Path, runner: _JobRunner, prefix: str) -> tuple[dict, float]:
+    """Runs one job in a fresh process; returns (its result, or {"error": ...}; seconds).
+
+    The worker's output goes to ``job_dir/output.log`` and, unless quiet, to
+    the terminal (without TensorFlow's start-up lines), each line after ``prefix``.
+    """
     job_dir.mkdir(parents=True)
     write_json(job_dir / "job.json", job)
-    env = dict(os.environ)
-    package_root = str(Path(tfrec.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     started = time.perf_counter()
     command = [sys.executable, "-m", "tfrec.benchmark.worker", str(job_dir)]
     with open(job_dir / "output.log", "w") as log:
-        if quiet:
-            returncode = subprocess.run(command, stdout=log, stderr=log, env=env).returncode
-        else:  # stdout (Keras epochs) as it comes; stderr too, but not TensorFlow's start-up log
-            process = subprocess.Popen(
-                command, stderr=subprocess.PIPE, env=env, text=True, errors="replace"
-            )
-            try:
-                for line in process.stderr:
-                    log.write(line)
-                    if not _TF_NOISE.match(line):
-                        print(line, end="", file=sys.stderr, flush=True)
-                returncode = process.wait()
-            finally:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
+        process = runner.start(command, runner.environment())
+        try:
+            for line in process.stdout:
+                log.write(line)
+                if not runner.quiet and not _TF_NOISE.match(line):
+                    runner.progress.echo(prefix + line)
+            returncode = process.wait()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            runner.done(process)
     seconds = time.perf_counter() - started
     if returncode == 0:
         record = _load_json(job_dir / "result.json")
@@ -289,7 +420,7 @@ def _run_job(job: dict, job_dir: Path, quiet: bool) -> tuple[dict, float]:
     else:
         tail = (job_dir / "output.log").read_text(errors="replace").strip().splitlines()[-3:]
         error = f"exit status {returncode}" + (f": {' / '.join(tail)}" if tail else "")
-    print(f"tfrec: benchmark: {job['model']} seed {job['seed']} failed: {error}", file=sys.stderr)
+    runner.progress.echo(f"tfrec: benchmark: {job['model']} seed {job['seed']} failed: {error}\n")
     return {"model": job["model"], "seed": job["seed"], "error": error}, seconds
 
 
@@ -311,46 +442,60 @@ def _summary(record: dict) -> str:
 
 
 class _Progress:
-    """Progress lines: the job, and elapsed and estimated time left."""
+    """Progress lines: the job, and elapsed and estimated time left (thread-safe)."""
 
-    def __init__(self, jobs, quiet: bool):
+    def __init__(self, jobs, quiet: bool, at_once: int):
         self.quiet = quiet
+        self.at_once = at_once
         self.started = time.perf_counter()
         self.remaining = list(jobs)
         self.total = len(jobs)
+        self.n_started = 0
         self.unit_seconds: dict[str, list[float]] = {}  # per model: seconds per fit
         self.units: dict[tuple, int] = {}
+        self.lock = threading.Lock()
 
     def say(self, line: str) -> None:
         if not self.quiet:
-            print(line, flush=True)
+            with self.lock:
+                print(line, flush=True)
+
+    def echo(self, text: str) -> None:
+        """A line of a worker's output, on stderr."""
+        with self.lock:
+            print(text, end="", file=sys.stderr, flush=True)
 
     def start(self, kind, name, seed, job) -> None:
-        if kind == "tune":
-            self.units[(kind, name, seed)] = len(grid_points(name, job["config"]))
-        done = self.total - len(self.remaining) + 1
-        self.say(f"[{done}/{self.total}] {self._label(kind, name, seed)} ...")
+        with self.lock:
+            if kind == "tune":
+                self.units[(kind, name, seed)] = len(grid_points(name, job["config"]))
+            self.n_started += 1
+            number = self.n_started
+        self.say(f"[{number}/{self.total}] {self.label(kind, name, seed)} ...")
 
     def finish(self, kind, name, seed, seconds, summary) -> None:
         key = (kind, name, seed)
-        self.remaining.remove(key)
-        self.unit_seconds.setdefault(name, []).append(seconds / self.units.get(key, 1))
-        done = self.total - len(self.remaining)
+        with self.lock:
+            self.remaining.remove(key)
+            self.unit_seconds.setdefault(name, []).append(seconds / self.units.get(key, 1))
+            done = self.total - len(self.remaining)
+            left = self._estimate_left()
+            finished = not self.remaining
         elapsed = time.perf_counter() - self.started
-        left = self._estimate_left()
         left_text = (
             "done"
-            if not self.remaining
+            if finished
             else f"~{_clock(left)} left"
             if left is not None
             else "time left unknown"
         )
         self.say(
-            f"[{done}/{self.total}] {self._label(kind, name, seed)}: {summary} "
+            f"[{done}/{self.total}] {self.label(kind, name, seed)}: {summary} "
             f"| {seconds:.1f} s; elapsed {_clock(elapsed)}, {left_text}"
         )
 
     def _estimate_left(self) -> float | None:
+        """Wall seconds left: the remaining jobs' seconds, run ``at_once`` at a time."""
         known = {name: float(np.mean(v)) for name, v in self.unit_seconds.items()}
         if not known:
             return None
@@ -359,10 +504,10 @@ class _Progress:
         for kind, name, _ in self.remaining:
             units = len(grid_points(name)) if kind == "tune" else 1
             total += units * known.get(name, fallback)
-        return total
+        return total / self.at_once
 
     @staticmethod
-    def _label(kind, name, seed) -> str:
+    def label(kind, name, seed) -> str:
         return f"tune {name} on validation" if kind == "tune" else f"{name} seed {seed}"
 
 
@@ -377,7 +522,9 @@ def _clock(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def _command(dataset, data_dir, models, split, seeds, peers, tune, configs, n_boot, out) -> str:
+def _command(
+    dataset, data_dir, models, split, seeds, peers, tune, configs, n_boot, jobs, out
+) -> str:
     """The ``tfrec benchmark`` command line that reproduces the run."""
     import json
     import shlex
@@ -393,5 +540,5 @@ def _command(dataset, data_dir, models, split, seeds, peers, tune, configs, n_bo
             words += ["--set", f"{name}.{key}={json.dumps(value)}"]
     if n_boot != 1000:
         words += ["--bootstrap", str(n_boot)]
-    words += ["--out", str(out)]
+    words += ["--jobs", str(jobs), "--out", str(out)]
     return shlex.join(words)

@@ -62,7 +62,11 @@ def fit_and_score(job: dict, split, job_dir: Path) -> dict:
     result = evaluate(model, split, k=K)
     top = ranked_top_k(model, split, k=CURVE_K)
     eval_seconds = time.perf_counter() - started
-    peak_rss_mb = _peak_rss_mb()  # before the export, which imports TensorFlow
+    peak_rss_mb = _peak_rss_mb()  # before the projector and export, which import TensorFlow
+    if job.get("log_dir"):
+        from tfrec.projector import write_model_projector
+
+        write_model_projector(model, job["log_dir"], split.dataset.items)
     export_mb = None
     try:
         if job.get("export", True):

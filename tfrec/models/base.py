@@ -153,9 +153,9 @@ class Recommender(abc.ABC):
         Args:
             split: A :class:`tfrec.splits.Split`.
             verbose: Print training progress (per epoch).
-            log_dir: Directory for TensorBoard logs: scalars per epoch (models
-                that train by epochs) and the item embeddings, labelled with
-                titles, for the projector (models with ``item_embeddings``).
+            log_dir: Directory for TensorBoard scalars per epoch (models that
+                train by epochs); :func:`tfrec.projector.write_model_projector`
+                adds the item embeddings after the fit.
             checkpoint_dir: Where models that train by epochs checkpoint after
                 every epoch; a fit finding a checkpoint there continues from
                 it. Removed when the fit completes.
@@ -183,11 +183,6 @@ class Recommender(abc.ABC):
         with scope(strategy):
             self._fit(data, split)
         self._fitted = True
-        vectors = self.item_embeddings() if log_dir is not None else None
-        if vectors is not None:
-            from tfrec.projector import write_projector
-
-            write_projector(log_dir, vectors, self.item_ids_, split.dataset.items)
         return self
 
     @abc.abstractmethod

@@ -229,7 +229,9 @@ def record_history(recommender, history, model) -> None:
     """Sets ``history_`` (one dict per epoch run) and ``best_epoch_`` after ``model.fit``.
 
     ``best_epoch_`` is the epoch whose weights :class:`BestEpoch` kept, or the
-    last epoch when nothing was monitored.
+    last epoch when nothing was monitored. After a resumed fit ``history_``
+    holds the epochs run since the resume (TensorBoard's logs, kept with the
+    checkpoints, hold them all).
     """
     logs = history.history
     recommender.history_ = [

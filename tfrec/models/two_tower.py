@@ -31,6 +31,9 @@ from tfrec.errors import ConfigError, check_choice, check_non_negative, check_po
 from tfrec.models.base import ModelConfig, Recommender
 
 INDEXES = ("brute_force", "scann")
+OPTIMIZERS = ("adam", "lazy_adam")
+# Embedding rows above which dense Adam's per-step full-table update is worth a warning.
+LARGE_TABLES = 100_000
 
 
 @dataclasses.dataclass
@@ -61,7 +64,14 @@ class TwoTowerConfig(ModelConfig):
             (approximate; needs the ``scann`` package built for this
             TensorFlow).
         margin: Triplet margin.
-        l2: L2 weight on the embedding tables.
+        l2: L2 weight on the embedding tables: on the whole tables with
+            ``adam`` (logged as ``regularization_loss``), on the rows each
+            batch reads (summed over the batch; part of the logged ``loss``)
+            with ``lazy_adam``.
+        optimizer: ``adam`` (tf_keras Adam: every step updates every row of
+            every table) or ``lazy_adam`` (:mod:`tfrec.models.lazy_adam`:
+            only the rows in the batch; for large catalogues, where ``adam``
+            takes hours per epoch).
         learning_rate: Adam learning rate.
         batch_size: Positives per step.
         epochs: Maximum epochs.
@@ -81,6 +91,7 @@ class TwoTowerConfig(ModelConfig):
     index: str = "brute_force"
     margin: float = 0.5
     l2: float = 1e-5
+    optimizer: str = "adam"
     learning_rate: float = 5e-3
     batch_size: int = 1024
     epochs: int = 30
@@ -90,6 +101,7 @@ class TwoTowerConfig(ModelConfig):
     def validate(self):
         check_choice("loss", self.loss, ("softmax", "triplet"))
         check_choice("index", self.index, INDEXES)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("history_encoder", self.history_encoder, ("mean", "lstm", "gru"))
         if not self.history and not self.user_embedding:
             raise ConfigError("the query tower needs user_embedding=true or history > 0")
@@ -103,6 +115,7 @@ class TwoTowerConfig(ModelConfig):
 
 POPULARITY_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
 TFRS_METRIC_PAIRS = 20_000  # validation pairs of the logged FactorizedTopK metrics
+EXPORT_USERS = 8192  # users whose query vectors are computed at once
 
 
 class TwoTower(Recommender):
@@ -134,7 +147,20 @@ class TwoTower(Recommender):
         sequences = UserSequences.from_interactions(data)
         model = _build(c, len(data.user_ids), n_items, genres, self.popularity_, sequences)
         model.build_variables()
-        model.compile(optimizer=keras.optimizers.Adam(c.learning_rate))
+        if c.optimizer == "lazy_adam":
+            from tfrec.models.lazy_adam import LazyAdam
+
+            optimizer = LazyAdam(c.learning_rate)
+        else:
+            optimizer = keras.optimizers.Adam(c.learning_rate)
+            rows = len(data.user_ids) + n_items * (2 if c.history else 1)
+            if rows > LARGE_TABLES and self.verbose:
+                print(
+                    f"note: two_tower's tables have {rows:,} rows and adam updates all of "
+                    "them at every step; --set optimizer=lazy_adam updates only the rows "
+                    "in the batch (much faster on large catalogues)"
+                )
+        model.compile(optimizer=optimizer)
         fit_with_ranking(
             self,
             model,
@@ -249,6 +275,7 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
     from tfrec.sequences import history_window
 
     c = config
+    dense_l2 = c.l2 > 0 and c.optimizer == "adam"
 
     def table(n, name, offset):
         # Each table gets its own initializer instance (a shared one starts them identical).
@@ -259,7 +286,9 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
             embeddings_initializer=keras.initializers.TruncatedNormal(
                 0.0, 0.05, seed=c.seed + offset
             ),
-            embeddings_regularizer=keras.regularizers.l2(c.l2) if c.l2 else None,
+            # lazy_adam: L2 on the rows each batch reads (compute_loss); on whole
+            # tables it would make every embedding gradient dense.
+            embeddings_regularizer=keras.regularizers.l2(c.l2) if dense_l2 else None,
         )
 
     class Model(tfrs.Model):
@@ -296,19 +325,27 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
         def query(self, users, positions=None, starts=None):
             """User embedding + encoding of the items at positions
             ``positions - history .. positions - 1`` not before ``starts``."""
-            parts = [self.users(users)] if c.user_embedding else []
+            return self.query_and_rows(users, positions, starts)[0]
+
+        def query_and_rows(self, users, positions, starts):
+            """The query vectors, and the embedding rows they read as (rows, mask) pairs."""
+            parts, read = [], []
+            if c.user_embedding:
+                parts.append(self.users(users))
+                read.append((parts[0], None))
             if self.history_items is not None:
                 items, mask = history_window(self.sequence_items, positions, starts, c.history)
                 embedded = self.history_items(items)
+                read.append((embedded, mask))
                 if self.encoder is not None:
                     parts.append(self.encoder(embedded, mask=mask > 0))
                 else:
                     age = tf.range(c.history - 1, -1, -1, dtype=tf.float32)  # newest item last
-                    mask *= tf.pow(c.history_decay, age)[None, :]
-                    total = tf.reduce_sum(embedded * mask[:, :, None], axis=1)
-                    count = tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0)
+                    weights = mask * tf.pow(c.history_decay, age)[None, :]
+                    total = tf.reduce_sum(embedded * weights[:, :, None], axis=1)
+                    count = tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1.0)
                     parts.append(total / count)
-            return tf.add_n(parts)
+            return tf.add_n(parts), read
 
         def candidate(self, items):
             vectors = self.items(items)
@@ -317,10 +354,22 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
             return vectors
 
         def compute_loss(self, batch, training=False):
-            queries = self.query(batch["user"], batch["position"], batch["start"])
+            queries, read = self.query_and_rows(batch["user"], batch["position"], batch["start"])
             candidates = self.candidate(batch["item"])
             if not training:  # validation: in-batch softmax loss and FactorizedTopK
                 return self.task(queries, candidates, compute_metrics=True)
+            loss = self.task_loss(batch, queries, candidates)
+            if c.optimizer == "adam" or not c.l2:  # adam: L2 on whole tables (Keras losses)
+                return loss
+            # lazy_adam: L2 on the rows read (part of the logged loss).
+            read.append((self.items(batch["item"]), None))
+            squares = [
+                tf.reduce_sum(tf.reduce_sum(tf.square(rows), -1) * (1.0 if mask is None else mask))
+                for rows, mask in read
+            ]
+            return loss + c.l2 * tf.add_n(squares)
+
+        def task_loss(self, batch, queries, candidates):
             if c.loss == "triplet":
                 negatives = tf.random.uniform(
                     tf.shape(batch["item"]), 0, n_items, dtype=batch["item"].dtype
@@ -345,11 +394,19 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
             self.built = True
 
         def export_vectors(self):
-            users = self.query(
-                tf.range(n_users, dtype=tf.int64),
-                tf.constant(sequences.ends, tf.int64),
-                tf.constant(sequences.starts, tf.int64),
-            ).numpy()
+            """(user vectors, item vectors); users in blocks, so that their history
+            embeddings never exist for every user at once."""
+            ends, starts = sequences.ends.astype(np.int64), sequences.starts.astype(np.int64)
+            users = np.concatenate(
+                [
+                    self.query(
+                        tf.range(first, min(first + EXPORT_USERS, n_users), dtype=tf.int64),
+                        tf.constant(ends[first : first + EXPORT_USERS]),
+                        tf.constant(starts[first : first + EXPORT_USERS]),
+                    ).numpy()
+                    for first in range(0, n_users, EXPORT_USERS)
+                ]
+            )
             items = self.candidate(tf.range(n_items, dtype=tf.int64)).numpy()
             if c.loss == "triplet":  # the model ranks by cosine similarity
                 users = users / np.maximum(np.linalg.norm(users, axis=1, keepdims=True), 1e-12)

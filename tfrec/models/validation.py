@@ -10,6 +10,10 @@ from tfrec.metrics import RANKING_THREADS, full_ranking
 from tfrec.models.keras_support import record_history, training_callbacks, training_input
 
 VALIDATION_K = 10
+# Validation users ranked at most (a seeded sample beyond): enough to pick an
+# epoch or a weight (NDCG@10's standard error is then well under 0.002), while
+# ranking all of ML-25M's 160k users after every epoch takes minutes.
+VALIDATION_USERS = 20_000
 
 
 class ValidationRanking(keras.callbacks.Callback):
@@ -27,7 +31,9 @@ class ValidationRanking(keras.callbacks.Callback):
             from threads when the recommender sets ``parallel_scoring``.
 
     ``measure`` scores any other ``score_rows`` the same way, e.g. to choose a
-    post-training setting on validation.
+    post-training setting on validation. With more than ``VALIDATION_USERS``
+    validation users, a seeded sample of that many (the same for every model
+    and seed) is ranked.
     """
 
     def __init__(self, recommender, validation, refresh, score_rows):
@@ -37,12 +43,18 @@ class ValidationRanking(keras.callbacks.Callback):
         if validation is None or len(validation) == 0:
             return
         users, items, ok = recommender.known_pairs(validation)
-        rows, inverse = np.unique(users[ok], return_inverse=True)
+        users, items = users[ok], items[ok]
+        rows = np.unique(users)
         if len(rows) == 0:
             return
+        if len(rows) > VALIDATION_USERS:
+            rows = np.sort(np.random.default_rng(0).choice(rows, VALIDATION_USERS, replace=False))
+            keep = np.isin(users, rows)
+            users, items = users[keep], items[keep]
+        inverse = np.searchsorted(rows, users)
         self.rows = rows
         self.relevant = sp.csr_matrix(
-            (np.ones(len(inverse), np.float32), (inverse, items[ok])),
+            (np.ones(len(inverse), np.float32), (inverse, items)),
             shape=(len(rows), len(recommender.item_ids_)),
         )
         self.excluded = recommender.seen_[rows]
