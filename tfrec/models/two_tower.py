@@ -65,9 +65,9 @@ class TwoTowerConfig(ModelConfig):
             TensorFlow).
         margin: Triplet margin.
         l2: L2 weight on the embedding tables: on the whole tables with
-            ``adam`` (logged as ``regularization_loss``), on the rows each
-            batch reads (summed over the batch; part of the logged ``loss``)
-            with ``lazy_adam``.
+            ``adam`` (logged as ``regularization_loss``); with ``lazy_adam``
+            on the user, history and positive-item rows each batch reads
+            (summed over the batch; part of the logged ``loss``).
         optimizer: ``adam`` (tf_keras Adam: every step updates every row of
             every table) or ``lazy_adam`` (:mod:`tfrec.models.lazy_adam`:
             only the rows in the batch; for large catalogues, where ``adam``
