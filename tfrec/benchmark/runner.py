@@ -164,7 +164,7 @@ def run_benchmark(
             if "error" in record:
                 notes.append(f"tuning {name} failed ({record['error']}); its defaults were used")
                 continue
-            chosen = choose(record["points"])
+            chosen = record["chosen"]
             tuning[name] = {
                 "metric": f"validation {TUNE_METRIC}",
                 "grid": {k: v for k, v in GRIDS[name].items() if k not in job["config"]},
@@ -346,21 +346,58 @@ class _JobRunner:
         prefix = f"[{_Progress.label(kind, name, seed)}] " if self.jobs > 1 else ""
         started = time.perf_counter()
         try:
-            record, seconds = _run_job(job, self.work / f"{kind}-{name}-{seed}", self, prefix)
-        except Exception as e:  # the runner's own failure (a worker's is a record already)
+            record = self._process(job, self.work / f"{kind}-{name}-{seed}", prefix)
+        except Exception as e:  # the runner's own failure, not the worker's
             if self.stopping:
                 raise
             record = {"model": name, "seed": seed, "error": f"{type(e).__name__}: {e}"}
-            seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        if "error" in record:
             self.progress.echo(f"tfrec: benchmark: {name} seed {seed} failed: {record['error']}\n")
-        if kind == "tune" and "error" not in record:
-            chosen = choose(record["points"])
+            summary = _summary(record)
+        elif kind == "tune":
+            record["chosen"] = chosen = choose(record["points"])
             score = chosen["validation"][TUNE_METRIC]
             summary = f"chose {chosen['config']} (validation {TUNE_METRIC} {score:.4f})"
         else:
             summary = _summary(record)
         self.progress.finish(kind, name, seed, seconds, summary)
         return record
+
+    def _process(self, job: dict, job_dir: Path, prefix: str) -> dict:
+        """Runs one job in a fresh process; returns its result, or ``{"error": ...}``.
+
+        The worker's output goes to ``job_dir/output.log`` and, unless quiet, to
+        the terminal (without TensorFlow's start-up lines), each line after ``prefix``.
+        """
+        job_dir.mkdir(parents=True)
+        write_json(job_dir / "job.json", job)
+        command = [sys.executable, "-m", "tfrec.benchmark.worker", str(job_dir)]
+        with open(job_dir / "output.log", "w") as log:
+            process = self.start(command, self.environment())
+            try:
+                for line in process.stdout:
+                    log.write(line)
+                    if not self.quiet and not _TF_NOISE.match(line):
+                        self.progress.echo(prefix + line)
+                returncode = process.wait()
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+                self.done(process)
+        if returncode == 0:
+            record = _load_json(job_dir / "result.json")
+            if job["kind"] == "fit":
+                with np.load(job_dir / "result.npz") as arrays:
+                    record["arrays"] = {k: arrays[k] for k in arrays.files}
+            return record
+        if (job_dir / "error.json").exists():
+            error = _load_json(job_dir / "error.json")["error"]
+        else:
+            tail = (job_dir / "output.log").read_text(errors="replace").strip().splitlines()[-3:]
+            error = f"exit status {returncode}" + (f": {' / '.join(tail)}" if tail else "")
+        return {"model": job["model"], "seed": job["seed"], "error": error}
 
     def environment(self) -> dict:
         """The worker's environment: this package importable, threads limited to its share."""
@@ -383,45 +420,6 @@ THREAD_VARIABLES = (
     "OPENBLAS_NUM_THREADS",
     "MKL_NUM_THREADS",
 )
-
-
-def _run_job(job: dict, job_dir: Path, runner: _JobRunner, prefix: str) -> tuple[dict, float]:
-    """Runs one job in a fresh process; returns (its result, or {"error": ...}; seconds).
-
-    The worker's output goes to ``job_dir/output.log`` and, unless quiet, to
-    the terminal (without TensorFlow's start-up lines), each line after ``prefix``.
-    """
-    job_dir.mkdir(parents=True)
-    write_json(job_dir / "job.json", job)
-    started = time.perf_counter()
-    command = [sys.executable, "-m", "tfrec.benchmark.worker", str(job_dir)]
-    with open(job_dir / "output.log", "w") as log:
-        process = runner.start(command, runner.environment())
-        try:
-            for line in process.stdout:
-                log.write(line)
-                if not runner.quiet and not _TF_NOISE.match(line):
-                    runner.progress.echo(prefix + line)
-            returncode = process.wait()
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            runner.done(process)
-    seconds = time.perf_counter() - started
-    if returncode == 0:
-        record = _load_json(job_dir / "result.json")
-        if job["kind"] == "fit":
-            with np.load(job_dir / "result.npz") as arrays:
-                record["arrays"] = {k: arrays[k] for k in arrays.files}
-        return record, seconds
-    if (job_dir / "error.json").exists():
-        error = _load_json(job_dir / "error.json")["error"]
-    else:
-        tail = (job_dir / "output.log").read_text(errors="replace").strip().splitlines()[-3:]
-        error = f"exit status {returncode}" + (f": {' / '.join(tail)}" if tail else "")
-    runner.progress.echo(f"tfrec: benchmark: {job['model']} seed {job['seed']} failed: {error}\n")
-    return {"model": job["model"], "seed": job["seed"], "error": error}, seconds
 
 
 def _load_json(path: Path) -> dict:

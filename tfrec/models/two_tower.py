@@ -348,21 +348,26 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
             return tf.add_n(parts), read
 
         def candidate(self, items):
-            vectors = self.items(items)
+            return self.candidate_and_rows(items)[0]
+
+        def candidate_and_rows(self, items):
+            """The candidate vectors, and the item-embedding rows they read."""
+            rows = self.items(items)
+            vectors = rows
             if self.genres is not None:
-                vectors += self.genres(tf.gather(self.genre_table, items))
-            return vectors
+                vectors = rows + self.genres(tf.gather(self.genre_table, items))
+            return vectors, rows
 
         def compute_loss(self, batch, training=False):
             queries, read = self.query_and_rows(batch["user"], batch["position"], batch["start"])
-            candidates = self.candidate(batch["item"])
+            candidates, item_rows = self.candidate_and_rows(batch["item"])
             if not training:  # validation: in-batch softmax loss and FactorizedTopK
                 return self.task(queries, candidates, compute_metrics=True)
             loss = self.task_loss(batch, queries, candidates)
             if c.optimizer == "adam" or not c.l2:  # adam: L2 on whole tables (Keras losses)
                 return loss
             # lazy_adam: L2 on the rows read (part of the logged loss).
-            read.append((self.items(batch["item"]), None))
+            read.append((item_rows, None))
             squares = [
                 tf.reduce_sum(tf.reduce_sum(tf.square(rows), -1) * (1.0 if mask is None else mask))
                 for rows, mask in read
