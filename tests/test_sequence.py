@@ -42,10 +42,12 @@ class TestGRU(RecommenderContract):
             out["item_ids"].numpy(), fitted.recommend_history([long_history], k=3)[0]
         )
 
-    @pytest.mark.parametrize("softmax", ["full", "sampled"])
-    def test_learns_the_next_item(self, cycle_split, softmax):
+    @pytest.mark.parametrize(("softmax", "stride"), [("full", 1), ("sampled", 1), ("full", 3)])
+    def test_learns_the_next_item(self, cycle_split, softmax, stride):
         options = {**_SMALL, "epochs": 40, "max_len": 3, "patience": 0, "learning_rate": 0.02}
-        model = get_model("lstm", softmax=softmax, num_sampled=4, **options).fit(cycle_split)
+        model = get_model("lstm", softmax=softmax, num_sampled=4, stride=stride, **options).fit(
+            cycle_split
+        )
         items, _ = model.recommend_history([[3, 4, 5], [10, 11, 12], [7, 8]], k=1)
         assert items[:, 0].tolist() == [6, 1, 9]
 
@@ -113,6 +115,39 @@ def test_bad_encoder_is_named():
         get_model("lstm", encoder="rnn")
 
 
+@pytest.mark.parametrize("stride", [1, 2, 3, 4])
+def test_windows_make_every_later_item_a_target_once(stride):
+    """Each item after a user's first is the weighted target of exactly one
+    window, read after the items just before it: at least
+    ``length - stride + 1`` of them, or all of the user's earlier items."""
+    from tfrec.sequences import target_windows
+
+    rng = np.random.default_rng(stride)
+    lengths = rng.integers(0, 9, size=30)
+    users = np.repeat(np.arange(30), lengths)
+    ends = np.cumsum(lengths)
+    items = rng.integers(0, 50, size=len(users))
+    sequences = UserSequences(users, items, ends - lengths, ends)
+    length = 4
+    windows = sequences.windows(stride)
+    inputs, targets, weights = (
+        t.numpy() for t in target_windows(items, windows["last"], windows["start"], length, stride)
+    )
+    seen = []
+    for row, last in enumerate(windows["last"]):
+        for j in np.flatnonzero(weights[row]):
+            position = last - (length - 1 - j)  # the target's position
+            start = windows["start"][row]
+            assert targets[row, j] == items[position]
+            assert j + 1 >= length - stride + 1
+            history = inputs[row, : j + 1]
+            expected = items[max(start, position - (j + 1)) : position]
+            assert (history[history > 0] - 1).tolist() == expected.tolist()
+            seen.append(position)
+    later = np.flatnonzero(np.arange(len(users)) > (ends - lengths)[users])
+    assert sorted(seen) == later.tolist()
+
+
 def test_user_sequences_are_time_ordered():
     from types import SimpleNamespace
 
@@ -132,10 +167,11 @@ class TestLSTMRetrieval(RecommenderContract):
     options = {"embedding_dim": 8, "epochs": 3, "batch_size": 256, "history": 5}
     learns_checkerboard = False  # implicit: every checkerboard item was watched by both groups
 
-    def test_learns_the_next_item(self, cycle_split):
+    @pytest.mark.parametrize("stride", [1, 3])
+    def test_learns_the_next_item(self, cycle_split, stride):
         """With the train items excluded only the validation (next) and test
         items remain; the model must put the next one first."""
-        options = {**self.options, "epochs": 40, "history": 3, "patience": 0}
+        options = {**self.options, "epochs": 40, "history": 3, "patience": 0, "stride": stride}
         model = self.make(**options, learning_rate=0.02).fit(cycle_split)
         top, _ = model.recommend(model.user_ids, k=1)
         following = cycle_split.validation.set_index("user_id").loc[model.user_ids, "item_id"]

@@ -1,10 +1,20 @@
 """Users' training interactions as time-ordered sequences, and history windows.
 
-Sequence models read "the last ``length`` items before position p" for every
-training interaction. :class:`UserSequences` keeps one flat array of items
-ordered by user, then time, with each user's start and end; a window is then
-a gather from that array at ``p - length .. p - 1`` (masked before the user's
-start), so no copy of a window is ever stored per example.
+Sequence models read "the last ``length`` items before position p".
+:class:`UserSequences` keeps one flat array of items ordered by user, then
+time, with each user's start and end; a window is then a gather from that
+array at ``p - length .. p - 1`` (masked before the user's start), so no copy
+of a window is ever stored per example.
+
+Next-item training reads each window once and learns from several of its
+positions (as GRU4Rec and SASRec do): :meth:`UserSequences.windows` places a
+user's windows ``stride`` positions apart, and :func:`target_windows` gives
+each window's inputs, the item after each input, and weights that pick the
+window's last ``stride`` targets. Every training item after a user's first
+is then the target of exactly one window, with a history of ``length`` items
+(or all the user's earlier items when there are fewer) at every ``stride``:
+``stride=1`` is one example per target; ``stride=length`` reads each item
+once as input, and the targets early in a window see shorter histories.
 """
 
 from __future__ import annotations
@@ -47,6 +57,55 @@ class UserSequences:
             "position": np.arange(len(self.users), dtype=np.int64),
             "start": self.starts[self.users],
         }
+
+    def windows(self, stride: int) -> dict[str, np.ndarray]:
+        """Training windows, ``stride`` targets apart, newest first per user.
+
+        A window's ``last`` position is its newest target; a user's windows
+        end at ``end - 1``, ``end - 1 - stride``, ... down to ``start + 1``.
+
+        Args:
+            stride: Targets per window (>= 1).
+
+        Returns:
+            Columns ``user``, ``last`` and ``start`` (the user's start), one
+            row per window.
+        """
+        n_targets = np.maximum(self.ends - self.starts - 1, 0)
+        per_user = -(-n_targets // stride)
+        users = np.repeat(np.arange(len(self.starts)), per_user)
+        first_window = np.cumsum(per_user) - per_user
+        newest_first = np.arange(len(users)) - first_window[users]
+        return {
+            "user": users,
+            "last": (self.ends[users] - 1 - newest_first * stride).astype(np.int64),
+            "start": self.starts[users].astype(np.int64),
+        }
+
+
+def target_windows(sequence_items, lasts, starts, length: int, stride: int):
+    """Inputs, next-item targets and loss weights of training windows.
+
+    Args:
+        sequence_items: 1-D tensor, :attr:`UserSequences.items`.
+        lasts: (batch,) int64 newest target position of each window.
+        starts: (batch,) int64 starts of the users.
+        length: Window length.
+        stride: Targets per window: the last ``stride`` outputs are weighted.
+
+    Returns:
+        (inputs, targets, weights), each (batch, length): the item columns
+        + 1 at ``lasts - length .. lasts - 1`` (0 pads before the user's
+        start), the item column after each input, and 1.0 where the
+        output's target belongs to the window and its input is a real item
+        (else 0.0).
+    """
+    import tensorflow as tf
+
+    inputs, mask = history_window(sequence_items, lasts, starts, length)
+    targets, _ = history_window(sequence_items, lasts + 1, starts, length)
+    own = tf.cast(tf.range(length) >= length - stride, tf.float32)
+    return tf.where(mask > 0, inputs + 1, 0), targets, mask * own[None, :]
 
 
 def history_window(sequence_items, positions, starts, length: int):

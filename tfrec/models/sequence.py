@@ -17,10 +17,14 @@ the next item. ``softmax="sampled"`` trains it with sampled softmax over
 ``num_sampled`` frequency-drawn negatives instead (for large catalogues);
 recommendations always score the whole catalogue.
 
-Training examples are every prefix of every user's training sequence: the
-item at position p is the target of the window ``p - max_len .. p - 1``. The
-windows are gathered in tf.data from one flat array of items ordered by user
-and time (:mod:`tfrec.sequences`), never materialised per example.
+Every item of a user's training sequence after the first is a target, with
+the ``max_len`` items before it (or all there are) as its history. The
+encoder reads windows of ``max_len`` items ``stride`` positions apart and
+learns from the last ``stride`` positions of each (GRU4Rec / SASRec style;
+``stride=1`` reads a whole window per target, ``stride=max_len`` reads each
+item once). The windows are gathered in tf.data from one flat array of items
+ordered by user and time (:mod:`tfrec.sequences`), never materialised per
+example.
 
 Only history items carry features. The seed notebook also fed the target
 movie's own production company and runtime to the classifier, which leaks
@@ -61,11 +65,17 @@ class SequenceConfig(ModelConfig):
         vector_dim: Size of the Word2Vec vectors.
         item_features: Concatenate the mean embedding of each history
             item's categories (genres, companies, runtime bucket).
+        stride: Training targets per window read: windows of ``max_len``
+            items start ``stride`` positions apart and the last ``stride``
+            outputs of each are trained (above ``max_len`` it acts as
+            ``max_len``: each item is read once). A target
+            at the window's j-th-last output sees ``max_len - j`` items of
+            history, so larger strides train faster on shorter histories.
         softmax: ``full`` or ``sampled`` training loss.
         num_sampled: Negatives per batch for sampled softmax.
         dropout: Dropout on the encoder output.
         learning_rate: Adam learning rate.
-        batch_size: Examples per step.
+        batch_size: Targets per step (``batch_size // stride`` windows).
         epochs: Maximum epochs.
         patience: Epochs without validation NDCG@10 improvement before stopping.
         seed: Seed of initialisation, shuffling and Word2Vec.
@@ -80,6 +90,7 @@ class SequenceConfig(ModelConfig):
     item_vectors: bool = False
     vector_dim: int = 100
     item_features: bool = False
+    stride: int = 5
     softmax: str = "full"
     num_sampled: int = 1000
     dropout: float = 0.0
@@ -100,6 +111,7 @@ class SequenceConfig(ModelConfig):
             "blocks",
             "vector_dim",
             "num_sampled",
+            "stride",
         )
         for name in names:
             check_positive_int(name, getattr(self, name))
@@ -121,9 +133,10 @@ class SequenceRecommender(Recommender):
         import tensorflow as tf
         import tf_keras as keras
 
+        from tfrec.models.sequence_encoders import NextItemTrainer
         from tfrec.models.validation import fit_with_ranking
         from tfrec.pipelines import steps_per_epoch, training_dataset
-        from tfrec.sequences import UserSequences, history_window
+        from tfrec.sequences import UserSequences, history_window, target_windows
 
         c = self.config
         keras.utils.set_random_seed(c.seed)
@@ -131,38 +144,28 @@ class SequenceRecommender(Recommender):
         self.vectors_ = self._item_vectors(items) if c.item_vectors else None
         self.categories_ = self._item_categories(items) if c.item_features else None
         self.model_ = self._build()
-        trained = self.model_
-        if c.softmax == "sampled":
-            from tfrec.models.sequence_encoders import SampledSoftmaxTrainer
-
-            trained = SampledSoftmaxTrainer(self.model_, self.popularity_ + 1.0, c.num_sampled)
-        trained.compile(
-            optimizer=keras.optimizers.Adam(c.learning_rate),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        )
+        unigrams = self.popularity_ + 1.0 if c.softmax == "sampled" else None
+        trainer = NextItemTrainer(self.model_, unigrams, c.num_sampled)
+        trainer.compile(optimizer=keras.optimizers.Adam(c.learning_rate))
         sequences = UserSequences.from_interactions(data)
-        columns = sequences.columns()
-        has_history = columns["position"] > columns["start"]
-        columns = {k: v[has_history] for k, v in columns.items()}
+        stride = min(c.stride, c.max_len)
+        windows = sequences.windows(stride)
         sequence_items = tf.constant(sequences.items)
 
         def example(batch):
-            items, mask = history_window(
-                sequence_items, batch["position"], batch["start"], c.max_len
-            )
-            # Input ids are item column + 1; 0 pads.
-            return tf.where(mask > 0, items + 1, 0), batch["item"]
+            return target_windows(sequence_items, batch["last"], batch["start"], c.max_len, stride)
 
         ends = tf.constant(sequences.ends, tf.int64)
         window, mask = history_window(
             sequence_items, ends, tf.constant(sequences.starts), c.max_len
         )
         self.histories_ = np.where(mask.numpy() > 0, window.numpy() + 1, 0).astype(np.int64)
+        batch_size = max(c.batch_size // stride, 1)
         fit_with_ranking(
             self,
-            trained,
-            lambda: training_dataset(columns, c.batch_size, c.seed, c.epochs).map(example),
-            steps_per_epoch(len(columns["item"]), c.batch_size),
+            trainer,
+            lambda: training_dataset(windows, batch_size, c.seed, c.epochs).map(example),
+            steps_per_epoch(len(windows["last"]), batch_size),
             split.validation,
             lambda: None,
             self._score,

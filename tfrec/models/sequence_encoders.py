@@ -12,6 +12,10 @@ def build_next_item_model(
 ) -> keras.Model:
     """history (batch, max_len) of item column + 1 (0 pads) -> logits (batch, n_items).
 
+    The logits are those of the newest position. The encoder's state at every
+    position is the layer ``states``'s output, which
+    :class:`NextItemTrainer` trains on.
+
     Args:
         config: The :class:`~tfrec.models.sequence.SequenceConfig`.
         n_items: Catalogue size.
@@ -45,10 +49,20 @@ def build_next_item_model(
         h = _self_attention(x, history, c)
     else:
         cell = keras.layers.LSTM if c.encoder == "lstm" else keras.layers.GRU
-        h = cell(c.units, name=c.encoder)(x)
-    h = keras.layers.Dropout(c.dropout, seed=c.seed)(h)
-    logits = keras.layers.Dense(n_items, name="logits")(h)
+        h = cell(c.units, return_sequences=True, name=c.encoder)(x)
+    states = keras.layers.Dropout(c.dropout, seed=c.seed, name="states")(h)
+    logits = keras.layers.Dense(n_items, name="logits")(NewestState()(states))
     return keras.Model(history, logits, name=f"next_item_{c.encoder}")
+
+
+class NewestState(keras.layers.Layer):
+    """(batch, length, units) -> (batch, units): the newest position's state."""
+
+    def call(self, states):
+        return states[:, -1, :]
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
 
 class PositionEmbedding(keras.layers.Layer):
@@ -89,30 +103,54 @@ class CategoryBag(keras.layers.Layer):
         return total / tf.maximum(tf.reduce_sum(present, axis=-2), 1.0)
 
 
-class SampledSoftmaxTrainer(keras.Model):
-    """Trains a next-item model with sampled softmax; called, it gives full logits.
+class NextItemTrainer(keras.Model):
+    """Trains a next-item model on every weighted position of each window.
 
-    Negatives are drawn from the items' training frequency (``unigrams``,
-    distortion 0.75 as in Word2Vec), with the usual log-q correction of
-    :func:`tf.nn.sampled_softmax_loss` and accidental hits removed.
+    Data are ``(inputs, targets, weights)`` from
+    :func:`tfrec.sequences.target_windows`; the positions with weight 1 are
+    gathered once, and only their states meet the output layer, with
+
+    * ``unigrams=None``: softmax cross-entropy over the whole catalogue;
+    * else sampled softmax over ``num_sampled`` negatives drawn from the
+      items' training frequency (``unigrams``, distortion 0.75 as in
+      Word2Vec), with the log-q correction of
+      :func:`tf.nn.sampled_softmax_loss` and accidental hits removed.
+
+    Called, it gives the model's full logits of the newest position.
     """
 
-    def __init__(self, model: keras.Model, unigrams: np.ndarray, num_sampled: int):
-        super().__init__(name=f"{model.name}_sampled")
+    def __init__(self, model: keras.Model, unigrams: np.ndarray | None = None, num_sampled=0):
+        super().__init__(name=f"{model.name}_trainer")
         self.model = model
         self.output_layer = model.get_layer("logits")
-        self.encoder = keras.Model(model.input, self.output_layer.input)
-        self.unigrams = [float(u) for u in unigrams]
-        self.num_sampled = min(int(num_sampled), len(self.unigrams) - 1)
+        self.states = keras.Model(model.input, model.get_layer("states").output)
+        self.unigrams = None if unigrams is None else [float(u) for u in unigrams]
+        self.num_sampled = 0 if unigrams is None else min(int(num_sampled), len(unigrams) - 1)
 
     def call(self, history, training=False):
         return self.model(history, training=training)
 
     def train_step(self, data):
-        history, target = data
-        labels = tf.cast(tf.reshape(target, (-1, 1)), tf.int64)
+        history, targets, weights = keras.utils.unpack_x_y_sample_weight(data)
+        keep = weights > 0
+        labels = tf.cast(tf.boolean_mask(targets, keep), tf.int64)
+        with tf.GradientTape() as tape:
+            hidden = tf.boolean_mask(self.states(history, training=True), keep)
+            loss = self._loss(hidden, labels)
+            # Gradients are summed over replicas; the loss is a mean per replica.
+            scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
+        variables = self.trainable_variables
+        gradients = tape.gradient(scaled, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
+        return {"loss": loss}
+
+    def _loss(self, hidden, labels):
+        if self.unigrams is None:
+            return tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(labels, self.output_layer(hidden))
+            )
         sampled = tf.random.fixed_unigram_candidate_sampler(
-            labels,
+            labels[:, None],
             1,
             self.num_sampled,
             unique=True,
@@ -120,26 +158,21 @@ class SampledSoftmaxTrainer(keras.Model):
             distortion=0.75,
             unigrams=self.unigrams,
         )
-        with tf.GradientTape() as tape:
-            hidden = self.encoder(history, training=True)
-            loss = tf.reduce_mean(
-                tf.nn.sampled_softmax_loss(
-                    tf.transpose(self.output_layer.kernel),
-                    self.output_layer.bias,
-                    labels,
-                    hidden,
-                    self.num_sampled,
-                    len(self.unigrams),
-                    sampled_values=sampled,
-                )
+        return tf.reduce_mean(
+            tf.nn.sampled_softmax_loss(
+                tf.transpose(self.output_layer.kernel),
+                self.output_layer.bias,
+                labels[:, None],
+                hidden,
+                self.num_sampled,
+                len(self.unigrams),
+                sampled_values=sampled,
             )
-        variables = self.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        return {"loss": loss}
+        )
 
 
 def _self_attention(x, history, c):
-    """SASRec-style causal self-attention blocks; returns the newest position's state."""
+    """SASRec-style causal self-attention blocks; returns every position's state."""
     x = keras.layers.Dense(c.units, name="input_projection")(x)
     x = PositionEmbedding(c.seed, name="position_embedding")(x)
     padding = keras.layers.Lambda(lambda h: tf.cast(h > 0, tf.bool)[:, None, :])(history)
@@ -151,7 +184,7 @@ def _self_attention(x, history, c):
         forward = keras.layers.Dense(c.units, activation="relu", name=f"forward_{block}")(x)
         forward = keras.layers.Dropout(c.dropout, seed=c.seed)(forward)
         x = keras.layers.LayerNormalization(name=f"norm_f{block}")(x + forward)
-    return x[:, -1, :]
+    return x
 
 
 class SequenceScorer(tf.Module):

@@ -54,6 +54,12 @@ class TwoTowerConfig(ModelConfig):
         history_encoder: How the history becomes a vector: ``mean`` (the
             weighted mean above), or an ``lstm`` / ``gru`` over the history
             embeddings, oldest first, then a dense layer.
+        stride: With an ``lstm`` / ``gru`` encoder, training targets per
+            window read: the encoder reads windows of ``history`` items
+            ``stride`` positions apart, and its state at each of a window's
+            last ``stride`` positions is the query of the next item
+            (:mod:`tfrec.sequences`; above ``history`` it acts as
+            ``history``).
         user_embedding: Include the user-ID embedding in the query.
         popularity_weight: Weight of the log training popularity added to
             every score (the prior that the log-q correction takes out of
@@ -73,7 +79,8 @@ class TwoTowerConfig(ModelConfig):
             only the rows in the batch; for large catalogues, where ``adam``
             takes hours per epoch).
         learning_rate: Adam learning rate.
-        batch_size: Positives per step.
+        batch_size: Positives per step (``batch_size // stride`` windows with
+            an ``lstm`` / ``gru`` encoder).
         epochs: Maximum epochs.
         patience: Epochs without validation NDCG@10 improvement before stopping.
         seed: Seed of initialisation and shuffling.
@@ -86,6 +93,7 @@ class TwoTowerConfig(ModelConfig):
     history: int = 50
     history_decay: float = 0.9
     history_encoder: str = "mean"
+    stride: int = 1
     user_embedding: bool = True
     popularity_weight: float | None = None
     index: str = "brute_force"
@@ -98,6 +106,16 @@ class TwoTowerConfig(ModelConfig):
     patience: int = 3
     seed: int = 0
 
+    @property
+    def windowed(self) -> bool:
+        """Whether training reads history windows (an lstm / gru query tower)."""
+        return bool(self.history) and self.history_encoder != "mean"
+
+    @property
+    def window_stride(self) -> int:
+        """The stride training windows are read at (at most ``history``)."""
+        return min(self.stride, self.history)
+
     def validate(self):
         check_choice("loss", self.loss, ("softmax", "triplet"))
         check_choice("index", self.index, INDEXES)
@@ -105,7 +123,7 @@ class TwoTowerConfig(ModelConfig):
         check_choice("history_encoder", self.history_encoder, ("mean", "lstm", "gru"))
         if not self.history and not self.user_embedding:
             raise ConfigError("the query tower needs user_embedding=true or history > 0")
-        for name in ("embedding_dim", "batch_size", "epochs"):
+        for name in ("embedding_dim", "batch_size", "epochs", "stride"):
             check_positive_int(name, getattr(self, name))
         for name in ("history", "history_decay", "margin", "l2", "learning_rate", "patience"):
             check_non_negative(name, getattr(self, name))
@@ -161,11 +179,16 @@ class TwoTower(Recommender):
                     "in the batch (much faster on large catalogues)"
                 )
         model.compile(optimizer=optimizer)
+        if c.windowed:
+            batch_size = max(c.batch_size // c.window_stride, 1)
+            columns = sequences.windows(c.window_stride)
+        else:
+            batch_size, columns = c.batch_size, sequences.columns()
         fit_with_ranking(
             self,
             model,
-            lambda: training_dataset(sequences.columns(), c.batch_size, c.seed, c.epochs),
-            steps_per_epoch(len(data.users), c.batch_size),
+            lambda: training_dataset(columns, batch_size, c.seed, c.epochs),
+            steps_per_epoch(len(columns["user"]), batch_size),
             split.validation,
             lambda: self._take(model),
             self._raw_scores,
@@ -272,7 +295,7 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
     import tensorflow_recommenders as tfrs
     import tf_keras as keras
 
-    from tfrec.sequences import history_window
+    from tfrec.sequences import history_window, target_windows
 
     c = config
     dense_l2 = c.l2 > 0 and c.optimizer == "adam"
@@ -302,7 +325,10 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
             if c.history and c.history_encoder != "mean":
                 cell = keras.layers.LSTM if c.history_encoder == "lstm" else keras.layers.GRU
                 self.encoder = keras.Sequential(
-                    [cell(c.embedding_dim), keras.layers.Dense(c.embedding_dim)],
+                    [
+                        cell(c.embedding_dim, return_sequences=True),
+                        keras.layers.Dense(c.embedding_dim),
+                    ],
                     name="history_encoder",
                 )
             self.genres = None
@@ -338,7 +364,7 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
                 embedded = self.history_items(items)
                 read.append((embedded, mask))
                 if self.encoder is not None:
-                    parts.append(self.encoder(embedded, mask=mask > 0))
+                    parts.append(self.encoder(embedded, mask=mask > 0)[:, -1, :])
                 else:
                     age = tf.range(c.history - 1, -1, -1, dtype=tf.float32)  # newest item last
                     weights = mask * tf.pow(c.history_decay, age)[None, :]
@@ -346,6 +372,25 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
                     count = tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1.0)
                     parts.append(total / count)
             return tf.add_n(parts), read
+
+        def window_queries(self, batch):
+            """Training windows (an lstm / gru query tower): the encoder's state at each
+            weighted position (+ the user embedding) as queries, their target
+            items, and the embedding rows read as (rows, mask) pairs."""
+            inputs, targets, weights = target_windows(
+                self.sequence_items, batch["last"], batch["start"], c.history, c.window_stride
+            )
+            mask = tf.cast(inputs > 0, tf.float32)
+            embedded = self.history_items(tf.maximum(inputs - 1, 0))
+            keep = weights > 0
+            queries = tf.boolean_mask(self.encoder(embedded, mask=mask > 0), keep)
+            read = [(embedded, mask)]
+            if c.user_embedding:
+                users = tf.broadcast_to(batch["user"][:, None], tf.shape(inputs))
+                rows = self.users(tf.boolean_mask(users, keep))
+                queries += rows
+                read.append((rows, None))
+            return queries, tf.boolean_mask(targets, keep), read
 
         def candidate(self, items):
             return self.candidate_and_rows(items)[0]
@@ -359,11 +404,18 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
             return vectors, rows
 
         def compute_loss(self, batch, training=False):
-            queries, read = self.query_and_rows(batch["user"], batch["position"], batch["start"])
-            candidates, item_rows = self.candidate_and_rows(batch["item"])
-            if not training:  # validation: in-batch softmax loss and FactorizedTopK
-                return self.task(queries, candidates, compute_metrics=True)
-            loss = self.task_loss(batch, queries, candidates)
+            if not training:  # validation pairs: in-batch softmax loss and FactorizedTopK
+                queries = self.query(batch["user"], batch["position"], batch["start"])
+                return self.task(queries, self.candidate(batch["item"]), compute_metrics=True)
+            if c.windowed:
+                queries, items, read = self.window_queries(batch)
+            else:
+                queries, read = self.query_and_rows(
+                    batch["user"], batch["position"], batch["start"]
+                )
+                items = batch["item"]
+            candidates, item_rows = self.candidate_and_rows(items)
+            loss = self.task_loss(items, queries, candidates)
             if c.optimizer == "adam" or not c.l2:  # adam: L2 on whole tables (Keras losses)
                 return loss
             # lazy_adam: L2 on the rows read (part of the logged loss).
@@ -374,18 +426,16 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
             ]
             return loss + c.l2 * tf.add_n(squares)
 
-        def task_loss(self, batch, queries, candidates):
+        def task_loss(self, items, queries, candidates):
             if c.loss == "triplet":
-                negatives = tf.random.uniform(
-                    tf.shape(batch["item"]), 0, n_items, dtype=batch["item"].dtype
-                )
+                negatives = tf.random.uniform(tf.shape(items), 0, n_items, dtype=items.dtype)
                 q = tf.math.l2_normalize(queries, -1)
                 positive = tf.reduce_sum(q * tf.math.l2_normalize(candidates, -1), -1)
                 negative = tf.reduce_sum(
                     q * tf.math.l2_normalize(self.candidate(negatives), -1), -1
                 )
                 return tf.reduce_mean(tf.nn.relu(c.margin - positive + negative))
-            sampling = tf.exp(tf.gather(self.log_probability, batch["item"])) if c.logq else None
+            sampling = tf.exp(tf.gather(self.log_probability, items)) if c.logq else None
             return self.task(
                 queries, candidates, candidate_sampling_probability=sampling, compute_metrics=False
             )
@@ -427,6 +477,7 @@ class LSTMRetrievalConfig(TwoTowerConfig):
 
     history: int = 20
     history_encoder: str = "lstm"
+    stride: int = 5
     user_embedding: bool = False
 
 
