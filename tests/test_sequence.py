@@ -115,11 +115,13 @@ def test_bad_encoder_is_named():
         get_model("lstm", encoder="rnn")
 
 
+@pytest.mark.parametrize("first_targets", [False, True])
 @pytest.mark.parametrize("stride", [1, 2, 3, 4])
-def test_windows_make_every_later_item_a_target_once(stride):
-    """Each item after a user's first is the weighted target of exactly one
-    window, read after the items just before it: at least
-    ``length - stride + 1`` of them, or all of the user's earlier items."""
+def test_windows_make_every_item_a_target_once(stride, first_targets):
+    """Each item after a user's first (every item, with ``first_targets``) is
+    the weighted target of exactly one window, read after the items just
+    before it: at least ``length - stride + 1`` of them, or all of the
+    user's earlier items. Stride 1 keeps the targets in sequence order."""
     from tfrec.sequences import target_windows
 
     rng = np.random.default_rng(stride)
@@ -129,10 +131,11 @@ def test_windows_make_every_later_item_a_target_once(stride):
     items = rng.integers(0, 50, size=len(users))
     sequences = UserSequences(users, items, ends - lengths, ends)
     length = 4
-    windows = sequences.windows(stride)
-    inputs, targets, weights = (
-        t.numpy() for t in target_windows(items, windows["last"], windows["start"], length, stride)
+    windows = sequences.windows(stride, first_targets)
+    tensors = target_windows(
+        items, windows["last"], windows["start"], length, stride, first_targets
     )
+    inputs, targets, weights = (t.numpy() for t in tensors)
     seen = []
     for row, last in enumerate(windows["last"]):
         for j in np.flatnonzero(weights[row]):
@@ -144,8 +147,11 @@ def test_windows_make_every_later_item_a_target_once(stride):
             expected = items[max(start, position - (j + 1)) : position]
             assert (history[history > 0] - 1).tolist() == expected.tolist()
             seen.append(position)
-    later = np.flatnonzero(np.arange(len(users)) > (ends - lengths)[users])
-    assert sorted(seen) == later.tolist()
+    first = np.arange(len(users)) == (ends - lengths)[users]
+    expected = np.flatnonzero(~first | first_targets).tolist()
+    assert sorted(seen) == expected
+    if stride == 1:
+        assert seen == expected
 
 
 def test_user_sequences_are_time_ordered():

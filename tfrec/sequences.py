@@ -11,10 +11,11 @@ positions (as GRU4Rec and SASRec do): :meth:`UserSequences.windows` places a
 user's windows ``stride`` positions apart, and :func:`target_windows` gives
 each window's inputs, the item after each input, and weights that pick the
 window's last ``stride`` targets. Every training item after a user's first
-is then the target of exactly one window, with a history of ``length`` items
-(or all the user's earlier items when there are fewer) at every ``stride``:
-``stride=1`` is one example per target; ``stride=length`` reads each item
-once as input, and the targets early in a window see shorter histories.
+(or every one, with ``first_targets``) is then the target of exactly one
+window, read after the ``length - stride + 1`` to ``length`` items just
+before it (or all the user's earlier items when there are fewer):
+``stride=1`` is one window per target, each with the full ``length``;
+``stride=length`` reads each item once as input.
 """
 
 from __future__ import annotations
@@ -58,32 +59,38 @@ class UserSequences:
             "start": self.starts[self.users],
         }
 
-    def windows(self, stride: int) -> dict[str, np.ndarray]:
-        """Training windows, ``stride`` targets apart, newest first per user.
+    def windows(self, stride: int, first_targets: bool = False) -> dict[str, np.ndarray]:
+        """Training windows, ``stride`` targets apart, oldest first per user.
 
         A window's ``last`` position is its newest target; a user's windows
-        end at ``end - 1``, ``end - 1 - stride``, ... down to ``start + 1``.
+        end at ``end - 1``, ``end - 1 - stride``, ... down to ``start + 1``
+        (``start`` with ``first_targets``). With ``stride=1``: one window per
+        target position, in order.
 
         Args:
             stride: Targets per window (>= 1).
+            first_targets: Whether a user's first item, which has no
+                history, is a target too.
 
         Returns:
             Columns ``user``, ``last`` and ``start`` (the user's start), one
             row per window.
         """
-        n_targets = np.maximum(self.ends - self.starts - 1, 0)
+        n_targets = np.maximum(self.ends - self.starts - (0 if first_targets else 1), 0)
         per_user = -(-n_targets // stride)
         users = np.repeat(np.arange(len(self.starts)), per_user)
         first_window = np.cumsum(per_user) - per_user
-        newest_first = np.arange(len(users)) - first_window[users]
+        newer_windows = per_user[users] - 1 - (np.arange(len(users)) - first_window[users])
         return {
             "user": users,
-            "last": (self.ends[users] - 1 - newest_first * stride).astype(np.int64),
+            "last": (self.ends[users] - 1 - newer_windows * stride).astype(np.int64),
             "start": self.starts[users].astype(np.int64),
         }
 
 
-def target_windows(sequence_items, lasts, starts, length: int, stride: int):
+def target_windows(
+    sequence_items, lasts, starts, length: int, stride: int, first_targets: bool = False
+):
     """Inputs, next-item targets and loss weights of training windows.
 
     Args:
@@ -92,20 +99,23 @@ def target_windows(sequence_items, lasts, starts, length: int, stride: int):
         starts: (batch,) int64 starts of the users.
         length: Window length.
         stride: Targets per window: the last ``stride`` outputs are weighted.
+        first_targets: Whether a user's first item (read after an empty
+            history) is weighted too, as in :meth:`UserSequences.windows`.
 
     Returns:
         (inputs, targets, weights), each (batch, length): the item columns
         + 1 at ``lasts - length .. lasts - 1`` (0 pads before the user's
         start), the item column after each input, and 1.0 where the
-        output's target belongs to the window and its input is a real item
-        (else 0.0).
+        output's target belongs to the window and is preceded by a real
+        item (or is the user's first, with ``first_targets``), else 0.0.
     """
     import tensorflow as tf
 
     inputs, mask = history_window(sequence_items, lasts, starts, length)
-    targets, _ = history_window(sequence_items, lasts + 1, starts, length)
+    targets, target_mask = history_window(sequence_items, lasts + 1, starts, length)
     own = tf.cast(tf.range(length) >= length - stride, tf.float32)
-    return tf.where(mask > 0, inputs + 1, 0), targets, mask * own[None, :]
+    weights = (target_mask if first_targets else mask) * own[None, :]
+    return tf.where(mask > 0, inputs + 1, 0), targets, weights
 
 
 def history_window(sequence_items, positions, starts, length: int):

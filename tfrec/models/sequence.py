@@ -68,9 +68,10 @@ class SequenceConfig(ModelConfig):
         stride: Training targets per window read: windows of ``max_len``
             items start ``stride`` positions apart and the last ``stride``
             outputs of each are trained (above ``max_len`` it acts as
-            ``max_len``: each item is read once). A target
-            at the window's j-th-last output sees ``max_len - j`` items of
-            history, so larger strides train faster on shorter histories.
+            ``max_len``: each item is read once). A target at a window's
+            j-th output from the end (j = 0 for the last) sees ``max_len - j``
+            items of history, so larger strides train faster on shorter
+            histories. 1 (default): one window per target.
         softmax: ``full`` or ``sampled`` training loss.
         num_sampled: Negatives per batch for sampled softmax.
         dropout: Dropout on the encoder output.
@@ -90,7 +91,7 @@ class SequenceConfig(ModelConfig):
     item_vectors: bool = False
     vector_dim: int = 100
     item_features: bool = False
-    stride: int = 5
+    stride: int = 1
     softmax: str = "full"
     num_sampled: int = 1000
     dropout: float = 0.0

@@ -119,13 +119,18 @@ class NextItemTrainer(keras.Model):
     Called, it gives the model's full logits of the newest position.
     """
 
-    def __init__(self, model: keras.Model, unigrams: np.ndarray | None = None, num_sampled=0):
+    def __init__(self, model: keras.Model, unigrams: np.ndarray | None, num_sampled: int):
         super().__init__(name=f"{model.name}_trainer")
         self.model = model
         self.output_layer = model.get_layer("logits")
         self.states = keras.Model(model.input, model.get_layer("states").output)
         self.unigrams = None if unigrams is None else [float(u) for u in unigrams]
         self.num_sampled = 0 if unigrams is None else min(int(num_sampled), len(unigrams) - 1)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
 
     def call(self, history, training=False):
         return self.model(history, training=training)
@@ -134,21 +139,23 @@ class NextItemTrainer(keras.Model):
         history, targets, weights = keras.utils.unpack_x_y_sample_weight(data)
         keep = weights > 0
         labels = tf.cast(tf.boolean_mask(targets, keep), tf.int64)
+        count = tf.cast(tf.size(labels), tf.float32)
         with tf.GradientTape() as tape:
             hidden = tf.boolean_mask(self.states(history, training=True), keep)
-            loss = self._loss(hidden, labels)
+            # Mean over the batch's targets (0 for a replica that got none).
+            loss = tf.math.divide_no_nan(tf.reduce_sum(self._target_losses(hidden, labels)), count)
             # Gradients are summed over replicas; the loss is a mean per replica.
             scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
         variables = self.trainable_variables
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
-        return {"loss": loss}
+        self.loss_tracker.update_state(loss, sample_weight=count)
+        return {"loss": self.loss_tracker.result()}
 
-    def _loss(self, hidden, labels):
+    def _target_losses(self, hidden, labels):
+        """The loss of each target."""
         if self.unigrams is None:
-            return tf.reduce_mean(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(labels, self.output_layer(hidden))
-            )
+            return tf.nn.sparse_softmax_cross_entropy_with_logits(labels, self.output_layer(hidden))
         sampled = tf.random.fixed_unigram_candidate_sampler(
             labels[:, None],
             1,
@@ -158,16 +165,14 @@ class NextItemTrainer(keras.Model):
             distortion=0.75,
             unigrams=self.unigrams,
         )
-        return tf.reduce_mean(
-            tf.nn.sampled_softmax_loss(
-                tf.transpose(self.output_layer.kernel),
-                self.output_layer.bias,
-                labels[:, None],
-                hidden,
-                self.num_sampled,
-                len(self.unigrams),
-                sampled_values=sampled,
-            )
+        return tf.nn.sampled_softmax_loss(
+            tf.transpose(self.output_layer.kernel),
+            self.output_layer.bias,
+            labels[:, None],
+            hidden,
+            self.num_sampled,
+            len(self.unigrams),
+            sampled_values=sampled,
         )
 
 

@@ -5,7 +5,8 @@ the user's last ``history`` items (before each training interaction; at
 serving time the user's last training items). Candidate tower: an item-ID
 embedding plus a learned projection of the item's genre multi-hot (a
 constant table inside the model). Trained on the training interactions as
-implicit positives with
+implicit positives (an ``lstm`` / ``gru`` history encoder reads them in
+windows: ``stride``) with
 
 * ``loss="softmax"`` (default): ``tfrs.tasks.Retrieval``, in-batch sampled
   softmax, with the log-q correction for popular items (``logq``);
@@ -59,7 +60,10 @@ class TwoTowerConfig(ModelConfig):
             ``stride`` positions apart, and its state at each of a window's
             last ``stride`` positions is the query of the next item
             (:mod:`tfrec.sequences`; above ``history`` it acts as
-            ``history``).
+            ``history``). 1 (default): one window per interaction. With a
+            larger stride a query's in-batch negatives include its window's
+            other targets (the same user's neighbouring items). Ignored by
+            the ``mean`` encoder.
         user_embedding: Include the user-ID embedding in the query.
         popularity_weight: Weight of the log training popularity added to
             every score (the prior that the log-q correction takes out of
@@ -181,7 +185,8 @@ class TwoTower(Recommender):
         model.compile(optimizer=optimizer)
         if c.windowed:
             batch_size = max(c.batch_size // c.window_stride, 1)
-            columns = sequences.windows(c.window_stride)
+            # Every interaction is a positive, a user's first after an empty history.
+            columns = sequences.windows(c.window_stride, first_targets=True)
         else:
             batch_size, columns = c.batch_size, sequences.columns()
         fit_with_ranking(
@@ -378,7 +383,12 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
             weighted position (+ the user embedding) as queries, their target
             items, and the embedding rows read as (rows, mask) pairs."""
             inputs, targets, weights = target_windows(
-                self.sequence_items, batch["last"], batch["start"], c.history, c.window_stride
+                self.sequence_items,
+                batch["last"],
+                batch["start"],
+                c.history,
+                c.window_stride,
+                first_targets=True,
             )
             mask = tf.cast(inputs > 0, tf.float32)
             embedded = self.history_items(tf.maximum(inputs - 1, 0))
@@ -473,11 +483,11 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
 
 @dataclasses.dataclass
 class LSTMRetrievalConfig(TwoTowerConfig):
-    """:class:`TwoTowerConfig` with an LSTM over the last 20 items as the query tower."""
+    """:class:`TwoTowerConfig` with an LSTM over the last 20 items as the query tower
+    (``stride`` as in :class:`TwoTowerConfig`)."""
 
     history: int = 20
     history_encoder: str = "lstm"
-    stride: int = 5
     user_embedding: bool = False
 
 
