@@ -218,7 +218,7 @@ def _parser() -> argparse.ArgumentParser:
         "--jobs",
         type=int,
         metavar="N",
-        help="fits at once (default: cores + 1, at most 4; 1 above 2M ratings)",
+        help="fits at once (default: one per core, at most 4; 1 above 2M ratings)",
     )
     p.add_argument("--download", action="store_true", help="download a missing dataset")
     p.add_argument("--out", required=True, metavar="BENCH_DIR", help="directory to write")

@@ -268,10 +268,9 @@ def _cores() -> int:
 
 
 def default_jobs(n_ratings: int = 0) -> int:
-    """Fits run at once by default: one more than the cores (a fit's start-up
-    and Python steps leave its core idle at times), at most four; one above
+    """Fits run at once by default: one per core, at most four; one above
     ``PARALLEL_RATINGS`` ratings, where parallel fits would multiply the memory."""
-    return 1 if n_ratings > PARALLEL_RATINGS else min(_cores() + 1, 4)
+    return 1 if n_ratings > PARALLEL_RATINGS else max(1, min(_cores(), 4))
 
 
 class _JobRunner:
