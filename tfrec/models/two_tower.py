@@ -327,7 +327,7 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
             self.history_items = table(n_items, "history_embedding", 3) if c.history else None
             self.sequence_items = tf.constant(sequences.items) if c.history else None
             self.encoder = None
-            if c.history and c.history_encoder != "mean":
+            if c.windowed:
                 cell = keras.layers.LSTM if c.history_encoder == "lstm" else keras.layers.GRU
                 self.encoder = keras.Sequential(
                     [
