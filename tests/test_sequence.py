@@ -135,7 +135,7 @@ def test_windows_make_every_item_a_target_once(stride, first_targets):
     tensors = target_windows(
         items, windows["last"], windows["start"], length, stride, first_targets
     )
-    inputs, targets, weights = (t.numpy() for t in tensors)
+    inputs, mask, targets, weights = (t.numpy() for t in tensors)
     seen = []
     for row, last in enumerate(windows["last"]):
         for j in np.flatnonzero(weights[row]):
@@ -143,9 +143,9 @@ def test_windows_make_every_item_a_target_once(stride, first_targets):
             start = windows["start"][row]
             assert targets[row, j] == items[position]
             assert j + 1 >= length - stride + 1
-            history = inputs[row, : j + 1]
+            history = inputs[row, : j + 1][mask[row, : j + 1] > 0]
             expected = items[max(start, position - (j + 1)) : position]
-            assert (history[history > 0] - 1).tolist() == expected.tolist()
+            assert history.tolist() == expected.tolist()
             seen.append(position)
     first = np.arange(len(users)) == (ends - lengths)[users]
     expected = np.flatnonzero(~first | first_targets).tolist()

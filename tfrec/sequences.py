@@ -103,11 +103,11 @@ def target_windows(
             history) is weighted too, as in :meth:`UserSequences.windows`.
 
     Returns:
-        (inputs, targets, weights), each (batch, length): the item columns
-        + 1 at ``lasts - length .. lasts - 1`` (0 pads before the user's
-        start), the item column after each input, and 1.0 where the
-        output's target belongs to the window and is preceded by a real
-        item (or is the user's first, with ``first_targets``), else 0.0.
+        (inputs, mask, targets, weights), each (batch, length): the inputs
+        and their mask as :func:`history_window` gives them for ``lasts``,
+        the item column after each input, and 1.0 where the output's target
+        belongs to the window and is preceded by a real item (or is the
+        user's first, with ``first_targets``), else 0.0.
     """
     import tensorflow as tf
 
@@ -115,7 +115,7 @@ def target_windows(
     targets, target_mask = history_window(sequence_items, lasts + 1, starts, length)
     own = tf.cast(tf.range(length) >= length - stride, tf.float32)
     weights = (target_mask if first_targets else mask) * own[None, :]
-    return tf.where(mask > 0, inputs + 1, 0), targets, weights
+    return inputs, mask, targets, weights
 
 
 def history_window(sequence_items, positions, starts, length: int):

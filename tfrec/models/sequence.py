@@ -154,7 +154,11 @@ class SequenceRecommender(Recommender):
         sequence_items = tf.constant(sequences.items)
 
         def example(batch):
-            return target_windows(sequence_items, batch["last"], batch["start"], c.max_len, stride)
+            inputs, mask, targets, weights = target_windows(
+                sequence_items, batch["last"], batch["start"], c.max_len, stride
+            )
+            # Input ids are item column + 1; 0 pads.
+            return tf.where(mask > 0, inputs + 1, 0), targets, weights
 
         ends = tf.constant(sequences.ends, tf.int64)
         window, mask = history_window(

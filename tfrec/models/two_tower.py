@@ -382,7 +382,7 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
             """Training windows (an lstm / gru query tower): the encoder's state at each
             weighted position (+ the user embedding) as queries, their target
             items, and the embedding rows read as (rows, mask) pairs."""
-            inputs, targets, weights = target_windows(
+            items, mask, targets, weights = target_windows(
                 self.sequence_items,
                 batch["last"],
                 batch["start"],
@@ -390,13 +390,12 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
                 c.window_stride,
                 first_targets=True,
             )
-            mask = tf.cast(inputs > 0, tf.float32)
-            embedded = self.history_items(tf.maximum(inputs - 1, 0))
+            embedded = self.history_items(items)
             keep = weights > 0
             queries = tf.boolean_mask(self.encoder(embedded, mask=mask > 0), keep)
             read = [(embedded, mask)]
             if c.user_embedding:
-                users = tf.broadcast_to(batch["user"][:, None], tf.shape(inputs))
+                users = tf.broadcast_to(batch["user"][:, None], tf.shape(items))
                 rows = self.users(tf.boolean_mask(users, keep))
                 queries += rows
                 read.append((rows, None))
