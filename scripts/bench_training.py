@@ -2,12 +2,10 @@
 
 Generates MovieLens-shaped synthetic ratings (default 2,000,000 ratings,
 160,000 users, 60,000 items), trains tfrec's `mf` for a few epochs and reports
-examples/second per epoch after the first (which includes tracing), and the
-floor that TensorFlow's sparse row ops set (gather + scatter-add, no
-arithmetic). With
-scikit-surprise installed (`pip install -e ".[bench]"`), Surprise's SVD with
-64 factors is timed on the same ratings, in file order (grouped by user, as
-Surprise reads MovieLens) and shuffled. The last line printed is one JSON
+examples/second per epoch after the first (which includes tracing and XLA
+compilation). With scikit-surprise installed (`pip install -e ".[bench]"`),
+Surprise's SVD with 64 factors is timed on the same ratings, in file order
+(grouped by user, as Surprise reads MovieLens) and shuffled. The last line printed is one JSON
 object with the figures.
 
     python scripts/bench_training.py [--ratings 2000000] [--epochs 4]
@@ -33,39 +31,6 @@ def bench_tfrec(split, epochs: int, batch_size: int) -> dict:
         "tfrec_examples_per_s": float(np.median(rates)),
         "tfrec_epoch_s": [round(r["seconds"], 3) for r in model.history_],
     }
-
-
-def bench_floor(split, batch_size: int) -> float:
-    """Examples/s of the table traffic alone: per batch, gather the user and item
-    rows of mf's packed layout (64 factors + 4 columns) and scatter-add them
-    back, with no arithmetic. No optimiser built from TensorFlow's sparse row
-    ops can train faster than this on the machine."""
-    import tensorflow as tf
-
-    from tfrec.pipelines import epoch_batches
-
-    users = split.train["user_id"].factorize()[0].astype(np.int32)
-    items = split.train["item_id"].factorize()[0].astype(np.int32)
-    width = 64 + 4
-    user_table = tf.Variable(tf.zeros([users.max() + 1, width]))
-    item_table = tf.Variable(tf.zeros([items.max() + 1, width]))
-    columns = {"user": tf.constant(users), "item": tf.constant(items)}
-
-    @tf.function
-    def epoch(dataset):
-        for batch in dataset:
-            u, i = tf.gather(user_table, batch["user"]), tf.gather(item_table, batch["item"])
-            user_table.scatter_add(tf.IndexedSlices(i * 1e-9, batch["user"]))
-            item_table.scatter_add(tf.IndexedSlices(u * 1e-9, batch["item"]))
-
-    rates = []
-    for e in range(3):
-        started = time.perf_counter()
-        epoch(epoch_batches(columns, batch_size, 0, e))
-        rates.append(len(users) / (time.perf_counter() - started))
-    rate = float(np.median(rates[1:]))
-    print(f"gather + scatter-add floor: {rate / 1e6:.2f} M examples/s")
-    return rate
 
 
 def bench_surprise(ratings, epochs: int) -> dict | None:
@@ -121,7 +86,6 @@ def main():
         "batch_size": args.batch_size,
     }
     result.update(bench_tfrec(split, args.epochs, args.batch_size))
-    result["tf_gather_scatter_floor_examples_per_s"] = bench_floor(split, args.batch_size)
     peer = bench_surprise(data.ratings, min(args.epochs, 2))
     result["surprise_examples_per_s"] = peer["surprise_examples_per_s"] if peer else None
     result["surprise_shuffled_examples_per_s"] = (

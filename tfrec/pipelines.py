@@ -12,6 +12,22 @@ import numpy as np
 import tensorflow as tf
 
 
+def epoch_order(n, seed: int, epoch) -> tf.Tensor:
+    """The example indices ``0..n-1`` in epoch ``epoch``'s order: a permutation
+    drawn with the stateless seed ``(seed, epoch)``.
+
+    Args:
+        n: Number of examples (int or int64 scalar tensor).
+        seed: Base seed.
+        epoch: Epoch number (int or scalar tensor).
+
+    Returns:
+        An int64 tensor of shape (n,).
+    """
+    seed = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    return tf.random.experimental.stateless_shuffle(tf.range(tf.cast(n, tf.int64)), seed=seed)
+
+
 def epoch_batches(tensors: dict, batch_size: int, seed: int, epoch) -> tf.data.Dataset:
     """One epoch of shuffled batches of equal-length column tensors.
 
@@ -25,10 +41,7 @@ def epoch_batches(tensors: dict, batch_size: int, seed: int, epoch) -> tf.data.D
         A dataset of dicts of batched tensors.
     """
     n = tf.shape(next(iter(tensors.values())), out_type=tf.int64)[0]
-    epoch = tf.cast(epoch, tf.int64)
-    order = tf.random.experimental.stateless_shuffle(
-        tf.range(n), seed=tf.stack([tf.constant(seed, tf.int64), epoch])
-    )
+    order = epoch_order(n, seed, epoch)
     n_full = n // batch_size * batch_size
     shuffled = {name: tf.gather(column, order) for name, column in tensors.items()}
 

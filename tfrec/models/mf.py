@@ -7,8 +7,9 @@ Loss per example: (r_hat - r)^2 / 2 + l2 / 2 (|p_u|^2 + |q_i|^2) + l2_bias / 2
 in Surprise's SVD; strong ``l2`` (0.1-0.15) is what makes MF generalise on
 MovieLens.
 
-Training is a TensorFlow loop over tf.data batches inside one ``tf.function``
-per epoch, with a row-wise Adagrad that touches only the rows in the batch:
+Training is one XLA-compiled TensorFlow loop per epoch over batches of a
+seeded shuffle (:mod:`tfrec.models.mf_trainer`), with a row-wise Adagrad that
+touches only the rows in the batch:
 
 * each user row holds ``[p_u, b_u, 1, a_factors, a_bias]`` and each item row
   ``[q_i, 1, b_i, a_factors, a_bias]``, so ``row_u[:d+2] . row_i[:d+2]`` is
@@ -97,15 +98,14 @@ class MF(Recommender):
         import tensorflow as tf
 
         from tfrec.models.mf_trainer import MFTrainer
-        from tfrec.pipelines import epoch_batches
 
         c = self.config
         trainer = MFTrainer(len(data.user_ids), len(data.item_ids), c, self.global_mean_)
-        columns = {
-            "user": tf.constant(data.users.astype(np.int32)),
-            "item": tf.constant(data.items.astype(np.int32)),
-            "rating": tf.constant(data.ratings),
-        }
+        columns = (
+            tf.constant(data.users.astype(np.int32)),
+            tf.constant(data.items.astype(np.int32)),
+            tf.constant(data.ratings),
+        )
         validation = self._encoded(split.validation)
         writer = tf.summary.create_file_writer(str(self.log_dir)) if self.log_dir else None
         tables = {"users": trainer.users, "items": trainer.items}
@@ -126,7 +126,7 @@ class MF(Recommender):
             if self._stopped(progress, validation is not None):
                 break
             started = time.perf_counter()
-            loss = trainer.train_epoch(epoch_batches(columns, c.batch_size, c.seed, epoch))
+            loss = trainer.train_epoch(columns, c.batch_size, c.seed, epoch)
             seconds = time.perf_counter() - started
             record = {
                 "epoch": epoch + 1,

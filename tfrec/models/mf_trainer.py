@@ -1,9 +1,20 @@
-"""The TensorFlow training loop of :mod:`tfrec.models.mf` (row-wise sparse Adagrad)."""
+"""The TensorFlow training loop of :mod:`tfrec.models.mf` (row-wise sparse Adagrad).
+
+An epoch is one XLA-compiled loop over batches of a seeded shuffle of the
+example indices: each step gathers its examples' columns and table rows,
+computes the updates and scatter-adds them into the tables in place (XLA
+aliases the variables' buffers, so no step copies a table). Against the same
+steps as TensorFlow ops fed by tf.data this trains the same tables 1.5-2
+times faster (README, "Training speed"): no per-step op dispatch, and no
+shuffled copy of the columns.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
+
+from tfrec.pipelines import epoch_order
 
 
 class MFTrainer(tf.Module):
@@ -28,7 +39,7 @@ class MFTrainer(tf.Module):
         self.item_l2 = tf.constant([config.l2] * d + [0.0, config.l2_bias])
         self.learning_rate = float(config.learning_rate)
         self.global_mean = float(global_mean)
-        self._step_math = tf.function(self._deltas, jit_compile=True)
+        self._train_steps = tf.function(self._steps, jit_compile=True)
 
     @staticmethod
     def _table(rng, n, d, config, bias_col):
@@ -64,23 +75,39 @@ class MFTrainer(tf.Module):
         item_delta = self._side(item_rows, user_rows, error, self.item_mask, self.item_l2, d + 1)
         return user_delta, item_delta, tf.reduce_sum(tf.square(error))
 
-    @tf.function
-    def _epoch(self, dataset):
-        total, count = tf.constant(0.0), tf.constant(0.0)
-        for batch in dataset:
-            users, items = batch["user"], batch["item"]
-            user_delta, item_delta, squared = self._step_math(
-                tf.gather(self.users, users), tf.gather(self.items, items), batch["rating"]
+    def _steps(self, batches, users, items, ratings):
+        """One step per row of ``batches`` (example indices); the summed squared error."""
+        total = tf.constant(0.0)
+        for step in tf.range(tf.shape(batches)[0]):
+            rows = batches[step]
+            user, item = tf.gather(users, rows), tf.gather(items, rows)
+            user_delta, item_delta, squared = self._deltas(
+                tf.gather(self.users, user), tf.gather(self.items, item), tf.gather(ratings, rows)
             )
-            self.users.scatter_add(tf.IndexedSlices(user_delta, users))
-            self.items.scatter_add(tf.IndexedSlices(item_delta, items))
+            self.users.scatter_add(tf.IndexedSlices(user_delta, user))
+            self.items.scatter_add(tf.IndexedSlices(item_delta, item))
             total += squared
-            count += tf.cast(tf.shape(users)[0], tf.float32)
-        return tf.sqrt(total / count)
+        return total
 
-    def train_epoch(self, dataset) -> float:
-        """Runs one epoch over a dataset of batches; returns the training RMSE."""
-        return float(self._epoch(dataset))
+    def train_epoch(self, columns, batch_size: int, seed: int, epoch: int) -> float:
+        """Trains one epoch; returns the training RMSE.
+
+        Args:
+            columns: ``(users, items, ratings)`` tensors of the training examples.
+            batch_size: Examples per step; the last step takes the rest.
+            seed: Base seed; the epoch's order is that of
+                :func:`tfrec.pipelines.epoch_order`.
+            epoch: Epoch number.
+        """
+        order = epoch_order(tf.shape(columns[0], out_type=tf.int64)[0], seed, epoch)
+        n = int(order.shape[0])
+        full = n // batch_size * batch_size
+        total = 0.0
+        if full:
+            total += float(self._train_steps(tf.reshape(order[:full], [-1, batch_size]), *columns))
+        if full < n:
+            total += float(self._train_steps(order[None, full:], *columns))
+        return (total / n) ** 0.5
 
     def unpack(self, users: np.ndarray, items: np.ndarray):
         """(user_factors, user_bias, item_factors, item_bias) of packed user and item tables."""
