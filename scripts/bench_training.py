@@ -5,8 +5,8 @@ Generates MovieLens-shaped synthetic ratings (default 2,000,000 ratings,
 examples/second per epoch after the first (which includes tracing and XLA
 compilation). With scikit-surprise installed (`pip install -e ".[bench]"`),
 Surprise's SVD with 64 factors is timed on the same ratings, in file order
-(grouped by user, as Surprise reads MovieLens) and shuffled. The last line printed is one JSON
-object with the figures.
+(grouped by user, as Surprise reads MovieLens) and shuffled. The last line
+printed is one JSON object with the figures.
 
     python scripts/bench_training.py [--ratings 2000000] [--epochs 4]
 """

@@ -99,8 +99,8 @@ class MFTrainer(tf.Module):
                 :func:`tfrec.pipelines.epoch_order`.
             epoch: Epoch number.
         """
-        order = epoch_order(tf.shape(columns[0], out_type=tf.int64)[0], seed, epoch)
-        n = int(order.shape[0])
+        n = int(columns[0].shape[0])
+        order = epoch_order(n, seed, epoch)
         full = n // batch_size * batch_size
         total = 0.0
         if full:
