@@ -98,7 +98,7 @@ class SequenceConfig(ModelConfig):
     learning_rate: float = 1e-2
     batch_size: int = 512
     epochs: int = 20
-    patience: int = 3
+    patience: int = 2
     seed: int = 0
 
     def validate(self):

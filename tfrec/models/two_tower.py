@@ -107,7 +107,7 @@ class TwoTowerConfig(ModelConfig):
     learning_rate: float = 5e-3
     batch_size: int = 1024
     epochs: int = 30
-    patience: int = 3
+    patience: int = 2
     seed: int = 0
 
     @property
