@@ -107,7 +107,7 @@ class TwoTowerConfig(ModelConfig):
     learning_rate: float = 5e-3
     batch_size: int = 1024
     epochs: int = 30
-    patience: int = 2
+    patience: int = 3
     seed: int = 0
 
     @property
@@ -483,11 +483,12 @@ def _build(config, n_users, n_items, genres, popularity, sequences):
 @dataclasses.dataclass
 class LSTMRetrievalConfig(TwoTowerConfig):
     """:class:`TwoTowerConfig` with an LSTM over the last 20 items as the query tower
-    (``stride`` as in :class:`TwoTowerConfig`)."""
+    (``stride`` as in :class:`TwoTowerConfig`) and a patience of 2 epochs."""
 
     history: int = 20
     history_encoder: str = "lstm"
     user_embedding: bool = False
+    patience: int = 2
 
 
 class LSTMRetrieval(TwoTower):
