@@ -113,11 +113,15 @@ def _train_and_export(names, root: Path, args) -> None:
 
 
 def _known_users(loaded) -> np.ndarray:
-    """Every user ID the export knows (the keys of its ID lookup table)."""
+    """Every user ID the export knows (the keys of its ID lookup table): int64, or
+    ``bytes`` for an export from string IDs."""
     import tensorflow as tf
 
+    _, specs = loaded.signatures["recommend"].structured_input_signature
     keys, _ = tf.raw_ops.LookupTableExportV2(
-        table_handle=loaded.user_table.resource_handle, Tkeys=tf.int64, Tvalues=tf.int64
+        table_handle=loaded.user_table.resource_handle,
+        Tkeys=specs["user_id"].dtype,
+        Tvalues=tf.int64,
     )
     return np.sort(keys.numpy())
 
@@ -129,15 +133,15 @@ def _inprocess(recommend, users: np.ndarray, args) -> dict:
     k = tf.constant([10], tf.int32)
 
     def call(batch):
-        outputs = recommend(user_id=tf.constant(batch, tf.int64), k=k)
+        outputs = recommend(user_id=tf.constant(batch), k=k)
         return outputs["item_ids"].numpy(), outputs["scores"].numpy()
 
     for _ in range(20):  # warm-up: tracing, allocator
         call(rng.choice(users, 1))
     latencies = []
-    for user in rng.choice(users, args.calls):
+    for batch in rng.choice(users, (args.calls, 1)):  # arrays keep the IDs' dtype
         started = time.perf_counter()
-        call([user])
+        call(batch)
         latencies.append(time.perf_counter() - started)
     batches = [rng.choice(users, 256) for _ in range(args.batches)]
     call(batches[0])
@@ -156,11 +160,11 @@ def _inprocess(recommend, users: np.ndarray, args) -> dict:
 
 def _rest(client: Client, name: str, users: np.ndarray) -> dict:
     for user in users[:20]:
-        client.predict(name, [{"user_id": int(user), "k": 10}], signature_name="recommend")
+        client.predict(name, [{"user_id": user, "k": 10}], signature_name="recommend")
     latencies = []
     for user in users:
         started = time.perf_counter()
-        client.predict(name, [{"user_id": int(user), "k": 10}], signature_name="recommend")
+        client.predict(name, [{"user_id": user, "k": 10}], signature_name="recommend")
         latencies.append(time.perf_counter() - started)
     p50, p95 = np.percentile(latencies, [50, 95]) * 1e3
     return {"rest_p50_ms": round(float(p50), 3), "rest_p95_ms": round(float(p95), 3)}

@@ -4,7 +4,7 @@ Trains `mf` on synthetic data, exports it, starts `tfrec serve` as a
 subprocess on a free loopback port, and drives it with ``--clients``
 threads for ``--seconds``: 90% valid ``recommend`` requests (random known
 users, k=10) and 10% invalid ones (malformed JSON, unknown input names,
-strings as IDs, unknown signatures). Halfway through, version 2 is exported
+non-numeric strings as IDs, unknown signatures). Halfway through, version 2 is exported
 into the served root. The RSS baseline is taken after 5 s of the same load
 (threads, connections and TensorFlow's buffers settle). Prints throughput,
 latency percentiles of the valid requests, answers by kind, the server's

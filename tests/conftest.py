@@ -4,9 +4,11 @@ import os
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from tfrec.data.synthetic import checkerboard, generate
+from tfrec.data.interaction_log import read_interactions
+from tfrec.data.synthetic import as_log, checkerboard, generate
 from tfrec.splits import split
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,6 +34,27 @@ def small_data():
 @pytest.fixture(scope="session")
 def small_split(small_data):
     return split(small_data, "temporal")
+
+
+@pytest.fixture(scope="session")
+def string_split(small_data):
+    """The small data with string IDs ("u12", "i34") and ISO times, read as a user's file."""
+    log, items = as_log(small_data)
+    data = read_interactions(log, items=items, name="synthetic-strings")
+    assert data.user_vocab.is_string and data.item_vocab.is_string
+    return split(data, "temporal")
+
+
+@pytest.fixture(scope="session")
+def implicit_split(small_data):
+    """The small data without ratings, each pair logged twice (counted), integer IDs."""
+    log, items = as_log(small_data, string_ids=False, iso_times=False, implicit=True)
+    repeated = log.iloc[::3].assign(when=lambda f: f["when"] - 60)
+    data = read_interactions(
+        pd.concat([log, repeated], ignore_index=True), items=items, name="synthetic-implicit"
+    )
+    assert data.implicit and data.user_vocab is None and "weight" in data.ratings
+    return split(data, "temporal")
 
 
 @pytest.fixture(scope="session")

@@ -140,3 +140,88 @@ class RecommenderContract:
         half_items = len(model.item_ids) // 2
         own_group = (users <= len(users) // 2) == (top[:, 0] <= half_items)
         assert own_group.all(), f"top items {top[:, 0]} for users {users}"
+
+    # ---- the same contract on a user's own data: string IDs, implicit feedback ------------
+
+    @pytest.fixture(scope="class", params=["string_split", "implicit_split"])
+    def own_split(self, request):
+        return request.getfixturevalue(request.param)
+
+    @pytest.fixture(scope="class")
+    def own_fitted(self, own_split):
+        model = self.make()
+        if own_split.dataset.implicit and model.needs_ratings():
+            pytest.skip(f"{self.model_name} predicts ratings: refuses implicit data (tested)")
+        return model.fit(own_split)
+
+    def test_rating_models_refuse_implicit_data(self, implicit_split):
+        model = self.make()
+        if not model.needs_ratings():
+            assert model.fit(implicit_split).predicts_ratings is False
+            return
+        with pytest.raises(NotSupportedError, match="implicit feedback"):
+            model.fit(implicit_split)
+
+    def test_own_data_recommends_raw_ids(self, own_fitted, own_split):
+        data = own_split.dataset
+        train = own_split.train
+        users = data.raw_user_ids(train["user_id"].unique()[:4])
+        assert set(own_fitted.user_ids) == set(data.raw_user_ids(train["user_id"]))
+        items, scores = own_fitted.recommend(users, k=5)
+        assert items.dtype == own_fitted.item_ids.dtype and items.shape == (4, 5)
+        assert np.all(np.diff(scores, axis=1) <= 1e-6)
+        for user, row in zip(users, items, strict=True):
+            mine = (
+                train["user_id"] == data.user_vocab.encode([user])[0]
+                if data.user_vocab
+                else (train["user_id"] == user)
+            )
+            seen = data.raw_item_ids(train.loc[mine, "item_id"])
+            assert not set(row) & set(seen) and set(row) <= set(own_fitted.item_ids)
+
+    def test_own_data_unknown_ids_fall_back(self, own_fitted):
+        nobody = "nobody" if own_fitted.users_.is_string else -42
+        items, _ = own_fitted.recommend([nobody], k=5)
+        popular = own_fitted.item_ids[np.argsort(-own_fitted.popularity_, kind="stable")[:5]]
+        assert list(items[0]) == list(popular)
+        missing = "no-such-item" if own_fitted.items_.is_string else -7
+        pred = own_fitted.predict(
+            [nobody, own_fitted.user_ids[0]], [own_fitted.item_ids[0], missing]
+        )
+        assert np.all(np.isfinite(pred))
+
+    def test_own_data_save_load_and_savedmodel_equal(self, own_fitted, tmp_path):
+        import tensorflow as tf
+
+        string_users = own_fitted.users_.is_string
+        users = [*own_fitted.user_ids[:5], "nobody" if string_users else -1]
+        own_fitted.save(tmp_path / "m")
+        loaded = load_model(tmp_path / "m")
+        items, scores = own_fitted.recommend(users, k=5)
+        np.testing.assert_array_equal(loaded.recommend(users, k=5)[0], items)
+        np.testing.assert_array_equal(loaded.item_ids, own_fitted.item_ids)
+
+        served = tf.saved_model.load(str(own_fitted.export(tmp_path / "export")))
+        dtype = tf.string if string_users else tf.int64
+        out = served.signatures["recommend"](user_id=tf.constant(users, dtype), k=tf.constant([5]))
+        got = out["item_ids"].numpy()
+        if own_fitted.items_.is_string:
+            got = got.astype(str)
+        np.testing.assert_array_equal(got, items)
+        np.testing.assert_allclose(out["scores"].numpy(), scores, rtol=1e-5, atol=1e-5)
+        pair_items = own_fitted.item_ids[: len(users)]
+        inputs = {
+            "user_id": tf.constant(users, dtype),
+            "item_id": tf.constant(
+                pair_items,
+                served.signatures["predict"].structured_input_signature[1]["item_id"].dtype,
+            ),
+        }
+        if own_fitted.uses_timestamps:
+            inputs["timestamp"] = tf.constant(np.full(len(users), 1_500_000_000, np.int64))
+        result = served.signatures["predict"](**inputs)
+        value = result["rating" if own_fitted.predicts_ratings else "score"].numpy()
+        times = inputs["timestamp"].numpy() if own_fitted.uses_timestamps else None
+        np.testing.assert_allclose(
+            value, own_fitted.predict(users, pair_items, times), rtol=1e-5, atol=1e-5
+        )

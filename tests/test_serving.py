@@ -1,6 +1,8 @@
 """Serving: warm-up records, TF Serving configs, the REST and gRPC clients, and
-``tfrec serve`` run as a real subprocess against freshly exported models."""
+``tfrec serve`` run as a real subprocess against freshly exported models; a
+string-ID model built by hand, served by an in-process LocalServer."""
 
+import contextlib
 import json
 import re
 import select
@@ -22,8 +24,7 @@ import tfrec
 from tests.conftest import REPO
 from tfrec.cli import main
 from tfrec.errors import ConfigError, ServingError
-from tfrec.serving import Batching, Client, GrpcClient, read_warmup, write_configs
-from tfrec.serving.rest_format import to_arrays
+from tfrec.serving import Batching, Client, GrpcClient, LocalServer, read_warmup, write_configs
 from tfrec.serving.warmup import write_warmup
 
 _MODELS = {"mf": {"n_factors": 8, "epochs": 5}, "popularity": {}}
@@ -142,6 +143,13 @@ def test_status_and_metadata(server):
     assert recommend["method_name"] == "tensorflow/serving/predict"
 
 
+DEEP = 100_000
+
+
+def _nested(depth, leaf=b""):
+    return b"[" * depth + leaf + b"]" * depth
+
+
 def _raw(url, path, body=None):
     request = urllib.request.Request(url + path, data=body, method="POST" if body else "GET")
     try:
@@ -165,13 +173,13 @@ def _raw(url, path, body=None):
             "/v1/models/mf:predict",
             b'{"instances": [{"user_id": "a", "k": 5}], "signature_name": "recommend"}',
             400,
-            "takes int64 numbers; got strings",
+            "input 'user_id' of signature 'recommend' takes int64 integers; got \"a\"",
         ),
         (
             "/v1/models/mf:predict",
             b'{"inputs": {"user_id": [1.5], "item_id": [2]}}',
             400,
-            "decimals",
+            "takes int64 integers; got 1.5",
         ),
         ("/v1/models/mf:predict", b'{"inputs": {"user_id": [1]}}', 400, "missing input 'item_id'"),
         (
@@ -194,6 +202,60 @@ def _raw(url, path, body=None):
             ).encode(),
             400,
             "limit of 1024",
+        ),
+        # issue 19: bodies nested past the JSON parser's limit, or not as deep, and
+        # inputs of different batch sizes
+        pytest.param(
+            "/v1/models/mf:predict", _nested(DEEP), 400, "nested too deeply", id="deep body"
+        ),
+        pytest.param(
+            "/v1/models/mf:predict",
+            b'{"instances": ' + _nested(DEEP) + b"}",
+            400,
+            "nested too deeply",
+            id="deep instances",
+        ),
+        pytest.param(
+            "/v1/models/mf:predict",
+            b'{"inputs": {"item_id": [1], "user_id": ' + _nested(DEEP, b"1") + b"}}",
+            400,
+            "nested too deeply",
+            id="deep inputs",
+        ),
+        pytest.param(
+            "/v1/models/mf:predict",
+            b'{"inputs": {"item_id": [1], "user_id": ' + _nested(500, b"1") + b"}}",
+            400,
+            "input 'user_id' of signature 'serving_default' has shape [batch]; "
+            "got lists nested more than 1 deep",
+            id="nested inputs",
+        ),
+        (
+            "/v1/models/mf:predict",
+            b'{"instances": [{"user_id": [1, 2], "item_id": 3}]}',
+            400,
+            "input 'user_id' of signature 'serving_default' has shape [batch]; got lists nested",
+        ),
+        (
+            "/v1/models/mf:predict",
+            b'{"inputs": {"user_id": [1, 2, 3], "item_id": [1, 2]}}',
+            400,
+            "inputs 'item_id' and 'user_id' of signature 'serving_default' have different "
+            "batch sizes: 2 and 3 rows",
+        ),
+        (
+            "/v1/models/mf:predict",
+            b'{"inputs": {"user_id": [1, 2, 3], "k": [5, 5]}, "signature_name": "recommend"}',
+            400,
+            "input 'k' of signature 'recommend' takes 1 value or one per row (3, as 'user_id'); "
+            "got 2",
+        ),
+        pytest.param(
+            "/v1/models/mf:predict",
+            b'{"inputs": [' + b"1" * 5000 + b"]}",
+            400,
+            "JSON Parse error: Exceeds the limit",
+            id="long number",
         ),
         ("/v1/models/nope:predict", b'{"instances": [1]}', 404, "Servable not found"),
         ("/v1/models/mf/versions/7:predict", b'{"instances": [1]}', 404, "Specific(mf, 7)"),
@@ -372,41 +434,20 @@ def test_tfserving_engine_execs_the_model_server(exports, tmp_path):
     assert "tensorflow_model_server is not on PATH" in missing.stderr
 
 
-def test_request_arrays_follow_the_signature():
-    specs = {
-        "history": tf.TensorSpec([None, None], tf.int64, name="history"),
-        "k": tf.TensorSpec([None], tf.int32, name="k"),
-    }
-    rows = [{"history": [1, 2, -1], "k": 5}, {"history": [3, -1, -1], "k": 5}]
-    arrays = to_arrays(rows, True, specs, "recommend_history", 1024)
-    assert arrays["history"].dtype == np.int64 and arrays["history"].shape == (2, 3)
-    assert arrays["k"].dtype == np.int32 and arrays["k"].tolist() == [5, 5]
-    problems = [
-        ({"history": [[1, 2], [3]], "k": [5]}, "rows of different lengths"),
-        ({"history": [[1]], "k": [2**40]}, "takes int32 numbers; got out-of-range"),
-        ({"history": [[1]], "k": 5}, "has shape [batch]; got shape []"),
-        ({"history": [1, 2], "k": [5]}, "has shape [batch, n]; got shape [2]"),
-    ]
-    for inputs, message in problems:
-        with pytest.raises(ServingError, match=re.escape(message)):
-            to_arrays(inputs, False, specs, "recommend_history", 1024)
-
-
-def test_grpc_client_round_trip(exports):
-    """GrpcClient against an in-process PredictionService backed by the SavedModel (no TF
-    Serving binary here): the request it builds, the answer it decodes, its errors."""
+@contextlib.contextmanager
+def _prediction_service(models):
+    """An in-process PredictionService running ``{name: loaded SavedModel}`` (no TF
+    Serving binary here); yields its port."""
     from concurrent import futures
 
     import grpc
     from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-    root, models = exports
-    loaded = tf.saved_model.load(str(root / "mf" / "1"))
-
     class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         def Predict(self, request, context):
-            if request.model_spec.name != "mf":
+            if request.model_spec.name not in models:
                 context.abort(grpc.StatusCode.NOT_FOUND, "Servable not found")
+            loaded = models[request.model_spec.name]
             function = loaded.signatures[request.model_spec.signature_name]
             inputs = {key: tf.make_ndarray(proto) for key, proto in request.inputs.items()}
             response = predict_pb2.PredictResponse()
@@ -419,27 +460,250 @@ def test_grpc_client_round_trip(exports):
     port = grpc_server.add_insecure_port("127.0.0.1:0")
     grpc_server.start()
     try:
-        users = np.array(models["mf"].user_ids[:3])
-        with GrpcClient(f"127.0.0.1:{port}") as client:
-            request = client.request(
-                "mf", {"user_id": users, "k": [4, 4, 4]}, "recommend", version=1
-            )
-            assert request.model_spec.version.value == 1
-            assert tf.make_ndarray(request.inputs["k"]).dtype == np.int32
-            got = client.predict("mf", {"user_id": users, "k": [4, 4, 4]}, "recommend")
-            want = loaded.signatures["recommend"](
-                user_id=tf.constant(users, tf.int64), k=tf.constant([4, 4, 4], tf.int32)
-            )
-            _assert_same(got, want, "grpc recommend")
-            with pytest.raises(ServingError, match="model nope not found"):
-                client.predict("nope", {"user_id": users})
+        yield port
     finally:
         grpc_server.stop(None)
+
+
+def test_grpc_client_round_trip(exports):
+    """GrpcClient against an in-process PredictionService backed by the SavedModel:
+    the request it builds, the answer it decodes, its errors."""
+    root, models = exports
+    loaded = tf.saved_model.load(str(root / "mf" / "1"))
+    users = np.array(models["mf"].user_ids[:3])
+    with (
+        _prediction_service({"mf": loaded}) as port,
+        GrpcClient(f"127.0.0.1:{port}") as client,
+    ):
+        request = client.request("mf", {"user_id": users, "k": [4, 4, 4]}, "recommend", version=1)
+        assert request.model_spec.version.value == 1
+        assert tf.make_ndarray(request.inputs["k"]).dtype == np.int32
+        got = client.predict("mf", {"user_id": users, "k": [4, 4, 4]}, "recommend")
+        want = loaded.signatures["recommend"](
+            user_id=tf.constant(users, tf.int64), k=tf.constant([4, 4, 4], tf.int32)
+        )
+        _assert_same(got, want, "grpc recommend")
+        with pytest.raises(ServingError, match="model nope not found"):
+            client.predict("nope", {"user_id": users})
     with (
         GrpcClient(f"127.0.0.1:{port}", timeout=5) as client,
         pytest.raises(ServingError, match="is the server running?"),
     ):
         client.predict("mf", {"user_id": users})
+
+
+def test_integer_models_take_ids_as_strings_of_digits(exports, server):
+    _, models = exports
+    client = Client(server[0])
+    user = int(models["mf"].user_ids[0])
+    as_number = client.predict(
+        "mf", inputs={"user_id": [user], "k": [3]}, signature_name="recommend"
+    )
+    as_text = client.predict(
+        "mf", inputs={"user_id": [str(user)], "k": ["3"]}, signature_name="recommend"
+    )
+    assert as_text == as_number and len(as_text["item_ids"][0]) == 3
+
+
+# A model over string IDs, as an export from a dataset with string IDs looks to a
+# client: "ann" has seen "café" and "b", "bob" nothing; other users get the
+# popularity order (café, b, c). Scores rows: ann, bob, unknown.
+_STRING_ITEMS = ["café", "b", "c"]
+_STRING_SCORES = [[-np.inf, -np.inf, 0.5], [0.2, 0.9, 0.4], [3.0, 2.0, 1.0]]
+_STRING_SAMPLE = {"user_id": ["ann"], "item_id": ["café"], "k": [10], "history": [["café", ""]]}
+
+
+def _string_table(keys):
+    init = tf.lookup.KeyValueTensorInitializer(
+        tf.constant(keys), tf.range(len(keys), dtype=tf.int64)
+    )
+    return tf.lookup.StaticHashTable(init, default_value=-1)
+
+
+class _StringIds(tf.Module):
+    def __init__(self):
+        super().__init__()
+        self.users = _string_table(["ann", "bob"])
+        self.items = _string_table(_STRING_ITEMS)
+        self.item_ids = tf.constant(_STRING_ITEMS)
+        self.scores = tf.constant(_STRING_SCORES, tf.float32)
+        k = tf.TensorSpec([None], tf.int32, name="k")
+        user_id = tf.TensorSpec([None], tf.string, name="user_id")
+        item_id = tf.TensorSpec([None], tf.string, name="item_id")
+        history = tf.TensorSpec([None, None], tf.string, name="history")
+        self.recommend = tf.function(self._recommend, input_signature=[user_id, k])
+        self.predict = tf.function(self._predict, input_signature=[user_id, item_id])
+        self.recommend_history = tf.function(self._history, input_signature=[history, k])
+
+    def _top(self, scores, k):
+        """Top k item IDs and scores; "" and NaN where no item is left."""
+        top = tf.math.top_k(scores, tf.minimum(tf.reduce_max(k), len(_STRING_ITEMS)))
+        empty = tf.math.is_inf(top.values)
+        return {
+            "item_ids": tf.where(empty, "", tf.gather(self.item_ids, top.indices)),
+            "scores": tf.where(empty, tf.constant(np.nan, tf.float32), top.values),
+        }
+
+    def _recommend(self, user_id, k):
+        rows = self.users.lookup(user_id)
+        unknown = tf.constant(len(_STRING_SCORES) - 1, tf.int64)
+        return self._top(tf.gather(self.scores, tf.where(rows < 0, unknown, rows)), k)
+
+    def _predict(self, user_id, item_id):
+        users, items = self.users.lookup(user_id), self.items.lookup(item_id)
+        pairs = tf.stack([tf.maximum(users, 0), tf.maximum(items, 0)], axis=1)
+        known = (users >= 0) & (items >= 0)
+        return {"score": tf.where(known, tf.gather_nd(self.scores, pairs), 0.0)}
+
+    def _history(self, history, k):
+        seen = tf.reduce_max(tf.one_hot(self.items.lookup(history), len(_STRING_ITEMS)), 1) > 0
+        return self._top(tf.where(seen, -np.inf, self.scores[-1:]), k)
+
+    def signatures(self):
+        recommend = self.recommend.get_concrete_function()
+        return {
+            "recommend": recommend,
+            "serving_default": recommend,
+            "predict": self.predict.get_concrete_function(),
+            "recommend_history": self.recommend_history.get_concrete_function(),
+        }
+
+
+@pytest.fixture(scope="module")
+def string_export(tmp_path_factory):
+    """An export root with version 1 of ``strings``, a string-ID model with warm-up records."""
+    root = tmp_path_factory.mktemp("string-ids") / "saved_models"
+    module = _StringIds()
+    version = root / "strings" / "1"
+    tf.saved_model.save(module, str(version), signatures=module.signatures())
+    write_warmup(version, "strings", module.signatures(), _STRING_SAMPLE)
+    return root
+
+
+@pytest.fixture(scope="module")
+def string_server(string_export):
+    """The URL of an in-process LocalServer serving ``string_export``."""
+    with LocalServer(string_export, port=0, log=lambda line: None) as local:
+        yield local.url
+
+
+def test_string_ids_are_json_strings_both_ways(string_server):
+    client = Client(string_server)
+    rows = [{"user_id": "ann", "k": 3}, {"user_id": "zoe", "k": 3}]
+    answer = client.predict("strings", rows, signature_name="recommend")
+    assert [row["item_ids"] for row in answer] == [["c", "", ""], ["café", "b", "c"]]
+    assert answer[0]["scores"][0] == 0.5 and np.isnan(answer[0]["scores"][1:]).all()
+    # 7 is sent as "7" (an unknown user); bytes as the text they encode
+    inputs = {"user_id": np.array([b"bob", 7], object), "k": np.array([2], np.int32)}
+    outputs = client.predict("strings", inputs=inputs, signature_name="recommend")
+    assert outputs["item_ids"] == [["b", "c"], ["café", "b"]]
+    assert client.predict("strings", [{"user_id": "bob", "k": 1}]) == [
+        {"item_ids": ["b"], "scores": [pytest.approx(0.9)]}
+    ]
+    scores = client.predict(
+        "strings",
+        inputs={"user_id": ["bob", "bob", "zoe"], "item_id": ["b", "nope", "c"]},
+        signature_name="predict",
+    )
+    assert scores == pytest.approx([0.9, 0.0, 0.0])
+    history = client.predict(
+        "strings",
+        inputs={"history": [["café", ""], ["b", "c"]], "k": [3]},
+        signature_name="recommend_history",
+    )
+    assert history["item_ids"] == [["b", "c", ""], ["café", "", ""]]
+    status, raw = _raw(
+        string_server,
+        "/v1/models/strings:predict",
+        b'{"signature_name": "recommend", "inputs": {"user_id": ["ann"], "k": [1]}}',
+    )
+    assert status == 200 and raw == {"outputs": {"item_ids": [["c"]], "scores": [[0.5]]}}
+    signature_def = client.metadata("strings")["metadata"]["signature_def"]["signature_def"]
+    assert signature_def["recommend"]["inputs"]["user_id"]["dtype"] == "DT_STRING"
+    assert signature_def["recommend"]["outputs"]["item_ids"]["dtype"] == "DT_STRING"
+    assert signature_def["recommend_history"]["inputs"]["history"]["dtype"] == "DT_STRING"
+
+
+@pytest.mark.parametrize(
+    ("signature", "inputs", "message"),
+    [
+        ("recommend", {"user_id": [1.5], "k": [1]}, "takes strings; got 1.5"),
+        ("recommend", {"user_id": ["ann", True], "k": [1]}, "takes strings; got true"),
+        ("recommend", {"user_id": ["ann", None], "k": [1]}, "takes strings; got null"),
+        ("recommend", {"user_id": ["\ud800"], "k": [1]}, 'takes strings; got "\\ud800"'),
+        ("recommend", {"user_id": ["ann"], "k": ["x"]}, 'takes int32 integers; got "x"'),
+        (
+            "predict",
+            {"user_id": ["ann", "bob"], "item_id": ["b"]},
+            "inputs 'item_id' and 'user_id' of signature 'predict' have different batch sizes",
+        ),
+        (
+            "recommend_history",
+            {"history": [["b"], ["b", "c"]], "k": [1]},
+            "rows of different lengths",
+        ),
+    ],
+)
+def test_string_models_refuse_other_values(string_server, signature, inputs, message):
+    body = json.dumps({"signature_name": signature, "inputs": inputs}).encode()
+    status, answer = _raw(string_server, "/v1/models/strings:predict", body)
+    assert status == 400 and message in answer["error"], answer
+    assert _raw(string_server, "/v1/models/strings")[0] == 200
+
+
+def test_string_warmup_records_read_back_and_replay(string_export, tmp_path):
+    version = string_export / "strings" / "1"
+    loaded = tf.saved_model.load(str(version))
+    logs = read_warmup(version)
+    assert [log.predict_log.request.model_spec.signature_name for log in logs] == sorted(
+        loaded.signatures
+    )
+    for log in logs:
+        request = log.predict_log.request
+        function = loaded.signatures[request.model_spec.signature_name]
+        _, specs = function.structured_input_signature
+        inputs = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
+        for name, proto in request.inputs.items():
+            assert proto.dtype == specs[name].dtype.as_datatype_enum, name
+            value = inputs[name]
+            if specs[name].dtype == tf.string:
+                value = np.char.decode(value.astype(np.bytes_), "utf-8")
+            assert value.tolist() == _STRING_SAMPLE[name], name
+        function(**inputs)  # replays as TF Serving does on load
+    with pytest.raises(ValueError, match="warm-up value \\[5\\] for input 'user_id' of 'predict'"):
+        write_warmup(
+            tmp_path, "strings", _StringIds().signatures(), {**_STRING_SAMPLE, "user_id": [5]}
+        )
+
+
+def test_grpc_client_sends_and_answers_strings(string_export):
+    loaded = tf.saved_model.load(str(string_export / "strings" / "1"))
+    with (
+        _prediction_service({"strings": loaded}) as port,
+        GrpcClient(f"127.0.0.1:{port}") as client,
+    ):
+        inputs = {"user_id": ["ann", "zoe"], "k": [3, 3]}
+        request = client.request("strings", inputs, "recommend")
+        assert request.inputs["user_id"].dtype == tf.string.as_datatype_enum
+        assert tf.make_ndarray(request.inputs["user_id"]).tolist() == [b"ann", b"zoe"]
+        got = client.predict("strings", inputs, "recommend")
+        assert got["item_ids"].dtype.kind == "U"
+        assert got["item_ids"].tolist() == [["c", "", ""], ["café", "b", "c"]]
+        history = client.predict(
+            "strings", {"history": np.array([["café", ""]]), "k": [2]}, "recommend_history"
+        )
+        assert history["item_ids"].tolist() == [["b", "c"]]
+
+
+def test_serving_config_lists_string_models(string_export, tmp_path, capsys):
+    from tensorflow_serving.config import model_server_config_pb2
+
+    out = tmp_path / "models.config"
+    argv = ["serving", "config", "--export-root", str(string_export), "--out", str(out)]
+    assert main([*argv, "--batching-out", str(tmp_path / "batching.config")]) == 0
+    assert "(strings; versions: latest)" in capsys.readouterr().out
+    config = text_format.Parse(out.read_text(), model_server_config_pb2.ModelServerConfig())
+    assert [entry.name for entry in config.model_config_list.config] == ["strings"]
 
 
 def test_bench_serving_small():

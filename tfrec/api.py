@@ -28,7 +28,7 @@ from tfrec.distribute import check_strategy, cluster_task, make_strategy, serve_
 from tfrec.errors import ConfigError
 from tfrec.evaluation import EvaluationResult, evaluate
 from tfrec.io import atomic_dir, write_json, write_text
-from tfrec.models import Recommender, get_model, model_class
+from tfrec.models import Recommender, get_model, model_class, model_names
 from tfrec.models import load_model as _load_saved_model
 from tfrec.projector import write_model_projector
 from tfrec.splits import Split, split
@@ -81,12 +81,14 @@ def train(
     overwrite: bool = False,
     strategy: str = "default",
     resume: bool = False,
+    data_options: dict | None = None,
 ) -> TrainResult:
     """Loads data, splits, fits, evaluates on test, writes a run and exports it.
 
     Args:
         model: A model name (see ``tfrec.models.model_names()``) or an unfitted model.
-        dataset: A dataset name or a loaded :class:`Dataset`.
+        dataset: A dataset name, an interaction file (``.csv``, ``.tsv``,
+            ``.parquet``), a pandas DataFrame, or a loaded :class:`Dataset`.
         split: A split method name or a :class:`Split`; ``"none"`` fits on all
             ratings and skips evaluation.
         out: Run directory to write (``metrics.json``, ``config.json``,
@@ -115,6 +117,9 @@ def train(
             that train by epochs, removed when the run completes; see
             :mod:`tfrec.resume`). Not under ``parameter-server``, where Keras
             has no checkpoint callback.
+        data_options: Options of :func:`load_dataset` for a file or a
+            DataFrame (``columns``, ``items``, ``duplicates``, ...) and the
+            k-core thresholds.
 
     Returns:
         A :class:`TrainResult`.
@@ -134,14 +139,20 @@ def train(
             f"{run_dir} already exists and is not empty; pass overwrite=True "
             "(--overwrite) to replace it, or choose another out directory"
         )
-    if isinstance(dataset, str):
-        dataset = load_dataset(dataset, data_dir, download=download)
+    if not isinstance(dataset, Dataset):
+        dataset = load_dataset(dataset, data_dir, download=download, **(data_options or {}))
     parts = split if isinstance(split, Split) else _split_dataset(dataset, split, seed=seed)
     if isinstance(model, str):
         options = dict(config or {})
         if "seed" in model_class(model).Config.__dataclass_fields__:
             options.setdefault("seed", seed)
         model = get_model(model, options)
+    if model.needs_ratings() and parts.dataset.implicit:
+        ranking = [name for name in model_names() if not model_class(name).needs_ratings()]
+        raise ConfigError(
+            f"{model.name} predicts ratings, and {parts.dataset.name!r} has no rating column "
+            f"(implicit feedback); use a ranking model: {', '.join(ranking)}"
+        )
     checkpoints = None
     if run_dir is not None and model.distributable:  # the models that train by epochs
         identity = {
@@ -214,7 +225,7 @@ def train(
                     if (run_dir / inside).is_dir():
                         shutil.copytree(run_dir / inside, staging / inside, dirs_exist_ok=True)
                     _export(model, staging / inside, run_dir / inside, record)
-                _write_run_files(staging, model, parts, record, data_dir)
+                _write_run_files(staging, model, parts, record, data_dir, data_options)
                 if log_dir is not None and log_dir.is_dir() and any(log_dir.iterdir()):
                     os.replace(log_dir, staging / "logs")
         if checkpoints is not None:
@@ -285,7 +296,19 @@ def _protocol(parts: Split, refit: bool) -> str:
     return f"{parts.method} split; fit on train (early stopping on validation); metrics on test"
 
 
-def _write_run_files(run_dir: Path, model, parts: Split, record: dict, data_dir) -> None:
+def _jsonable(options: dict | None) -> dict | None:
+    """Data options as config.json can hold them (a DataFrame is named, not stored)."""
+    if not options:
+        return None
+    return {
+        key: "<DataFrame>" if isinstance(value, pd.DataFrame) else value
+        for key, value in options.items()
+    }
+
+
+def _write_run_files(
+    run_dir: Path, model, parts: Split, record: dict, data_dir, data_options
+) -> None:
     model.save(run_dir / "model")
     write_text(run_dir / "items.csv", item_table(parts.dataset, parts.train).to_csv(index=False))
     write_json(
@@ -294,7 +317,9 @@ def _write_run_files(run_dir: Path, model, parts: Split, record: dict, data_dir)
             "model": model.name,
             "config": model.config.to_dict(),
             "dataset": parts.dataset.name,
+            "source": parts.dataset.source,
             "data_dir": str(data_dir) if data_dir else None,
+            "data_options": _jsonable(data_options),
             "split": parts.method,
             "seed": record["seed"],
             "k": record["k"],
@@ -305,11 +330,12 @@ def _write_run_files(run_dir: Path, model, parts: Split, record: dict, data_dir)
 
 
 def item_table(dataset: Dataset, ratings: pd.DataFrame) -> pd.DataFrame:
-    """Item ID, title, genres and training rating count/average, for display."""
+    """Raw item ID, title, genres and training rating count/average, for display."""
     stats = ratings.groupby("item_id")["rating"].agg(n_ratings="size", mean_rating="mean")
     items = dataset.items[["item_id", "title", "genres"]].copy()
     items["genres"] = items["genres"].map("|".join)
     items = items.merge(stats, left_on="item_id", right_index=True, how="left")
     items["n_ratings"] = items["n_ratings"].fillna(0).astype(np.int64)
     items["mean_rating"] = items["mean_rating"].round(3)
+    items["item_id"] = dataset.raw_item_ids(items["item_id"].to_numpy())
     return items

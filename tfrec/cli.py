@@ -72,13 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model", required=True, metavar="NAME", help=f"one of: {', '.join(model_names())}"
     )
-    p.add_argument(
-        "--dataset",
-        default="synthetic",
-        metavar="NAME",
-        help=f"one of: {', '.join(dataset_names())} (default: synthetic)",
-    )
-    p.add_argument("--data-dir", metavar="DIR", help="folder holding <dataset>/ as unzipped")
+    _add_data_options(p, dataset_names())
     p.add_argument(
         "--split",
         default="temporal",
@@ -122,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("recommend", help="top-k items for a user from a saved run")
     p.add_argument("--model-dir", required=True, metavar="RUN_DIR")
-    p.add_argument("--user-id", required=True, type=int)
+    p.add_argument("--user-id", required=True, help="a raw user ID (integer or string)")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--include-seen", action="store_true", help="do not drop items already rated")
     p.add_argument("--explain", action="store_true", help="say why each item is recommended")
@@ -131,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("similar", help="items most similar to an item")
     p.add_argument("--model-dir", required=True, metavar="RUN_DIR")
-    p.add_argument("--item-id", required=True, type=int)
+    p.add_argument("--item-id", required=True, help="a raw item ID (integer or string)")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=_similar)
@@ -205,8 +199,7 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "benchmark", help="fit every model x seed; leaderboard with confidence intervals, plots"
     )
-    p.add_argument("--dataset", default="synthetic", metavar="NAME")
-    p.add_argument("--data-dir", metavar="DIR", help="folder holding <dataset>/ as unzipped")
+    _add_data_options(p, dataset_names())
     p.add_argument("--models", default="all", help="all (default) or comma-separated names")
     p.add_argument("--split", default="temporal", choices=[m for m in SPLIT_METHODS if m != "none"])
     p.add_argument("--seeds", type=int, default=3, help="number of seeds, 0..N-1 (default 3)")
@@ -231,8 +224,7 @@ def _parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="dataset commands").add_subparsers(metavar="COMMAND")
     p = data.add_parser("info", help="counts of users, items, ratings and the date range")
-    p.add_argument("--dataset", default="synthetic", metavar="NAME")
-    p.add_argument("--data-dir", metavar="DIR")
+    _add_data_options(p, dataset_names())
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=_data_info)
     p = data.add_parser("fetch", help="download and verify an official MovieLens archive")
@@ -244,12 +236,96 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_data_options(p: argparse.ArgumentParser, names: list[str]) -> None:
+    """--dataset, --data-dir and the options that read the user's own files."""
+    p.add_argument(
+        "--dataset",
+        default="synthetic",
+        metavar="NAME|FILE",
+        help=f"one of: {', '.join(names)} (default: synthetic), or your own "
+        ".csv/.tsv/.parquet interaction log",
+    )
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding <dataset>/ as unzipped")
+    g = p.add_argument_group("your own data (--dataset FILE)")
+    g.add_argument(
+        "--columns",
+        metavar="user=C,item=C[,rating=C][,timestamp=C]",
+        help="the file's columns (default: detected from common names)",
+    )
+    g.add_argument("--sep", help="field separator of a text file (default: detected)")
+    g.add_argument(
+        "--timestamp-unit", choices=("s", "ms", "iso"), help="time unit (default: detected)"
+    )
+    g.add_argument("--rating-scale", metavar="LO,HI", help="rating scale (default: the data's)")
+    g.add_argument(
+        "--duplicates",
+        choices=("last", "first", "mean", "count", "error"),
+        help="repeated (user, item) rows (default: last with ratings, count without)",
+    )
+    g.add_argument("--items", metavar="FILE", help="items table (.csv/.tsv/.parquet)")
+    g.add_argument(
+        "--item-columns",
+        metavar="item=C[,title=C][,genres=C][,tags=C][,year=C]",
+        help="the items table's columns (default: detected)",
+    )
+    g.add_argument("--list-sep", default="|", help="separator of genres and tags (default |)")
+    g.add_argument("--min-user-interactions", type=int, default=1, metavar="N")
+    g.add_argument("--min-item-interactions", type=int, default=1, metavar="N")
+
+
+def data_options(args) -> dict:
+    """The load_dataset options of ``_add_data_options``'s flags (set ones only)."""
+    options = {
+        "columns": args.columns,
+        "sep": args.sep,
+        "timestamp_unit": args.timestamp_unit,
+        "rating_scale": _scale(args.rating_scale),
+        "duplicates": args.duplicates,
+        "items": args.items,
+        "item_columns": args.item_columns,
+    }
+    options = {key: value for key, value in options.items() if value is not None}
+    if args.list_sep != "|":
+        options["list_sep"] = args.list_sep
+    for key in ("min_user_interactions", "min_item_interactions"):
+        if getattr(args, key) != 1:
+            options[key] = getattr(args, key)
+    return options
+
+
+def _scale(text: str | None):
+    if text is None:
+        return None
+    try:
+        low, high = (float(x) for x in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--rating-scale takes LO,HI, e.g. 1,5; got {text!r}") from None
+    return (low, high)
+
+
+def _load_data(args):
+    """The dataset of --dataset and its options; says which columns were detected."""
+    from tfrec.data import load_dataset
+
+    dataset = load_dataset(
+        args.dataset,
+        args.data_dir,
+        download=getattr(args, "download", False),
+        **data_options(args),
+    )
+    mapping = dataset.extra.get("columns")
+    if mapping and not args.columns and not getattr(args, "quiet", False):
+        used = ",".join(f"{key}={column}" for key, column in mapping.items())
+        print(f"columns: {used} (detected; set them with --columns)", file=sys.stderr)
+    return dataset
+
+
 def _train(args) -> int:
     from tfrec.api import train
 
     result = train(
         args.model,
-        args.dataset,
+        _load_data(args),
         args.split,
         args.out,
         data_dir=args.data_dir,
@@ -263,6 +339,7 @@ def _train(args) -> int:
         overwrite=args.overwrite,
         strategy=args.strategy,
         resume=args.resume,
+        data_options=data_options(args),
     )
     if result.run_dir is None:  # a multi-worker peer
         return 0
@@ -318,30 +395,40 @@ def _load_run(run_dir: str):
 
     model = load_model(run_dir)
     items_file = Path(run_dir) / "items.csv"
+    dtype = {"item_id": str} if model.items_.is_string else None
     items = (
-        pd.read_csv(items_file, keep_default_na=False).set_index("item_id")
+        pd.read_csv(items_file, keep_default_na=False, dtype=dtype).set_index("item_id")
         if items_file.exists()
         else None
     )
     return model, items
 
 
+def _raw_id(vocabulary, text: str, what: str, run_dir: str):
+    """The raw ID that ``--user-id``/``--item-id`` names, checked against the run."""
+    row = -1
+    if vocabulary.is_string or text.strip().lstrip("-").isdigit():
+        row = int(vocabulary.encode([text.strip()])[0])
+    if row < 0:
+        shown = ", ".join(map(str, vocabulary.ids[:3]))
+        raise TfrecError(
+            f"unknown {what} id {text!r}: not in the training data of {run_dir} "
+            f"({len(vocabulary):,} {what}s, e.g. {shown})"
+        )
+    return vocabulary.ids[row].item()
+
+
 def _recommend(args) -> int:
     model, items = _load_run(args.model_dir)
-    if args.user_id not in set(model.user_ids.tolist()):
-        raise TfrecError(
-            f"unknown user id {args.user_id}: not in the training data of "
-            f"{args.model_dir} ({len(model.user_ids)} users, ids "
-            f"{model.user_ids.min()}..{model.user_ids.max()})"
-        )
-    item_ids, scores = model.recommend([args.user_id], k=args.k, exclude_seen=not args.include_seen)
-    keep = item_ids[0] >= 0
+    user_id = _raw_id(model.users_, args.user_id, "user", args.model_dir)
+    item_ids, scores = model.recommend([user_id], k=args.k, exclude_seen=not args.include_seen)
+    keep = item_ids[0] != model.items_.pad
     item_ids, scores = item_ids[0][keep], scores[0][keep]
-    reasons = _explain(model, items, args.user_id, item_ids) if args.explain else None
+    reasons = _explain(model, items, user_id, item_ids) if args.explain else None
     rows = []
     for rank, (item_id, score) in enumerate(zip(item_ids, scores, strict=True)):
         row = {
-            "item_id": int(item_id),
+            "item_id": item_id.item(),
             "title": _title(items, item_id),
             "score": round(float(score), 4),
         }
@@ -354,19 +441,16 @@ def _recommend(args) -> int:
 
 def _similar(args) -> int:
     model, items = _load_run(args.model_dir)
-    if args.item_id not in set(model.item_ids.tolist()):
-        raise TfrecError(
-            f"unknown item id {args.item_id}: not in the training data of {args.model_dir}"
-        )
+    item_id = _raw_id(model.items_, args.item_id, "item", args.model_dir)
     try:
-        item_ids, scores = model.similar_items([args.item_id], k=args.k)
+        item_ids, scores = model.similar_items([item_id], k=args.k)
     except NotSupportedError as e:
         raise TfrecError(f"{e} (this run is {model.name})") from None
     rows = [
-        {"item_id": int(i), "title": _title(items, i), "score": round(float(s), 4)}
+        {"item_id": i.item(), "title": _title(items, i), "score": round(float(s), 4)}
         for i, s in zip(item_ids[0], scores[0], strict=True)
     ]
-    _print_rows(rows, args.json, f"Most similar to {args.item_id} {_title(items, args.item_id)}")
+    _print_rows(rows, args.json, f"Most similar to {item_id} {_title(items, item_id)}")
     return 0
 
 
@@ -434,7 +518,7 @@ def _benchmark(args) -> int:
 
     configs = parse_model_options(args.set)
     run_benchmark(
-        args.dataset,
+        _load_data(args),
         args.out,
         data_dir=args.data_dir,
         models=args.models,
@@ -448,6 +532,7 @@ def _benchmark(args) -> int:
         quiet=args.quiet,
         overwrite=args.overwrite,
         download=args.download,
+        data_options=data_options(args),
     )
     return 0
 
@@ -501,9 +586,7 @@ def _print_rows(rows: list[dict], as_json: bool, heading: str) -> None:
 
 
 def _data_info(args) -> int:
-    from tfrec.data import load_dataset
-
-    info = load_dataset(args.dataset, args.data_dir).info()
+    info = _load_data(args).info()
     if args.json:
         print(json.dumps(info, indent=2))
     else:

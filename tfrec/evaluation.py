@@ -102,9 +102,9 @@ def evaluate(
 
 
 def _rating_metrics(model, target) -> tuple[dict, pd.DataFrame]:
-    known = model.known_pairs(target)[2]
+    users, items, known = model.known_pairs(target)
     pairs = target[known]
-    predicted = model.predict(pairs["user_id"], pairs["item_id"], pairs["timestamp"])
+    predicted = model.predict_rows(users[known], items[known], pairs["timestamp"].to_numpy())
     predicted = np.clip(predicted, *model.rating_scale_)
     actual = pairs["rating"].to_numpy()
     error = np.asarray(predicted, np.float64) - actual.astype(np.float64)
@@ -138,22 +138,22 @@ def _user_item_matrix(frame, user_ids, item_ids) -> sp.csr_matrix:
 
 
 def _ranked_users(model, target) -> tuple[np.ndarray, sp.csr_matrix]:
-    in_catalog = encode(model.item_ids, target["item_id"]) >= 0
+    in_catalog = encode(model.item_ids_, target["item_id"]) >= 0
     user_ids = np.unique(target["user_id"].to_numpy()[in_catalog]).astype(np.int64)
-    return user_ids, _user_item_matrix(target, user_ids, model.item_ids)
+    return user_ids, _user_item_matrix(target, user_ids, model.item_ids_)
 
 
 def _ranking_metrics(model, target, seen, k, batch_size, vectors=None, threshold=0.8):
     user_ids, relevant = _ranked_users(model, target)
-    excluded = _user_item_matrix(seen, user_ids, model.item_ids)
+    excluded = _user_item_matrix(seen, user_ids, model.item_ids_)
     n_relevant = np.diff(relevant.indptr)
     semantic = np.zeros(len(user_ids), dtype=bool)
     on_top_k = None
     if vectors is not None:
         vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.shape[0] != len(model.item_ids):
+        if vectors.shape[0] != len(model.item_ids_):
             raise TfrecError(
-                f"semantic_vectors needs one row per catalogue item ({len(model.item_ids)}); "
+                f"semantic_vectors needs one row per catalogue item ({len(model.item_ids_)}); "
                 f"got {vectors.shape[0]}"
             )
         unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
@@ -220,7 +220,7 @@ def ranked_top_k(
     target = split.test if part == "test" else split.validation
     seen = pd.concat([split.train, split.validation] if part == "test" else [split.train])
     user_ids, relevant = _ranked_users(model, target)
-    excluded = _user_item_matrix(seen, user_ids, model.item_ids)
+    excluded = _user_item_matrix(seen, user_ids, model.item_ids_)
     items = np.full((len(user_ids), k), -1, dtype=np.int64)
     hits = np.zeros((len(user_ids), k), dtype=bool)
 
@@ -237,7 +237,7 @@ def _rank(model, user_ids, relevant, excluded, k, batch_size, on_top_k):
     """:func:`metrics.full_ranking` of the model's scores for ``user_ids``; several
     batches at once on threads for the models that score with numpy alone."""
     return metrics.full_ranking(
-        lambda rows: model.score(user_ids[rows]),
+        lambda rows: model.score_rows(encode(model.user_ids_, user_ids[rows])),
         relevant,
         excluded,
         k,
@@ -248,13 +248,13 @@ def _rank(model, user_ids, relevant, excluded, k, batch_size, on_top_k):
 
 
 def _sampled_metrics(model, target, everything, k, n_negatives, seed, batch_size):
-    n_items = len(model.item_ids)
+    n_items = len(model.item_ids_)
     n_negatives = check_positive_int("n_negatives", n_negatives)
     last = target.sort_values("timestamp", kind="stable").groupby("user_id").tail(1)
-    last = last[encode(model.item_ids, last["item_id"]) >= 0]
+    last = last[encode(model.item_ids_, last["item_id"]) >= 0]
     user_ids = last["user_id"].to_numpy().astype(np.int64)
-    positives = encode(model.item_ids, last["item_id"])
-    interacted = _user_item_matrix(everything, user_ids, model.item_ids)
+    positives = encode(model.item_ids_, last["item_id"])
+    interacted = _user_item_matrix(everything, user_ids, model.item_ids_)
     available = n_items - np.diff(interacted.indptr)
     if len(user_ids) == 0 or available.min() < n_negatives:
         return {
@@ -267,7 +267,7 @@ def _sampled_metrics(model, target, everything, k, n_negatives, seed, batch_size
     hr, ndcg = [], []
     for start in range(0, len(user_ids), batch_size):
         rows = np.arange(start, min(start + batch_size, len(user_ids)))
-        scores = model.score(user_ids[rows])
+        scores = model.score_rows(encode(model.user_ids_, user_ids[rows]))
         local = np.arange(len(rows))
         result = metrics.sampled_rank_metrics(
             scores[local, positives[rows]], scores[local[:, None], negatives[rows]], k

@@ -5,12 +5,15 @@
 ``assets.extra/tf_serving_warmup_requests``, one request per signature for
 TF Serving to replay on load) with raw-ID signatures:
 
-* ``recommend``: ``user_id`` (int64 [batch]), ``k`` (int32 [batch] or [1]; the
-  largest value is used) -> ``item_ids`` (int64 [batch, k]), ``scores``
+IDs are int64, or tf.string where the dataset's IDs are strings
+(``tfrec.json``'s ``user_id_dtype`` / ``item_id_dtype`` say which):
+
+* ``recommend``: ``user_id`` ([batch]), ``k`` (int32 [batch] or [1]; the
+  largest value is used) -> ``item_ids`` ([batch, k]), ``scores``
   (float32 [batch, k]). The user's training items are excluded; an unknown
   user gets the most popular items. Where fewer than k items remain, the rest
-  is item_id -1 with score NaN.
-* ``predict``: ``user_id``, ``item_id`` (int64 [batch]) [, ``timestamp`` (int64
+  is item_id -1 (``""`` for string IDs) with score NaN.
+* ``predict``: ``user_id``, ``item_id`` ([batch]) [, ``timestamp`` (int64
   Unix seconds) for models that use time] -> ``rating`` (float32 [batch]),
   clipped to the rating scale (rating models), or ``score`` (ranking models).
   An unknown user or item gets the training mean rating (rating models) or
@@ -79,6 +82,8 @@ def export(
                 "config": model.config.to_dict(),
                 "tfrec_version": __version__,
                 "signatures": sorted(signatures),
+                "user_id_dtype": "string" if model.users_.is_string else "int64",
+                "item_id_dtype": "string" if model.items_.is_string else "int64",
                 "n_users": len(model.user_ids),
                 "n_items": len(model.item_ids),
                 "rating_scale": list(model.rating_scale_),
@@ -96,12 +101,11 @@ def export(
 
 def _warmup_sample(model, k: int = 10, history_length: int = 20) -> dict:
     """Inputs of the warm-up requests: a real user, one of their items, k, now,
-    and their items as a history padded with -1."""
+    and their items as a history padded with -1 (or "")."""
     user = model.user_ids[0]
     rated, _ = model.rated_items(user)
-    history = np.full(history_length, -1, np.int64)
     recent = rated[-(history_length - 1) :]
-    history[: len(recent)] = recent
+    history = np.concatenate([recent, np.full(history_length - len(recent), model.items_.pad)])
     return {
         "user_id": [user],
         "item_id": [rated[0] if len(rated) else model.item_ids[0]],

@@ -36,9 +36,16 @@ class SeenItems(tf.Module):
         return tf.scatter_nd(index, ratings, shape)
 
 
-def _lookup(ids):
+def id_dtype(vocabulary) -> tf.DType:
+    """The signature dtype of a vocabulary's raw IDs: tf.string or tf.int64."""
+    return tf.string if vocabulary.is_string else tf.int64
+
+
+def _lookup(vocabulary):
+    """Raw ID -> row (-1 when unknown), from the model's vocabulary."""
+    dtype = id_dtype(vocabulary)
     init = tf.lookup.KeyValueTensorInitializer(
-        tf.constant(ids, tf.int64), tf.range(len(ids), dtype=tf.int64)
+        tf.constant(vocabulary.ids, dtype), tf.range(len(vocabulary), dtype=tf.int64)
     )
     return tf.lookup.StaticHashTable(init, default_value=-1)
 
@@ -49,9 +56,11 @@ class ServingModule(tf.Module):
     def __init__(self, model):
         super().__init__(name="tfrec_serving")
         self.predicts_ratings = model.predicts_ratings
-        self.user_table = _lookup(model.user_ids)
-        self.item_table = _lookup(model.item_ids)
-        self.item_ids = tf.Variable(model.item_ids.astype(np.int64), trainable=False)
+        user_dtype, self.item_dtype = id_dtype(model.users_), id_dtype(model.items_)
+        self.user_table = _lookup(model.users_)
+        self.item_table = _lookup(model.items_)
+        self.item_ids = tf.Variable(tf.constant(model.item_ids, self.item_dtype), trainable=False)
+        self.item_pad = tf.constant(model.items_.pad, self.item_dtype)
         popularity = model.popularity_.astype(np.float32)
         self.popularity = tf.Variable(popularity, trainable=False)
         self.fallback_scores = tf.Variable(popularity / max(popularity.max(), 1.0), trainable=False)
@@ -60,20 +69,21 @@ class ServingModule(tf.Module):
         self.seen = SeenItems(model.seen_)
         self.scorer = model.serving_scorer(self.seen)
         specs = [
-            tf.TensorSpec([None], tf.int64, name="user_id"),
-            tf.TensorSpec([None], tf.int64, name="item_id"),
+            tf.TensorSpec([None], user_dtype, name="user_id"),
+            tf.TensorSpec([None], self.item_dtype, name="item_id"),
         ]
         if model.uses_timestamps:
             specs.append(tf.TensorSpec([None], tf.int64, name="timestamp"))
         self.predict = tf.function(self._predict, input_signature=specs)
+        self.recommend = tf.function(
+            self._recommend,
+            input_signature=[
+                tf.TensorSpec([None], user_dtype, name="user_id"),
+                tf.TensorSpec([None], tf.int32, name="k"),
+            ],
+        )
 
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None], tf.int64, name="user_id"),
-            tf.TensorSpec([None], tf.int32, name="k"),
-        ]
-    )
-    def recommend(self, user_id, k):
+    def _recommend(self, user_id, k):
         rows = self.user_table.lookup(user_id)
         known = rows >= 0
         safe = tf.maximum(rows, 0)
@@ -85,17 +95,17 @@ class ServingModule(tf.Module):
         return self._answer(values, columns)
 
     def _answer(self, values, columns):
-        """Raw item IDs and scores; -1 / NaN where no item was left (-inf)."""
+        """Raw item IDs and scores; the pad (-1, or "") / NaN where no item was left (-inf)."""
         empty = tf.math.is_inf(values)
         item_ids = tf.gather(self.item_ids, columns)
         return {
-            "item_ids": tf.where(empty, tf.constant(-1, tf.int64), item_ids),
+            "item_ids": tf.where(empty, self.item_pad, item_ids),
             "scores": tf.where(empty, tf.constant(np.nan, tf.float32), values),
         }
 
     def _recommend_history(self, history, k):
         """Top k after each row of raw item IDs (oldest first; unknown IDs and
-        the pad value -1 are ignored), excluding the row's own items."""
+        the pad value, -1 or "", are ignored), excluding the row's own items."""
         columns = self.item_table.lookup(history)
         items = tf.ragged.boolean_mask(columns, columns >= 0)
         length = self.scorer.max_len
@@ -167,7 +177,7 @@ class ServingModule(tf.Module):
             out["recommend_history"] = tf.function(
                 self._recommend_history,
                 input_signature=[
-                    tf.TensorSpec([None, None], tf.int64, name="history"),
+                    tf.TensorSpec([None, None], self.item_dtype, name="history"),
                     tf.TensorSpec([None], tf.int32, name="k"),
                 ],
             ).get_concrete_function()

@@ -22,6 +22,7 @@ from tfrec.data.schema import Dataset
 from tfrec.errors import ConfigError, check_choice
 
 SPLIT_METHODS = ("temporal", "leave-one-out", "random", "global-time", "none")
+TIMED_METHODS = ("temporal", "leave-one-out", "global-time")
 
 
 @dataclass
@@ -80,6 +81,11 @@ def split(
         A :class:`Split`.
     """
     check_choice("split", method, SPLIT_METHODS)
+    if method in TIMED_METHODS and not dataset.has_timestamps:
+        raise ConfigError(
+            f"split {method!r} orders interactions by time, and {dataset.name!r} has no "
+            "timestamp column; use --split random (or map one: --columns timestamp=COLUMN)"
+        )
     if not 0 < fraction < 0.5:
         raise ConfigError(f"fraction must be between 0 and 0.5; got {fraction!r}")
     ratings = dataset.ratings

@@ -90,11 +90,15 @@ def run_benchmark(
     quiet: bool = False,
     overwrite: bool = False,
     download: bool = False,
+    data_options: dict | None = None,
 ) -> BenchmarkResult:
     """Trains every model with every seed on one split and writes the leaderboard.
 
     Args:
-        dataset: A dataset name or a loaded :class:`Dataset`.
+        dataset: A dataset name, an interaction file or DataFrame (read with
+            ``data_options``, see :func:`tfrec.data.load_dataset`), or a
+            loaded :class:`Dataset`. On implicit feedback the rating models
+            are left out, with a note.
         out: Output directory; it must not exist or be empty unless ``overwrite``.
         data_dir: Where MovieLens datasets are read from.
         models: ``"all"`` (every model of ``tfrec models``), or names
@@ -128,8 +132,18 @@ def run_benchmark(
     configs = _check_configs(configs or {}, names)
     out = Path(out)
     _check_out(out, overwrite)
-    if isinstance(dataset, str):
-        dataset = load_dataset(dataset, data_dir, download=download)
+    if not isinstance(dataset, Dataset):
+        dataset = load_dataset(dataset, data_dir, download=download, **(data_options or {}))
+    if dataset.implicit:
+        rating = [n for n in names if catalog.model_class_for(n).needs_ratings()]
+        names = [n for n in names if n not in rating]
+        if not names:
+            raise ConfigError(
+                f"{dataset.name!r} has no ratings (implicit feedback) and every model asked "
+                f"for predicts ratings ({', '.join(rating)}); ask for ranking models"
+            )
+        if rating:
+            notes.append(f"left out the rating models ({', '.join(rating)}): no ratings")
     parts = make_split(dataset, split, seed=0)
     jobs = default_jobs(len(dataset.ratings)) if jobs is None else jobs
 
@@ -183,6 +197,7 @@ def run_benchmark(
             )
         settings = {
             "dataset": dataset.name,
+            "source": dataset.source,
             "data_dir": str(data_dir) if data_dir else None,
             "split": split,
             "split_seed": 0,

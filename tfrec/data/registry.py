@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tfrec.data import movielens, synthetic
 from tfrec.data.download import download, safe_extract
+from tfrec.data.interaction_log import is_table_source, k_core, read_interactions
 from tfrec.data.schema import Dataset, validate_ratings
 from tfrec.errors import DataError
 
@@ -115,19 +116,35 @@ def dataset_dir(name: str, data_dir=None) -> Path:
 
 
 def load_dataset(
-    name: str = "synthetic", data_dir=None, *, download: bool = False, seed: int = 0
+    name="synthetic",
+    data_dir=None,
+    *,
+    download: bool = False,
+    seed: int = 0,
+    min_user_interactions: int = 1,
+    min_item_interactions: int = 1,
+    **read_options,
 ) -> Dataset:
-    """Loads a dataset by name.
+    """Loads a dataset by name, or the user's own interaction log.
 
     Args:
         name: ``synthetic`` (default; also ``synthetic-tiny``, ``synthetic-1m``,
             ``synthetic-25m``, and ``synthetic-seq`` whose users watch in an
-            order with a next-item signal) or a MovieLens name (``ml-latest-small``,
-            ``ml-100k``, ``ml-1m``, ``ml-20m``, ``ml-25m``, ``ml-latest``).
+            order with a next-item signal), a MovieLens name (``ml-latest-small``,
+            ``ml-100k``, ``ml-1m``, ``ml-20m``, ``ml-25m``, ``ml-latest``), or
+            a ``.csv``/``.tsv``/``.parquet`` file or a pandas DataFrame (see
+            :func:`tfrec.data.interaction_log.read_interactions`).
         data_dir: Directory holding ``<name>/`` as unpacked from the official
             archive; defaults to ``$TFREC_DATA_DIR`` or ``~/.cache/tfrec/data``.
         download: Download the official archive when the files are absent.
         seed: Seed of the synthetic generator (ignored for MovieLens).
+        min_user_interactions: Iterative k-core filter: keep users with at
+            least this many interactions (and items with at least
+            ``min_item_interactions``), before any split.
+        min_item_interactions: See ``min_user_interactions``.
+        **read_options: For a file or DataFrame: ``columns``, ``sep``,
+            ``timestamp_unit``, ``rating_scale``, ``duplicates``, ``items``,
+            ``item_columns``, ``list_sep``, ``name``.
 
     Returns:
         The dataset in tfrec's schema.
@@ -136,6 +153,34 @@ def load_dataset(
         DataError: Unknown name, files absent (with where to put them),
             malformed files.
     """
+    if is_table_source(name):
+        return read_interactions(
+            name,
+            min_user_interactions=min_user_interactions,
+            min_item_interactions=min_item_interactions,
+            **read_options,
+        )
+    given = sorted(k for k, v in read_options.items() if v is not None)
+    if given:
+        raise DataError(
+            f"{', '.join(given)} apply to your own files only; {name!r} is a registered "
+            "dataset with a known format"
+        )
+    dataset = _load_registered(name, data_dir, download, seed)
+    if min_user_interactions > 1 or min_item_interactions > 1:
+        before = dataset.info()
+        dataset.ratings = k_core(
+            dataset.ratings, min_user_interactions, min_item_interactions
+        ).reset_index(drop=True)
+        after = dataset.info()
+        dataset.extra["k_core"] = {
+            part: {key: info[key] for key in ("n_users", "n_items", "n_ratings")}
+            for part, info in (("before", before), ("after", after))
+        }
+    return dataset
+
+
+def _load_registered(name: str, data_dir, download: bool, seed: int) -> Dataset:
     if name in synthetic.SIZES:
         n_users, n_items, n_ratings = synthetic.SIZES[name]
         sequential = synthetic.SEQUENTIAL.get(name, 0.0)

@@ -2,9 +2,17 @@
 
 * ``ratings``: ``user_id`` (int32), ``item_id`` (int32), ``rating`` (float32),
   ``timestamp`` (int64, seconds since the epoch); one row per (user, item).
+  Implicit feedback (no rating column in the source) has rating 1.0 and may
+  carry ``weight`` (float32): how many times the pair occurred.
 * ``items``: ``item_id``, ``title``, ``genres`` (list of str), ``tags``
   (list of str), ``year`` (float, NaN when unknown); one row per item.
 * ``users``: ``user_id`` plus whatever demographics the dataset has, or None.
+
+IDs in the frames are integers. Where the source's IDs are strings (or
+integers outside int32), the frames hold each ID's row in a
+:class:`~tfrec.data.vocabulary.Vocabulary` of the raw IDs (``user_vocab``,
+``item_vocab``), assigned in the raw IDs' sorted order; models keep the raw
+IDs, so users only ever see those.
 """
 
 from __future__ import annotations
@@ -14,10 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from tfrec.data.vocabulary import Vocabulary
 from tfrec.errors import DataError
 
 RATING_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
-ITEM_COLUMNS = ("item_id", "title", "genres", "tags", "year")
 RATING_DTYPES = {
     "user_id": np.int32,
     "item_id": np.int32,
@@ -36,7 +44,16 @@ class Dataset:
         items: Items frame, see the module docstring.
         users: Users frame with demographics, or None.
         rating_scale: (lowest, highest) rating the dataset allows.
-        source: Where the data came from (a directory or "generated").
+        source: Where the data came from (a directory, a file or "generated").
+        user_vocab: Raw user IDs when the frames hold rows into them (string
+            IDs); None when the frames hold the raw integer IDs.
+        item_vocab: The same for item IDs (the ratings' and the items table's).
+        implicit: True when the source has no ratings: every row is an
+            interaction, rating 1.0; the rating models refuse such data.
+        has_timestamps: False when the source has no time column (all
+            timestamps 0); the splits that need time refuse such data.
+        extra: What the reader wants ``tfrec data info`` to show (the column
+            mapping, k-core counts, ...).
     """
 
     name: str
@@ -46,6 +63,18 @@ class Dataset:
     rating_scale: tuple[float, float] = (0.5, 5.0)
     source: str = ""
     extra: dict = field(default_factory=dict)
+    user_vocab: Vocabulary | None = None
+    item_vocab: Vocabulary | None = None
+    implicit: bool = False
+    has_timestamps: bool = True
+
+    def raw_user_ids(self, ids) -> np.ndarray:
+        """The raw user IDs of frame IDs (the same array when they are raw)."""
+        return np.asarray(ids) if self.user_vocab is None else self.user_vocab.decode(ids)
+
+    def raw_item_ids(self, ids) -> np.ndarray:
+        """The raw item IDs of frame IDs (the same array when they are raw)."""
+        return np.asarray(ids) if self.item_vocab is None else self.item_vocab.decode(ids)
 
     def info(self) -> dict:
         """Counts and date range, as printed by ``tfrec data info``."""
@@ -53,8 +82,9 @@ class Dataset:
         n_users = int(self.ratings["user_id"].nunique())
         n_items = int(self.ratings["item_id"].nunique())
         n = len(self.ratings)
-        first = pd.to_datetime(ts.min(), unit="s") if n else None
-        last = pd.to_datetime(ts.max(), unit="s") if n else None
+        dated = n and self.has_timestamps
+        first = pd.to_datetime(ts.min(), unit="s") if dated else None
+        last = pd.to_datetime(ts.max(), unit="s") if dated else None
         return {
             "dataset": self.name,
             "source": self.source,
@@ -63,13 +93,23 @@ class Dataset:
             "n_items_in_catalog": int(len(self.items)),
             "n_ratings": int(n),
             "density": n / (n_users * n_items) if n else 0.0,
-            "rating_scale": list(self.rating_scale),
-            "mean_rating": float(self.ratings["rating"].mean()) if n else None,
+            "feedback": "implicit" if self.implicit else "explicit",
+            "user_ids": _id_kind(self.user_vocab),
+            "item_ids": _id_kind(self.item_vocab),
+            "rating_scale": None if self.implicit else list(self.rating_scale),
+            "mean_rating": None if self.implicit or not n else float(self.ratings["rating"].mean()),
             "first_rating": first.strftime("%Y-%m-%d") if first is not None else None,
             "last_rating": last.strftime("%Y-%m-%d") if last is not None else None,
             "has_tags": bool(self.items["tags"].map(len).sum() > 0),
             "has_user_demographics": self.users is not None,
+            **self.extra,
         }
+
+
+def _id_kind(vocab: Vocabulary | None) -> str:
+    if vocab is None or not vocab.is_string:
+        return "integer"
+    return "string"
 
 
 def validate_ratings(ratings: pd.DataFrame, rating_scale, source: str) -> pd.DataFrame:

@@ -152,6 +152,46 @@ def generate(
     )
 
 
+def as_log(
+    dataset: Dataset, *, string_ids: bool = True, iso_times: bool = True, implicit: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A generated dataset as somebody's own files would hold it, for tests and benchmarks.
+
+    Args:
+        dataset: A dataset with integer IDs (e.g. from :func:`generate`).
+        string_ids: IDs as text, ``"u12"`` and ``"i345"``.
+        iso_times: Times as ISO 8601 text (``2001-02-03T04:05:06``).
+        implicit: Leave out the rating column.
+
+    Returns:
+        (log, items): columns ``customer``, ``sku``[, ``stars``], ``when``;
+        and ``sku``, ``name``, ``category`` ("|"-joined genres).
+    """
+
+    def ids(prefix, values):
+        values = np.asarray(values)
+        return np.char.add(prefix, values.astype(str)) if string_ids else values
+
+    ratings = dataset.ratings
+    times = ratings["timestamp"].to_numpy()
+    log = {
+        "customer": ids("u", ratings["user_id"]),
+        "sku": ids("i", ratings["item_id"]),
+        "stars": ratings["rating"].to_numpy(),
+        "when": np.datetime_as_string(times.astype("datetime64[s]")) if iso_times else times,
+    }
+    if implicit:
+        del log["stars"]
+    items = pd.DataFrame(
+        {
+            "sku": ids("i", dataset.items["item_id"]),
+            "name": dataset.items["title"].to_numpy(),
+            "category": dataset.items["genres"].map("|".join).to_numpy(),
+        }
+    )
+    return pd.DataFrame(log), items
+
+
 def checkerboard(n_users: int = 8, n_items: int = 8, seed: int = 0) -> Dataset:
     """A tiny dataset with a known answer: two taste groups.
 

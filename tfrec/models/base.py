@@ -1,9 +1,19 @@
 """The one interface every tfrec model implements.
 
-A :class:`Recommender` takes raw dataset IDs and returns raw IDs; the mapping
-to row indices is done once in :meth:`Recommender.fit` and kept inside the
-model. Subclasses implement ``_fit`` and ``_score`` (and may override
-``_predict``, ``_similar``, ``_arrays``/``_load_arrays`` for their state).
+A :class:`Recommender` takes raw dataset IDs (integers or strings) and
+returns raw IDs; the mapping to row indices is done once in
+:meth:`Recommender.fit` and kept inside the model as two
+:class:`~tfrec.data.vocabulary.Vocabulary` objects (``users_``, ``items_``),
+from which the SavedModel's lookup tables are built too. Subclasses implement
+``_fit`` and ``_score`` (and may override ``_predict``, ``_similar``,
+``_arrays``/``_load_arrays`` for their state).
+
+Two ID spaces meet here. Frames (``split.train``, ...) hold *frame IDs*:
+the raw integers, or rows of the dataset's vocabulary for string IDs;
+``user_ids_``/``item_ids_`` are the model's rows in that space, and
+:meth:`known_pairs`, :meth:`score_rows` and :meth:`predict_rows` serve code
+that works on frames (training, evaluation). Everything else takes and
+returns raw IDs.
 
 Fallbacks for IDs not seen in training (documented, never a KeyError):
 
@@ -26,6 +36,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tfrec import __version__
+from tfrec.data.vocabulary import Vocabulary, as_int64, encode_sorted
 from tfrec.errors import ConfigError, NotSupportedError, TfrecError, check_positive_int
 from tfrec.io import atomic_dir, write_json
 from tfrec.topk import cosine_top_k, exclude, top_k
@@ -67,18 +78,8 @@ class ModelConfig:
 
 
 def encode(known_ids: np.ndarray, ids) -> np.ndarray:
-    """Row index of each raw ID in the sorted array ``known_ids``; -1 if unknown."""
-    ids = np.asarray(ids).reshape(-1)
-    if len(known_ids) == 0:
-        return np.full(len(ids), -1, dtype=np.int64)
-    if ids.dtype.kind not in "iu":
-        try:
-            ids = ids.astype(np.int64)
-        except (TypeError, ValueError):
-            raise TfrecError(f"IDs must be integers; got {ids[:3].tolist()}") from None
-    position = np.searchsorted(known_ids, ids)
-    position = np.minimum(position, len(known_ids) - 1)
-    return np.where(known_ids[position] == ids, position, -1).astype(np.int64)
+    """Row index of each frame ID in the sorted int64 array ``known_ids``; -1 if unknown."""
+    return encode_sorted(known_ids, as_int64(np.asarray(ids).reshape(-1)))
 
 
 @dataclasses.dataclass
@@ -130,7 +131,8 @@ class Recommender(abc.ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type[ModelConfig]] = ModelConfig
-    predicts_ratings: ClassVar[bool] = True
+    predicts_ratings: ClassVar[bool] = True  # False on a fitted model of implicit data
+    fits_implicit: ClassVar[bool] = False  # a rating model that ranks implicit data too
     distributable: ClassVar[bool] = False  # trains by epochs in TensorFlow: strategies, checkpoints
     parallel_scoring: ClassVar[bool] = False  # _score is numpy only: evaluation may use threads
     uses_timestamps: ClassVar[bool] = False
@@ -142,6 +144,11 @@ class Recommender(abc.ABC):
             config = dataclasses.replace(config, **options)
         self.config = config
         self._fitted = False
+
+    @classmethod
+    def needs_ratings(cls) -> bool:
+        """True for the models that refuse implicit feedback (no rating column)."""
+        return cls.predicts_ratings and not cls.fits_implicit
 
     # ---- fitting ---------------------------------------------------------------------------
 
@@ -174,11 +181,24 @@ class Recommender(abc.ABC):
         self.checkpoint_dir, self.strategy = checkpoint_dir, strategy
         if len(split.train) == 0:
             raise TfrecError("cannot fit on an empty training set")
+        dataset = split.dataset
+        if dataset.implicit and self.needs_ratings():
+            raise NotSupportedError(
+                f"model {self.name!r} predicts ratings, and {dataset.name!r} has none "
+                "(implicit feedback); use a ranking model (`tfrec models` lists them)"
+            )
+        if dataset.implicit:
+            self.predicts_ratings = False
         data = Interactions.from_ratings(split.train)
         self.user_ids_, self.item_ids_ = data.user_ids, data.item_ids
+        self.users_ = _raw_vocabulary(dataset.user_vocab, data.user_ids)
+        self.items_ = _raw_vocabulary(dataset.item_vocab, data.item_ids)
         self.seen_ = data.matrix
         self.global_mean_ = float(np.mean(data.ratings, dtype=np.float64))
-        self.popularity_ = np.bincount(data.items, minlength=len(data.item_ids)).astype(np.float32)
+        weights = split.train["weight"].to_numpy() if "weight" in split.train else None
+        self.popularity_ = np.bincount(
+            data.items, weights=weights, minlength=len(data.item_ids)
+        ).astype(np.float32)
         self.rating_scale_ = tuple(float(x) for x in split.dataset.rating_scale)
         with scope(strategy):
             self._fit(data, split)
@@ -237,15 +257,15 @@ class Recommender(abc.ABC):
 
     @property
     def user_ids(self) -> np.ndarray:
-        """Raw IDs of the users seen in training (sorted)."""
+        """Raw IDs of the users seen in training (sorted), integers or strings."""
         self._check_fitted()
-        return self.user_ids_
+        return self.users_.ids
 
     @property
     def item_ids(self) -> np.ndarray:
         """Raw IDs of the catalogue: the items seen in training (sorted)."""
         self._check_fitted()
-        return self.item_ids_
+        return self.items_.ids
 
     def known_pairs(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Row indices of a ratings frame's users and items, and the mask of the
@@ -262,11 +282,11 @@ class Recommender(abc.ABC):
     def rated_items(self, user_id) -> tuple[np.ndarray, np.ndarray]:
         """The (item_ids, ratings) a user had in training; empty if unknown."""
         self._check_fitted()
-        row = encode(self.user_ids_, [user_id])[0]
+        row = self.users_.encode([user_id])[0]
         if row < 0:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+            return self.item_ids[:0], np.empty(0, dtype=np.float32)
         start, end = self.seen_.indptr[row], self.seen_.indptr[row + 1]
-        return self.item_ids_[self.seen_.indices[start:end]], self.seen_.data[start:end]
+        return self.item_ids[self.seen_.indices[start:end]], self.seen_.data[start:end]
 
     def score(self, user_ids) -> np.ndarray:
         """Scores of every catalogue item for each user.
@@ -279,7 +299,10 @@ class Recommender(abc.ABC):
             of :attr:`item_ids`.
         """
         self._check_fitted()
-        users = encode(self.user_ids_, user_ids)
+        return self.score_rows(self.users_.encode(user_ids))
+
+    def score_rows(self, users: np.ndarray) -> np.ndarray:
+        """:meth:`score` for user rows (-1: unknown), as code working on frames has them."""
         out = np.empty((len(users), len(self.item_ids_)), dtype=np.float32)
         known = users >= 0
         if known.any():
@@ -297,12 +320,16 @@ class Recommender(abc.ABC):
         by models with ``uses_timestamps``; others ignore them.
         """
         self._check_fitted()
-        users, items = encode(self.user_ids_, user_ids), encode(self.item_ids_, item_ids)
+        users, items = self.users_.encode(user_ids), self.items_.encode(item_ids)
         if len(users) != len(items):
             raise TfrecError(
                 f"user_ids and item_ids must have the same length; got "
                 f"{len(users)} and {len(items)}"
             )
+        return self.predict_rows(users, items, timestamps)
+
+    def predict_rows(self, users: np.ndarray, items: np.ndarray, timestamps=None) -> np.ndarray:
+        """:meth:`predict` for (user row, item row) pairs (-1: unknown)."""
         known = (users >= 0) & (items >= 0)
         if self.predicts_ratings:
             out = np.full(len(users), self.global_mean_, dtype=np.float32)
@@ -333,21 +360,20 @@ class Recommender(abc.ABC):
         """
         k = check_positive_int("k", k)
         self._check_fitted()
-        users = encode(self.user_ids_, user_ids)
+        users = self.users_.encode(user_ids)
         all_items, all_scores = [], []
         for start in range(0, len(users), _SCORE_BATCH):
-            block = np.asarray(user_ids).reshape(-1)[start : start + _SCORE_BATCH]
-            scores = self.score(block)
+            block = users[start : start + _SCORE_BATCH]
+            scores = self.score_rows(block)
             if exclude_seen:
-                exclude(scores, self.seen_, users[start : start + _SCORE_BATCH])
+                exclude(scores, self.seen_, block)
             index, values = top_k(scores, k)
-            items = self.item_ids_[index]
             empty = np.isneginf(values)
-            items[empty], values[empty] = -1, np.nan
-            all_items.append(items)
+            index[empty], values[empty] = -1, np.nan
+            all_items.append(self.items_.decode(index))
             all_scores.append(values)
         if not all_items:
-            return np.empty((0, k), dtype=np.int64), np.empty((0, k), dtype=np.float32)
+            return np.empty((0, k), self.item_ids.dtype), np.empty((0, k), dtype=np.float32)
         return np.concatenate(all_items), np.concatenate(all_scores)
 
     def similar_items(self, item_ids, k: int = 10):
@@ -359,17 +385,16 @@ class Recommender(abc.ABC):
         """
         k = check_positive_int("k", k)
         self._check_fitted()
-        items = encode(self.item_ids_, item_ids)
+        items = self.items_.encode(item_ids)
         k = min(k, len(self.item_ids_) - 1)
-        out_items = np.empty((len(items), k), dtype=np.int64)
+        out_rows = np.empty((len(items), k), dtype=np.int64)
         out_scores = np.full((len(items), k), np.nan, dtype=np.float32)
         known = items >= 0
         if known.any():
-            index, values = self._similar(items[known], k)
-            out_items[known], out_scores[known] = self.item_ids_[index], values
+            out_rows[known], out_scores[known] = self._similar(items[known], k)
         if not known.all():
-            out_items[~known] = self.item_ids_[np.argsort(-self.popularity_, kind="stable")[:k]]
-        return out_items, out_scores
+            out_rows[~known] = np.argsort(-self.popularity_, kind="stable")[:k]
+        return self.items_.decode(out_rows), out_scores
 
     def serving_scorer(self, seen):
         """A ``tf.Module`` computing this model's scores in TensorFlow, for export.
@@ -401,12 +426,15 @@ class Recommender(abc.ABC):
                     "tfrec_version": __version__,
                     "config": self.config.to_dict(),
                     "global_mean": self.global_mean_,
+                    "predicts_ratings": self.predicts_ratings,
                     "rating_scale": list(self.rating_scale_),
                 },
             )
             arrays = {
                 "user_ids": self.user_ids_,
                 "item_ids": self.item_ids_,
+                "user_raw_ids": self.users_.ids,
+                "item_raw_ids": self.items_.ids,
                 "popularity": self.popularity_,
                 "seen_indptr": self.seen_.indptr,
                 "seen_indices": self.seen_.indices,
@@ -422,6 +450,8 @@ class Recommender(abc.ABC):
         model = cls(cls.Config.from_dict(meta["config"]))
         with np.load(path / "arrays.npz") as arrays:
             model.user_ids_, model.item_ids_ = arrays["user_ids"], arrays["item_ids"]
+            model.users_ = Vocabulary(arrays["user_raw_ids"])
+            model.items_ = Vocabulary(arrays["item_raw_ids"])
             model.popularity_ = arrays["popularity"]
             model.seen_ = sp.csr_matrix(
                 (arrays["seen_data"], arrays["seen_indices"], arrays["seen_indptr"]),
@@ -429,6 +459,7 @@ class Recommender(abc.ABC):
             )
             model._load_arrays({k[6:]: arrays[k] for k in arrays.files if k.startswith("model_")})
         model.global_mean_ = float(meta["global_mean"])
+        model.predicts_ratings = bool(meta.get("predicts_ratings", cls.predicts_ratings))
         model.rating_scale_ = tuple(meta["rating_scale"])
         model._load_extra(path)
         model._fitted = True
@@ -453,3 +484,13 @@ class Recommender(abc.ABC):
 
     def __repr__(self):
         return f"{type(self).__name__}({self.config})"
+
+
+def _raw_vocabulary(dataset_vocab: Vocabulary | None, frame_ids: np.ndarray) -> Vocabulary:
+    """The raw IDs of a model's rows: the frame IDs, or their dataset vocabulary's.
+
+    Frame IDs of string datasets are assigned in the raw IDs' sorted order, so
+    the subset stays sorted and its rows are the model's rows."""
+    if dataset_vocab is None:
+        return Vocabulary(frame_ids)
+    return dataset_vocab.subset(frame_ids)

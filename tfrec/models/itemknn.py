@@ -8,7 +8,8 @@ nearest items ``N(j)`` with similarities ``s(j, i)``:
     score(u, j)  = sum_{i in N(j), rated by u} s(j, i) * r_ui
     r_hat(u, j)  = score(u, j) / sum_{i in N(j), rated by u} s(j, i)
 
-(the user's mean rating when no neighbour of ``j`` was rated).
+(the user's mean rating when no neighbour of ``j`` was rated). On implicit
+feedback (every r_ui = 1) it is a ranking model: predictions are the scores.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class ItemKNN(Recommender):
     name = "itemknn"
     Config = ItemKNNConfig
     parallel_scoring = True
+    fits_implicit = True
 
     def _fit(self, data, split) -> None:
         item_user = data.matrix.T.tocsr()
@@ -68,6 +70,8 @@ class ItemKNN(Recommender):
         return np.asarray((self.seen_[users] @ self.neighbours_.T).todense(), dtype=np.float32)
 
     def _predict(self, users, items):
+        if not self.predicts_ratings:
+            return super()._predict(users, items)
         rated = self.seen_[users]
         weights = self.neighbours_[items]
         numerator = np.asarray(rated.multiply(weights).sum(axis=1)).ravel()
@@ -82,7 +86,7 @@ class ItemKNN(Recommender):
     def serving_scorer(self, seen):
         from tfrec.models.tf_scorers import NeighbourScorer
 
-        return NeighbourScorer(self.neighbours_, seen, self.user_means_)
+        return NeighbourScorer(self.neighbours_, seen, self.user_means_, self.predicts_ratings)
 
     def _arrays(self):
         n, iu = self.neighbours_, self.item_user_

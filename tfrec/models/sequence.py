@@ -218,9 +218,9 @@ class SequenceRecommender(Recommender):
             k: Items per history.
 
         Returns:
-            (item_ids, scores), each (len(histories), k); -1 / NaN pad.
+            (item_ids, scores), each (len(histories), k); -1 ("" for string
+            IDs) / NaN pad.
         """
-        from tfrec.models.base import encode
         from tfrec.topk import top_k
 
         k = check_positive_int("k", k)
@@ -228,7 +228,7 @@ class SequenceRecommender(Recommender):
         windows = np.zeros((len(histories), c.max_len), np.int64)
         excluded = []
         for row, history in enumerate(histories):
-            columns = encode(self.item_ids_, np.asarray(history, dtype=np.int64))
+            columns = self.items_.encode(history)
             columns = columns[columns >= 0]
             recent = columns[-c.max_len :]
             if len(recent):
@@ -240,7 +240,7 @@ class SequenceRecommender(Recommender):
         for row, columns in enumerate(excluded):
             scores[row, columns] = -np.inf
         columns, values = top_k(scores, min(k, scores.shape[1]))
-        item_ids = np.where(np.isinf(values), -1, self.item_ids_[columns])
+        item_ids = self.items_.decode(np.where(np.isinf(values), -1, columns))
         return item_ids, np.where(np.isinf(values), np.nan, values)
 
     def item_embeddings(self):

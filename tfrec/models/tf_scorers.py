@@ -51,9 +51,10 @@ class FactorScorer(tf.Module):
 class NeighbourScorer(tf.Module):
     """Item KNN: score(u, j) = sum_i r_ui s(j, i) over the neighbours i of j;
     predict(u, j) is that sum divided by sum_i s(j, i) over the rated ones,
-    or the user's mean when none was rated."""
+    or the user's mean when none was rated; the score itself on implicit data
+    (``rates=False``)."""
 
-    def __init__(self, neighbours: sp.csr_matrix, seen, user_means):
+    def __init__(self, neighbours: sp.csr_matrix, seen, user_means, rates: bool = True):
         super().__init__(name="neighbour_scorer")
         self.n_items = neighbours.shape[0]
         self.neighbour_weight = _constant(neighbours.data, tf.float32)
@@ -66,6 +67,7 @@ class NeighbourScorer(tf.Module):
         self.reverse_splits = _constant(reverse.indptr.astype(np.int64), tf.int64)
         self.seen = seen
         self.user_means = _constant(user_means, tf.float32)
+        self.rates = rates
 
     def score(self, users):
         """Touches only the items that neighbour the users' rated items."""
@@ -83,6 +85,8 @@ class NeighbourScorer(tf.Module):
         return tf.scatter_nd(tf.stack([rows, targets.flat_values], axis=1), values, shape)
 
     def predict(self, users, items, extra=None):
+        if not self.rates:
+            return tf.gather(self.score(users), items[:, None], batch_dims=1)[:, 0]
         ratings = self.seen.dense(users)
         rows = tf.RaggedTensor.from_row_splits(self.neighbour_items, self.neighbour_splits)
         # COO from a CSR matrix is row-major: the weights are in CSR order.

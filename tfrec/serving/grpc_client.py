@@ -6,8 +6,11 @@
     # -> {"item_ids": array([[...], [...]]), "scores": array([[...], [...]])}
 
 Integer inputs are cast to the exported dtypes by name (``k`` int32, IDs and
-timestamps int64), since a gRPC request must carry them exactly. ``tfrec serve`` has no
-gRPC endpoint: use this client against ``tensorflow_model_server``.
+timestamps int64), since a gRPC request must carry them exactly; ``str`` (or
+``bytes``) values are sent as strings, for a model exported from string IDs.
+String outputs come back as numpy ``str`` arrays (``""`` pads ``item_ids``
+where fewer than k items are left, as -1 does for integer IDs). ``tfrec serve``
+has no gRPC endpoint: use this client against ``tensorflow_model_server``.
 """
 
 from __future__ import annotations
@@ -74,14 +77,13 @@ class GrpcClient:
     ) -> dict:
         """Runs a signature on ``{input name: array}``; returns ``{output name: array}``."""
         import grpc
-        import tensorflow as tf
 
         request = self.request(model, inputs, signature_name, version)
         try:
             response = self._stub.Predict(request, timeout=self.timeout)
         except grpc.RpcError as e:
             raise _refusal(e, self, model, signature_name) from None
-        return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
+        return {name: _array(proto) for name, proto in response.outputs.items()}
 
     def close(self) -> None:
         """Closes the channel."""
@@ -92,6 +94,16 @@ class GrpcClient:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _array(proto) -> np.ndarray:
+    """A TensorProto as an array; strings decoded from UTF-8."""
+    import tensorflow as tf
+
+    array = tf.make_ndarray(proto)
+    if proto.dtype == tf.string.as_datatype_enum:
+        return np.char.decode(array.astype(np.bytes_), "utf-8")
+    return array
 
 
 def _refusal(error, client: GrpcClient, model: str, signature_name: str) -> ServingError:

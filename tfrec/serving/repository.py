@@ -42,7 +42,8 @@ class Servable:
         self._metadata = None
 
     def run(self, signature: str, arrays: dict) -> dict:
-        """Runs a signature on ``{input name: array}``; returns ``{output name: array}``."""
+        """Runs a signature on ``{input name: array}``; returns ``{output name: array}``
+        (string outputs as object arrays of ``bytes``)."""
         function = self._signatures[signature]
         try:
             outputs = function(**{name: tf.constant(value) for name, value in arrays.items()})

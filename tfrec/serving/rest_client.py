@@ -5,6 +5,10 @@ client.predict("mf", [{"user_id": 1, "k": 10}], signature_name="recommend")
 # -> [{"item_ids": [...], "scores": [...]}]
 client.predict("mf", inputs={"user_id": [1, 2], "k": [10]}, signature_name="recommend")
 # -> {"item_ids": [[...], [...]], "scores": [[...], [...]]}
+
+IDs are sent and answered as JSON numbers for a model exported from integer
+IDs and as JSON strings for one exported from string IDs (``""`` pads
+``item_ids`` where fewer than k items are left, as -1 does for integers).
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ class Client:
             instances: Row format: a list of ``{input name: value}`` objects,
                 one per row (or of values, for a one-input signature).
             inputs: Columnar format: ``{input name: list or numpy array}``.
+                Values may be numpy arrays and scalars, and string IDs ``str``
+                or UTF-8 ``bytes``.
             signature_name: Defaults to the server's ``serving_default``.
             version: A version number; defaults to the newest served.
 
@@ -59,7 +65,7 @@ class Client:
         request = {"instances": instances} if inputs is None else {"inputs": inputs}
         if signature_name is not None:
             request["signature_name"] = signature_name
-        body = json.dumps(request, default=_tolist).encode()
+        body = json.dumps(request, default=json_value).encode()
         answer = self._call(model, version, ":predict", body, signature_name)
         return answer["predictions"] if inputs is None else answer["outputs"]
 
@@ -125,8 +131,11 @@ def _refusal(error: urllib.error.HTTPError, model, version, signature_name) -> S
     return ServingError(message, error.code)
 
 
-def _tolist(value):
-    """numpy arrays and scalars in request bodies."""
+def json_value(value):
+    """``json.dumps``'s ``default``: numpy arrays and scalars as lists and numbers,
+    ``bytes`` (numpy's form of TensorFlow strings) as the text they encode in UTF-8."""
+    if isinstance(value, bytes):
+        return value.decode()
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")

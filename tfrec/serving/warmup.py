@@ -29,8 +29,9 @@ def warmup_requests(model_name: str, signatures: dict, sample: dict) -> list:
     Args:
         model_name: The model's name under the export root (``model_spec.name``).
         signatures: ``{signature name: concrete function}`` as exported.
-        sample: ``{input name: array-like}`` of real inputs (a batch of one);
-            each signature takes the inputs it names.
+        sample: ``{input name: array-like}`` of real inputs (a batch of one),
+            ``str`` values for string inputs; each signature takes the inputs
+            it names.
 
     Returns:
         The ``PredictionLog`` protos, in signature name order.
@@ -46,8 +47,14 @@ def warmup_requests(model_name: str, signatures: dict, sample: dict) -> list:
         for name, spec in input_specs(signatures[signature_name]).items():
             if name not in sample:
                 raise ValueError(f"no warm-up value for input {name!r} of {signature_name!r}")
-            value = np.asarray(sample[name], spec.dtype.as_numpy_dtype)
-            request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+            try:
+                proto = tf.make_tensor_proto(np.asarray(sample[name], spec.dtype.as_numpy_dtype))
+            except (TypeError, ValueError) as e:
+                raise ValueError(
+                    f"warm-up value {sample[name]!r} for input {name!r} of {signature_name!r} "
+                    f"is not {spec.dtype.name}: {e}"
+                ) from None
+            request.inputs[name].CopyFrom(proto)
         logs.append(log)
     return logs
 
