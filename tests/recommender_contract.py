@@ -225,3 +225,17 @@ class RecommenderContract:
         np.testing.assert_allclose(
             value, own_fitted.predict(users, pair_items, times), rtol=1e-5, atol=1e-5
         )
+
+    def test_cold_items_served_or_refused(self, small_data):
+        from tfrec.evaluation import evaluate
+        from tfrec.splits import split
+
+        parts = split(small_data, "cold-items", seed=0)
+        model = self.make()
+        if not model.serves_new_items:
+            with pytest.raises(NotSupportedError, match="cannot score items absent from training"):
+                model.fit(parts)
+            return
+        metrics = evaluate(model.fit(parts), parts).metrics
+        assert metrics["n_cold_items"] == len(parts.cold_items["test"])
+        assert metrics["n_users_ranked"] > 0 and 0 <= metrics["ndcg@10"] <= 1

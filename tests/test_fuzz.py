@@ -108,7 +108,11 @@ def test_every_split_partitions_any_ratings(rows, method, seed):
         }
     )
     data = Dataset("fuzz", ratings, make_items(np.arange(1, 16)))
-    parts = split(data, method, seed=seed)
+    try:
+        parts = split(data, method, seed=seed)
+    except ConfigError as e:  # too few items with 5 ratings to hold some out
+        assert method == "cold-items" and "needs at least 10 items" in str(e)
+        return
     sizes = len(parts.train) + len(parts.validation) + len(parts.test)
     assert sizes == len(ratings)
     keys = [

@@ -74,3 +74,27 @@ def test_refit_split_moves_validation_into_train(small_split):
 def test_unknown_method_is_named(small_data):
     with pytest.raises(ConfigError, match="split must be one of temporal, .*; got 'time'"):
         split(small_data, "time")
+
+
+def test_cold_items_split(small_data):
+    parts = split(small_data, "cold-items", seed=3)
+    counts = small_data.ratings["item_id"].value_counts()
+    eligible = np.sort(counts.index[counts >= 5].to_numpy())
+    order = np.random.default_rng(3).permutation(eligible)
+    n_test, n_val = int(len(eligible) * 0.2), int(len(eligible) * 0.1)
+    np.testing.assert_array_equal(parts.cold_items["test"], np.sort(order[:n_test]))
+    np.testing.assert_array_equal(
+        parts.cold_items["validation"], np.sort(order[n_test : n_test + n_val])
+    )
+    assert set(parts.test["item_id"]) == set(parts.cold_items["test"])
+    assert set(parts.validation["item_id"]) == set(parts.cold_items["validation"])
+    cold = set(parts.cold_items["test"]) | set(parts.cold_items["validation"])
+    assert not cold & set(parts.train["item_id"])
+    assert sum(parts.sizes().values()) == len(small_data.ratings)
+    tags = parts.dataset.items.set_index("item_id")["tags"]
+    assert all(tags.loc[i] == [] for i in cold)
+    assert any(len(t) for t in tags.drop(list(cold)))
+    refit = parts.with_validation_in_train()
+    assert set(refit.cold_items) == {"test"} and len(refit.validation) == 0
+    assert not np.array_equal(split(small_data, "cold-items", seed=4).cold_items["test"],
+                              parts.cold_items["test"])  # fmt: skip

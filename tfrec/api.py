@@ -153,6 +153,12 @@ def train(
             f"{model.name} predicts ratings, and {parts.dataset.name!r} has no rating column "
             f"(implicit feedback); use a ranking model: {', '.join(ranking)}"
         )
+    if parts.cold_items is not None and not model.serves_new_items:
+        serving = [name for name in model_names() if model_class(name).serves_new_items]
+        raise ConfigError(
+            f"{model.name} cannot score items absent from training, as split 'cold-items' "
+            f"asks; models that can: {', '.join(serving) or 'none installed'}"
+        )
     checkpoints = None
     if run_dir is not None and model.distributable:  # the models that train by epochs
         identity = {

@@ -411,8 +411,9 @@ def _raw_id(vocabulary, text: str, what: str, run_dir: str):
         row = int(vocabulary.encode([text.strip()])[0])
     if row < 0:
         shown = ", ".join(map(str, vocabulary.ids[:3]))
+        named = repr(text) if vocabulary.is_string else text
         raise TfrecError(
-            f"unknown {what} id {text!r}: not in the training data of {run_dir} "
+            f"unknown {what} id {named}: not in the training data of {run_dir} "
             f"({len(vocabulary):,} {what}s, e.g. {shown})"
         )
     return vocabulary.ids[row].item()

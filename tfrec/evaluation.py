@@ -85,6 +85,8 @@ def evaluate(
     k = check_positive_int("k", k)
     check_choice("part", part, ("test", "validation"))
     target = split.test if part == "test" else split.validation
+    if split.cold_items is not None:
+        return _cold_start(model, split, target, split.cold_items[part], k, batch_size)
     out: dict = {}
     rating_per_user = None
     if model.predicts_ratings:
@@ -165,23 +167,52 @@ def _ranking_metrics(model, target, seen, k, batch_size, vectors=None, threshold
     frame = pd.DataFrame({"user_id": user_ids, "n_relevant": n_relevant, **columns})
     if vectors is not None:
         frame["semantic_hr"] = semantic
-
-    def mean(column):
-        return float(frame[column].mean()) if len(frame) else float("nan")
-
-    result = {
-        f"hr@{k}": mean("hr"),
-        f"precision@{k}": mean("precision"),
-        f"recall@{k}": mean("recall"),
-        f"ndcg@{k}": mean("ndcg"),
-        f"map@{k}": mean("ap"),
-        f"coverage@{k}": float(recommended.mean()) if len(recommended) else 0.0,
-        "n_users_ranked": int(len(user_ids)),
-    }
+    result = _summary(frame, recommended, k)
     if vectors is not None:
-        result[f"semantic_hr@{k}"] = mean("semantic_hr")
+        result[f"semantic_hr@{k}"] = _mean(frame, "semantic_hr")
         result["semantic_threshold"] = float(threshold)
     return result, frame
+
+
+def _mean(frame: pd.DataFrame, column: str) -> float:
+    return float(frame[column].mean()) if len(frame) else float("nan")
+
+
+def _summary(frame: pd.DataFrame, recommended: np.ndarray, k: int) -> dict:
+    """The top-N metrics of per-user results, and the coverage of the candidates."""
+    return {
+        f"hr@{k}": _mean(frame, "hr"),
+        f"precision@{k}": _mean(frame, "precision"),
+        f"recall@{k}": _mean(frame, "recall"),
+        f"ndcg@{k}": _mean(frame, "ndcg"),
+        f"map@{k}": _mean(frame, "ap"),
+        f"coverage@{k}": float(recommended.mean()) if len(recommended) else 0.0,
+        "n_users_ranked": len(frame),
+    }
+
+
+def _cold_start(model, split, target, candidates, k, batch_size) -> EvaluationResult:
+    """The cold-items protocol: each ranked user (a rating of a cold item of this
+    part, and at least COLD_MIN_RATINGS train ratings) ranks this part's cold items,
+    which the model scores from their content alone; relevant: those they rated."""
+    from tfrec.splits import COLD_MIN_RATINGS
+
+    train_counts = split.train["user_id"].value_counts()
+    active = train_counts.index[train_counts >= COLD_MIN_RATINGS].to_numpy()
+    user_ids = np.intersect1d(np.unique(target["user_id"].to_numpy()), active).astype(np.int64)
+    rows = encode(model.user_ids_, user_ids)
+    user_ids, rows = user_ids[rows >= 0], rows[rows >= 0]
+    relevant = _user_item_matrix(target, user_ids, candidates)
+    items = split.dataset.items.set_index("item_id").loc[candidates].reset_index()
+    scores = model.new_item_scorer(items)
+    none = sp.csr_matrix(relevant.shape, dtype=np.float32)
+    columns, recommended = metrics.full_ranking(
+        lambda block: scores(rows[block]), relevant, none, k, batch_size
+    )
+    frame = pd.DataFrame({"user_id": user_ids, "n_relevant": np.diff(relevant.indptr), **columns})
+    out = _summary(frame, recommended, k)
+    out["n_cold_items"] = len(candidates)
+    return EvaluationResult(out, frame, None)
 
 
 @dataclass

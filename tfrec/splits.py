@@ -8,11 +8,18 @@
   validation (users with fewer than 3 ratings keep theirs in train).
 * ``random``: a seeded 80/10/10 shuffle of all ratings.
 * ``global-time``: one cut-off date for everybody, 80/10/10 by time.
+* ``cold-items`` (item cold start): the items with at least 5 ratings,
+  sorted, permuted by ``numpy.random.default_rng(seed)``; the first 20% are
+  the test cold items, the next 10% the validation cold items. Every rating
+  of a cold item leaves train (to test or validation); the rest is train.
+  Models rank the cold items from their content alone (see
+  :mod:`tfrec.evaluation`).
 * ``none``: every rating in train (for fitting a final model).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +28,9 @@ import pandas as pd
 from tfrec.data.schema import Dataset
 from tfrec.errors import ConfigError, check_choice
 
-SPLIT_METHODS = ("temporal", "leave-one-out", "random", "global-time", "none")
+SPLIT_METHODS = ("temporal", "leave-one-out", "random", "global-time", "cold-items", "none")
+COLD_MIN_RATINGS = 5  # items with fewer ratings are never cold
+COLD_TEST_SHARE, COLD_VALIDATION_SHARE = 0.2, 0.1
 TIMED_METHODS = ("temporal", "leave-one-out", "global-time")
 
 
@@ -35,7 +44,9 @@ class Split:
         validation: Ratings for early stopping and tuning.
         test: Ratings to report on.
         method: Name of the split method.
-        seed: Seed used (random split only).
+        seed: Seed used (random and cold-items splits).
+        cold_items: For ``cold-items``: ``{"validation": ..., "test": ...}``,
+            the sorted frame IDs of each part's cold items (its candidates).
     """
 
     dataset: Dataset
@@ -44,6 +55,7 @@ class Split:
     test: pd.DataFrame
     method: str
     seed: int = 0
+    cold_items: dict | None = None
 
     def with_validation_in_train(self) -> Split:
         """The split for ``--refit``: train + validation as train, no validation."""
@@ -55,6 +67,7 @@ class Split:
             self.test,
             f"{self.method}+refit",
             self.seed,
+            None if self.cold_items is None else {"test": self.cold_items["test"]},
         )
 
     def sizes(self) -> dict:
@@ -89,7 +102,11 @@ def split(
     if not 0 < fraction < 0.5:
         raise ConfigError(f"fraction must be between 0 and 0.5; got {fraction!r}")
     ratings = dataset.ratings
-    if method == "none":
+    cold = None
+    if method == "cold-items":
+        part, cold = _cold_items(ratings, seed)
+        dataset = _without_tags(dataset, np.concatenate([cold["validation"], cold["test"]]))
+    elif method == "none":
         part = np.zeros(len(ratings), dtype=np.int8)
     elif method == "temporal":
         ratings, part = _temporal(ratings, fraction)
@@ -106,6 +123,7 @@ def split(
         ratings[part == 2].reset_index(drop=True),
         method,
         seed,
+        cold,
     )
 
 
@@ -142,6 +160,34 @@ def _leave_one_out(ratings):
 def _random(n_rows, seed, fraction):
     u = np.random.default_rng(seed).random(n_rows)
     return np.where(u < fraction, 2, np.where(u < 2 * fraction, 1, 0)).astype(np.int8)
+
+
+def _cold_items(ratings, seed):
+    items = ratings["item_id"].to_numpy()
+    counts = np.bincount(items)
+    eligible = np.flatnonzero(counts >= COLD_MIN_RATINGS)  # sorted
+    order = np.random.default_rng(seed).permutation(eligible)
+    n_test = int(len(eligible) * COLD_TEST_SHARE)
+    n_validation = int(len(eligible) * COLD_VALIDATION_SHARE)
+    if n_test == 0 or n_validation == 0:
+        raise ConfigError(
+            f"split 'cold-items' needs at least 10 items with {COLD_MIN_RATINGS}+ ratings; "
+            f"this data has {len(eligible)}"
+        )
+    test, validation = np.sort(order[:n_test]), np.sort(order[n_test : n_test + n_validation])
+    part = np.zeros(len(items), dtype=np.int8)
+    part[np.isin(items, validation)] = 1
+    part[np.isin(items, test)] = 2
+    return part, {"validation": validation, "test": test}
+
+
+def _without_tags(dataset: Dataset, items: np.ndarray) -> Dataset:
+    """The dataset with the tags of ``items`` removed: tags are interactions, and a
+    cold item's would tell who watched it."""
+    table = dataset.items.copy()
+    cold = table["item_id"].isin(items).to_numpy()
+    table["tags"] = [[] if c else t for c, t in zip(cold, table["tags"], strict=True)]
+    return dataclasses.replace(dataset, items=table)
 
 
 def _global_time(ratings, fraction):

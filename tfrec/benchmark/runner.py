@@ -144,6 +144,16 @@ def run_benchmark(
             )
         if rating:
             notes.append(f"left out the rating models ({', '.join(rating)}): no ratings")
+    if split == "cold-items":
+        warm = [n for n in names if not catalog.model_class_for(n).serves_new_items]
+        names = [n for n in names if n not in warm]
+        if not names:
+            raise ConfigError(
+                "split 'cold-items' needs models that score new items from their content; "
+                f"none of {', '.join(warm)} can"
+            )
+        if warm:
+            notes.append(f"left out the models that cannot score new items: {', '.join(warm)}")
     parts = make_split(dataset, split, seed=0)
     jobs = default_jobs(len(dataset.ratings)) if jobs is None else jobs
 

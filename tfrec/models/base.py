@@ -133,6 +133,7 @@ class Recommender(abc.ABC):
     Config: ClassVar[type[ModelConfig]] = ModelConfig
     predicts_ratings: ClassVar[bool] = True  # False on a fitted model of implicit data
     fits_implicit: ClassVar[bool] = False  # a rating model that ranks implicit data too
+    serves_new_items: ClassVar[bool] = False  # scores items from content: new_item_scorer
     distributable: ClassVar[bool] = False  # trains by epochs in TensorFlow: strategies, checkpoints
     parallel_scoring: ClassVar[bool] = False  # _score is numpy only: evaluation may use threads
     uses_timestamps: ClassVar[bool] = False
@@ -189,6 +190,11 @@ class Recommender(abc.ABC):
             )
         if dataset.implicit:
             self.predicts_ratings = False
+        if split.cold_items is not None and not self.serves_new_items:
+            raise NotSupportedError(
+                f"model {self.name!r} cannot score items absent from training, as split "
+                "'cold-items' asks; use a model that serves new items (`tfrec models`)"
+            )
         data = Interactions.from_ratings(split.train)
         self.user_ids_, self.item_ids_ = data.user_ids, data.item_ids
         self.users_ = _raw_vocabulary(dataset.user_vocab, data.user_ids)
@@ -395,6 +401,19 @@ class Recommender(abc.ABC):
         if not known.all():
             out_rows[~known] = np.argsort(-self.popularity_, kind="stable")[:k]
         return self.items_.decode(out_rows), out_scores
+
+    def new_item_scorer(self, items: pd.DataFrame):
+        """Scores of items from their content alone, for items absent from training.
+
+        Args:
+            items: Rows of an items table (``item_id``, ``title``, ``genres``,
+                ``year``, ...; tags are left empty for such items).
+
+        Returns:
+            ``score(user_rows) -> (len(user_rows), len(items))`` float32, for
+            rows of known users.
+        """
+        raise NotSupportedError(f"model {self.name!r} cannot score items absent from training")
 
     def serving_scorer(self, seen):
         """A ``tf.Module`` computing this model's scores in TensorFlow, for export.
