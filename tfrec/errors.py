@@ -35,13 +35,6 @@ class ServingError(TfrecError):
         self.status = status
 
 
-class UnknownIdError(TfrecError, KeyError):
-    """A user or item ID is not known to the model."""
-
-    def __str__(self):  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
-
-
 def check_positive_int(name, value):
     """Returns ``value`` if it is a positive integer, else raises ConfigError."""
     if isinstance(value, bool) or not isinstance(value, int | _np_integer()) or value <= 0:
@@ -53,6 +46,13 @@ def check_non_negative(name, value):
     """Returns ``value`` as float if it is a number >= 0, else raises ConfigError."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
         raise ConfigError(f"{name} must be a number >= 0; got {value!r}")
+    return float(value)
+
+
+def check_positive(name, value):
+    """Returns ``value`` as float if it is a number > 0, else raises ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"{name} must be a number > 0; got {value!r}")
     return float(value)
 
 

@@ -19,6 +19,8 @@ _MODELS = {
     "bias": "tfrec.models.bias:Bias",
     "svd": "tfrec.models.svd:SVD",
     "itemknn": "tfrec.models.itemknn:ItemKNN",
+    "ease": "tfrec.models.ease:EASE",
+    "content_knn": "tfrec.models.content_knn:ContentKNN",
     "mf": "tfrec.models.mf:MF",
     "dnn": "tfrec.models.dnn:DNN",
     "hybrid": "tfrec.models.hybrid:Hybrid",

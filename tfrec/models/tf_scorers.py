@@ -122,3 +122,55 @@ class BlendScorer(tf.Module):
         for weight, scorer in zip(self.weights[1:], self.scorers, strict=True):
             total += weight * scorer.predict(users, items, extra)
         return total
+
+
+class SparseMatrix(tf.Module):
+    """A scipy sparse matrix held in variables, read as a tf.SparseTensor.
+
+    The int64 (row, column) pairs are stored as such: building them from CSR
+    row splits, or casting int32 ones, took 230 ms and 33 ms per request on
+    ml-latest-small's B, whose product with a user's row then takes 14 ms.
+    """
+
+    def __init__(self, matrix: sp.spmatrix):
+        super().__init__(name="sparse_matrix")
+        coo = sp.csr_matrix(matrix).sorted_indices().tocoo()  # row-major, as tf.SparseTensor wants
+        self.n_rows, self.n_columns = (int(n) for n in coo.shape)
+        self.index = tf.Variable(
+            np.stack([coo.row, coo.col], axis=1).astype(np.int64), trainable=False
+        )
+        self.values = tf.Variable(coo.data.astype(np.float32), trainable=False)
+
+    def tensor(self) -> tf.SparseTensor:
+        return tf.SparseTensor(self.index, self.values, [self.n_rows, self.n_columns])
+
+
+class SparseProductScorer(tf.Module):
+    """Scores that are a product of sparse matrices, for export:
+
+        score(u, .) = x_u W_1 ... W_m
+
+    x_u is the user's row of training items (their ratings, or 1 per item with
+    ``binary``); with ``unit_rows`` each intermediate row is scaled to unit
+    length (content_knn's cosine). ``predict`` picks the pairs' entries.
+    """
+
+    def __init__(self, seen, factors, binary: bool = True, unit_rows: bool = False):
+        super().__init__(name="sparse_product_scorer")
+        self.seen, self.binary, self.unit_rows = seen, binary, unit_rows
+        self.factors = [SparseMatrix(f) for f in factors]
+
+    def score(self, users):
+        index, values = self.seen.index(users)
+        if self.binary:
+            values = tf.ones_like(values)
+        shape = tf.stack([tf.shape(users, out_type=tf.int64)[0], self.seen.n_items])
+        x = tf.scatter_nd(index, values, shape)
+        for position, factor in enumerate(self.factors):
+            if position and self.unit_rows:
+                x = tf.math.l2_normalize(x, axis=1)
+            x = tf.sparse.sparse_dense_matmul(x, factor.tensor())
+        return x
+
+    def predict(self, users, items, extra=None):
+        return tf.gather(self.score(users), items, batch_dims=1)
