@@ -422,3 +422,14 @@ def test_tensorflow_start_up_lines_are_kept_off_the_terminal():
     kept = ["Epoch 1/20", "epoch 1/3 - train_rmse 0.9", "tfrec: benchmark: mf seed 0 failed: x"]
     assert all(_TF_NOISE.match(line) for line in noise)
     assert not any(_TF_NOISE.match(line) for line in kept)
+
+
+def test_benchmark_cold_items_runs_the_models_that_serve_new_items(tmp_path, capsys):
+    out = tmp_path / "cold"
+    args = ["benchmark", "--dataset", "synthetic-tiny", "--split", "cold-items", "--models",
+            "popularity,content_knn", "--seeds", "1", "--bootstrap", "20", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    assert "left out the models that cannot score new items: popularity" in capsys.readouterr().out
+    board = json.loads((out / "leaderboard.json").read_text())
+    assert [row["model"] for row in board["rows"]] == ["content_knn"]
+    assert board["settings"]["split"] == "cold-items"

@@ -192,9 +192,23 @@ def _summary(frame: pd.DataFrame, recommended: np.ndarray, k: int) -> dict:
 
 
 def _cold_start(model, split, target, candidates, k, batch_size) -> EvaluationResult:
-    """The cold-items protocol: each ranked user (a rating of a cold item of this
-    part, and at least COLD_MIN_RATINGS train ratings) ranks this part's cold items,
-    which the model scores from their content alone; relevant: those they rated."""
+    """The cold-items protocol (see :func:`_cold_problem`)."""
+    user_ids, relevant, excluded, score = _cold_problem(model, split, target, candidates)
+    columns, recommended = metrics.full_ranking(score, relevant, excluded, k, batch_size)
+    frame = pd.DataFrame({"user_id": user_ids, "n_relevant": np.diff(relevant.indptr), **columns})
+    out = _summary(frame, recommended, k)
+    out["n_cold_items"] = len(candidates)
+    return EvaluationResult(out, frame, None)
+
+
+def _cold_problem(model, split, target, candidates):
+    """Each ranked user (a rating of a cold item of this part, and at least
+    COLD_MIN_RATINGS train ratings) ranks this part's cold items, which the
+    model scores from their content alone; relevant: those they rated.
+
+    Returns:
+        (user_ids, relevant, excluded (none), ``score(rows)`` over the candidates).
+    """
     from tfrec.splits import COLD_MIN_RATINGS
 
     train_counts = split.train["user_id"].value_counts()
@@ -205,14 +219,8 @@ def _cold_start(model, split, target, candidates, k, batch_size) -> EvaluationRe
     relevant = _user_item_matrix(target, user_ids, candidates)
     items = split.dataset.items.set_index("item_id").loc[candidates].reset_index()
     scores = model.new_item_scorer(items)
-    none = sp.csr_matrix(relevant.shape, dtype=np.float32)
-    columns, recommended = metrics.full_ranking(
-        lambda block: scores(rows[block]), relevant, none, k, batch_size
-    )
-    frame = pd.DataFrame({"user_id": user_ids, "n_relevant": np.diff(relevant.indptr), **columns})
-    out = _summary(frame, recommended, k)
-    out["n_cold_items"] = len(candidates)
-    return EvaluationResult(out, frame, None)
+    excluded = sp.csr_matrix(relevant.shape, dtype=np.float32)
+    return user_ids, relevant, excluded, lambda block: scores(rows[block])
 
 
 @dataclass
@@ -221,8 +229,9 @@ class RankedTopK:
 
     Attributes:
         user_ids: (n_users,) raw IDs of the ranked users (as in ``per_user``).
-        items: (n_users, k) item indices into ``model.item_ids``, best first;
-            -1 where a user has fewer than k candidates.
+        items: (n_users, k) item indices into ``model.item_ids`` (into the
+            cold items, for ``cold-items``), best first; -1 where a user has
+            fewer than k candidates.
         hits: (n_users, k) whether each recommended item is relevant.
         n_relevant: (n_users,) number of relevant items per user.
     """
@@ -249,9 +258,15 @@ def ranked_top_k(
     k = check_positive_int("k", k)
     check_choice("part", part, ("test", "validation"))
     target = split.test if part == "test" else split.validation
-    seen = pd.concat([split.train, split.validation] if part == "test" else [split.train])
-    user_ids, relevant = _ranked_users(model, target)
-    excluded = _user_item_matrix(seen, user_ids, model.item_ids_)
+    if split.cold_items is not None:
+        user_ids, relevant, excluded, score = _cold_problem(
+            model, split, target, split.cold_items[part]
+        )
+    else:
+        seen = pd.concat([split.train, split.validation] if part == "test" else [split.train])
+        user_ids, relevant = _ranked_users(model, target)
+        excluded = _user_item_matrix(seen, user_ids, model.item_ids_)
+        score = None
     items = np.full((len(user_ids), k), -1, dtype=np.int64)
     hits = np.zeros((len(user_ids), k), dtype=bool)
 
@@ -260,7 +275,10 @@ def ranked_top_k(
         items[rows, :width] = np.where(valid, index, -1)
         hits[rows, :width] = metrics.contains(relevant[rows], index) & valid
 
-    _rank(model, user_ids, relevant, excluded, k, batch_size, keep)
+    if score is None:
+        _rank(model, user_ids, relevant, excluded, k, batch_size, keep)
+    else:
+        metrics.full_ranking(score, relevant, excluded, k, batch_size, keep)
     return RankedTopK(user_ids, items, hits, np.diff(relevant.indptr))
 
 

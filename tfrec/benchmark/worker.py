@@ -78,7 +78,12 @@ def fit_and_score(job: dict, split, job_dir: Path) -> dict:
         shutil.rmtree(job_dir / "export", ignore_errors=True)
 
     first = top.items[:, :K]
-    recommended = np.bincount(first[first >= 0], minlength=len(model.item_ids))
+    if split.cold_items is None:
+        n_candidates, popularity = len(model.item_ids), model.popularity_
+    else:  # cold items have no training popularity
+        n_candidates = len(split.cold_items["test"])
+        popularity = np.zeros(n_candidates)
+    recommended = np.bincount(first[first >= 0], minlength=n_candidates)
     per_user = result.per_user
     arrays = {
         "user_ids": per_user["user_id"].to_numpy(np.int64),
@@ -87,7 +92,7 @@ def fit_and_score(job: dict, split, job_dir: Path) -> dict:
             for name in ("hr", "precision", "recall", "ndcg", "ap")
         },
         "recommended": recommended.astype(np.int64),
-        "popularity": np.asarray(model.popularity_, np.float64),
+        "popularity": np.asarray(popularity, np.float64),
     }
     if result.rating_per_user is not None:
         rating = result.rating_per_user
