@@ -426,8 +426,9 @@ def test_tensorflow_start_up_lines_are_kept_off_the_terminal():
 
 def test_benchmark_cold_items_runs_the_models_that_serve_new_items(tmp_path, capsys):
     out = tmp_path / "cold"
+    models = "popularity,content_knn"
     args = ["benchmark", "--dataset", "synthetic-tiny", "--split", "cold-items", "--seeds", "1",
-            "--models", "popularity,content_knn", "--bootstrap", "20", "--out", str(out)]  # fmt: skip
+            "--models", models, "--bootstrap", "20", "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     assert "left out the models that cannot score new items: popularity" in capsys.readouterr().out
     board = json.loads((out / "leaderboard.json").read_text())
