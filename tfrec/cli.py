@@ -140,6 +140,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--name", help="model name under the root (default: the model's name)")
     p.add_argument("--version", type=int, help="version number (default: newest + 1)")
+    p.add_argument(
+        "--items",
+        metavar="FILE",
+        help="items table whose items the export adds to the catalogue, scored from their "
+        "content (models that serve new items, e.g. content_knn)",
+    )
+    p.add_argument("--item-columns", metavar="item=C[,title=C][,genres=C][,year=C]")
+    p.add_argument("--list-sep", default="|", help="separator of genres (default |)")
     p.set_defaults(handler=_export)
 
     p = commands.add_parser("serve", help="serve an export root over TF Serving's REST API")
@@ -458,8 +466,20 @@ def _similar(args) -> int:
 def _export(args) -> int:
     from tfrec.api import load_model
 
-    path = load_model(args.model_dir).export(args.export_root, name=args.name, version=args.version)
-    print(f"exported {path} (signatures: recommend, predict, serving_default)")
+    model = load_model(args.model_dir)
+    added = ""
+    if args.items:
+        from tfrec.data.interaction_log import read_items
+
+        vocab, items, _ = read_items(args.items, args.item_columns, args.list_sep)
+        raw = items["item_id"].to_numpy() if vocab is None else vocab.decode(items["item_id"])
+        n_before = len(model.item_ids)
+        model = model.with_new_items(raw, items)
+        added = f", {len(model.item_ids) - n_before:,} new items from {args.items}"
+    elif args.item_columns:
+        raise ConfigError("--item-columns needs --items, the items table to read")
+    path = model.export(args.export_root, name=args.name, version=args.version)
+    print(f"exported {path} (signatures: recommend, predict, serving_default{added})")
     return 0
 
 

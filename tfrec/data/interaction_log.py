@@ -225,6 +225,26 @@ def read_interactions(
     )
 
 
+def read_items(source, item_columns: str | dict | None = None, list_sep: str = "|"):
+    """An items table on its own, with its raw item IDs (for new items at export).
+
+    Returns:
+        (vocabulary of the table's raw IDs or None when they are int32 integers,
+        items frame in the schema whose ``item_id`` are rows of that vocabulary
+        (or the integers), and the column mapping used).
+    """
+    table = _Table.open(source, sep=None)
+    mapping = table.resolve(
+        parse_mapping(item_columns, ITEM_KEYS, "--item-columns"),
+        ITEM_KEYS,
+        required=("item",),
+        flag="--item-columns",
+    )
+    table.load(mapping.values(), ids=tuple(mapping.values()))
+    vocab, codes = _vocabulary(table.ids(mapping["item"]))
+    return vocab, _items_frame(table, mapping, codes, list_sep), mapping
+
+
 def _check_min(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ConfigError(f"{name} must be an integer >= 1; got {value!r}")

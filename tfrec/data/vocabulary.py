@@ -1,6 +1,7 @@
 """Raw IDs (integers or strings) and the dense row numbers they map to.
 
-A :class:`Vocabulary` holds sorted unique raw IDs; row ``r`` is ``ids[r]``.
+A :class:`Vocabulary` holds unique raw IDs, sorted unless items were
+appended to a fitted model's catalogue; row ``r`` is ``ids[r]``.
 It is the one place raw IDs become row indices: a dataset with string IDs
 keeps one per column (its frames hold the row numbers, in the IDs' sorted
 order), every fitted model keeps one for its users and one for its items,
@@ -22,8 +23,8 @@ class Vocabulary:
     """Sorted unique raw IDs and their rows.
 
     Args:
-        ids: Sorted unique raw IDs: integers (kept as int64) or strings
-            (kept as a numpy unicode array).
+        ids: Unique raw IDs, normally sorted: integers (kept as int64) or
+            strings (kept as a numpy unicode array).
     """
 
     def __init__(self, ids):
@@ -36,6 +37,7 @@ class Vocabulary:
             raise TfrecError(f"IDs must be integers or strings; got dtype {ids.dtype}")
         self.ids = ids
         self._index: pd.Index | None = None
+        self._sorted = bool(np.all(ids[1:] > ids[:-1]))
 
     @classmethod
     def from_values(cls, values) -> tuple[Vocabulary, np.ndarray]:
@@ -65,10 +67,14 @@ class Vocabulary:
         """
         raw = np.asarray(raw).reshape(-1)
         if self.is_string:
-            if self._index is None:
-                self._index = pd.Index(self.ids.astype(object))
-            return self._index.get_indexer(raw.astype(str).astype(object)).astype(np.int64)
-        return encode_sorted(self.ids, as_int64(raw))
+            raw = raw.astype(str).astype(object)
+        else:
+            raw = as_int64(raw)
+            if self._sorted:
+                return encode_sorted(self.ids, raw)
+        if self._index is None:
+            self._index = pd.Index(self.ids.astype(object) if self.is_string else self.ids)
+        return self._index.get_indexer(raw).astype(np.int64)
 
     def decode(self, rows) -> np.ndarray:
         """Raw ID of each row; :attr:`pad` where the row is -1."""
@@ -76,6 +82,13 @@ class Vocabulary:
         if len(self.ids) == 0:
             return np.full(rows.shape, self.pad, dtype=self.ids.dtype)
         return np.where(rows < 0, self.pad, self.ids[np.maximum(rows, 0)])
+
+    def append(self, raw) -> Vocabulary:
+        """This vocabulary with the unknown ones of ``raw`` added after its rows."""
+        new = np.asarray(raw).reshape(-1)
+        new = new.astype(str) if self.is_string else as_int64(new)
+        new = pd.unique(new[self.encode(new) < 0])
+        return Vocabulary(np.concatenate([self.ids, new]))
 
     def subset(self, rows) -> Vocabulary:
         """The vocabulary of the raw IDs at ``rows`` (sorted rows keep the order)."""

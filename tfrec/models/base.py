@@ -26,6 +26,7 @@ Fallbacks for IDs not seen in training (documented, never a KeyError):
 from __future__ import annotations
 
 import abc
+import copy
 import dataclasses
 import json
 from pathlib import Path
@@ -414,6 +415,41 @@ class Recommender(abc.ABC):
             rows of known users.
         """
         raise NotSupportedError(f"model {self.name!r} cannot score items absent from training")
+
+    def with_new_items(self, item_ids, items: pd.DataFrame) -> Recommender:
+        """A copy whose catalogue also holds new items, scored from their content
+        (for models with ``serves_new_items``; e.g. to export them without
+        retraining). Items already in the catalogue keep what was learned.
+
+        Args:
+            item_ids: Raw IDs of the items, one per row of ``items``.
+            items: Their rows of an items table (title, genres, year, ...).
+        """
+        self._check_fitted()
+        if not self.serves_new_items:
+            raise NotSupportedError(
+                f"model {self.name!r} cannot score items absent from training; "
+                "train a model that serves new items (`tfrec models`)"
+            )
+        known = self.items_.encode(item_ids) >= 0
+        if known.all():
+            return self
+        model = copy.copy(self)
+        n_old = len(self.item_ids_)
+        model.items_ = self.items_.append(np.asarray(item_ids)[~known])
+        n_new = len(model.items_) - n_old
+        model.item_ids_ = np.concatenate([self.item_ids_, np.full(n_new, -1, np.int64)])
+        model.popularity_ = np.concatenate([self.popularity_, np.zeros(n_new, np.float32)])
+        seen = self.seen_
+        model.seen_ = sp.csr_matrix(
+            (seen.data, seen.indices, seen.indptr), shape=(seen.shape[0], n_old + n_new)
+        )
+        model._add_items(items[~known].reset_index(drop=True))
+        return model
+
+    def _add_items(self, items: pd.DataFrame) -> None:
+        """Extends the model's item state by these new items (``with_new_items``)."""
+        raise NotSupportedError(f"model {self.name!r} cannot add items")
 
     def serving_scorer(self, seen):
         """A ``tf.Module`` computing this model's scores in TensorFlow, for export.

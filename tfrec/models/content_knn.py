@@ -174,6 +174,12 @@ class ContentKNN(Recommender):
         weights = item_weights(self.content_.vectors(items), self.content_.boosts(items))
         return lambda users: (self._profiles(users) @ weights).toarray()
 
+    def _add_items(self, items):
+        vectors = self.content_.vectors(items)
+        self.vectors_ = sp.vstack([self.vectors_, vectors]).tocsr()
+        self.boosts_ = np.concatenate([self.boosts_, self.content_.boosts(items)])
+        self.weights_ = item_weights(self.vectors_, self.boosts_)
+
     def _similar(self, items, k):
         return cosine_top_k(self.vectors_, items, k)
 
