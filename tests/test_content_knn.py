@@ -110,3 +110,21 @@ def test_title_words_count_only_when_asked():
     assert worded.recommend([1], k=1)[0][0, 0] == 5  # rated two "Star" films
     plain = get_model("content_knn").fit(data).score([1])[0]
     np.testing.assert_allclose(plain, plain[0])  # same genre and decade: all alike
+
+
+class TestContentPop(RecommenderContract):
+    model_name = "content_pop"
+    learns_checkerboard = False  # as content_knn: rating values are not used
+
+
+def test_content_pop_learns_which_content_is_popular():
+    # Without user 2 (who rated horror films 4 and 5) comedies have 1, 1 and 2 ratings
+    # and the one horror film left, 6, has 2: a new horror film gets the larger boost.
+    data = _dataset()
+    data.ratings = data.ratings[data.ratings["user_id"] != 2]
+    model = get_model("content_pop").fit(split(data, "none"))
+    new = make_items([7, 8], ["Golf", "Hotel"], [["Comedy"], ["Horror"]], [[], []], [1995.0] * 2)
+    comedy, horror = model._boosts(new)
+    assert horror > comedy > 0
+    with pytest.raises(Exception, match="power must be a number > 0; got -1"):
+        get_model("content_pop", power=-1)

@@ -102,9 +102,11 @@ def test_ease_at_its_chosen_l2_beats_the_goal(ml_split):
     assert m["hr@10"] >= 0.305 and m["ndcg@10"] >= 0.067
 
 
-def test_content_knn_ranks_cold_items(ml_small):
-    # Seeds 0 / 1 / 2 measured NDCG@10 0.190 / 0.145 / 0.181 (random order: about 0.04).
+@pytest.mark.parametrize("name, floor", [("content_knn", 0.18), ("content_pop", 0.20)])
+def test_content_models_rank_cold_items(ml_small, name, floor):
+    # Seed 0 of NDCG@10 0.190 / 0.145 / 0.181 (content_knn) and 0.214 / 0.161 / 0.231
+    # (content_pop) for seeds 0 / 1 / 2; random order gives about 0.04.
     parts = tfrec.split(ml_small, "cold-items", seed=0)
-    m = evaluate(tfrec.get_model("content_knn").fit(parts), parts).metrics
+    m = evaluate(tfrec.get_model(name).fit(parts), parts).metrics
     assert m["n_cold_items"] == 730 and m["n_users_ranked"] == 610
-    assert m["ndcg@10"] >= 0.18
+    assert m["ndcg@10"] >= floor

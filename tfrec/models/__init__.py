@@ -21,6 +21,7 @@ _MODELS = {
     "itemknn": "tfrec.models.itemknn:ItemKNN",
     "ease": "tfrec.models.ease:EASE",
     "content_knn": "tfrec.models.content_knn:ContentKNN",
+    "content_pop": "tfrec.models.content_knn:ContentPop",
     "mf": "tfrec.models.mf:MF",
     "dnn": "tfrec.models.dnn:DNN",
     "hybrid": "tfrec.models.hybrid:Hybrid",

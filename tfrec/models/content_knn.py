@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import MultiLabelBinarizer, normalize
 
-from tfrec.errors import DataError
+from tfrec.errors import DataError, check_positive
 from tfrec.features.text import item_documents
 from tfrec.models.base import ModelConfig, Recommender
 from tfrec.topk import cosine_top_k
@@ -158,8 +158,16 @@ class ContentKNN(Recommender):
         rows = item_rows(split.dataset.items, data.item_ids)
         self.content_ = ItemContent.fit(rows, self.popularity_, self.config.titles)
         self.vectors_ = self.content_.vectors(rows)
-        self.boosts_ = self.content_.boosts(rows)
+        self._fit_prior(self.vectors_)
+        self.boosts_ = self._boosts(items=rows)
         self.weights_ = item_weights(self.vectors_, self.boosts_)
+
+    def _fit_prior(self, vectors: sp.csr_matrix) -> None:
+        """Fits what ``_boosts`` needs beyond the item content (nothing here)."""
+
+    def _boosts(self, items: pd.DataFrame) -> np.ndarray:
+        """boost_j of each row of ``items``: the log genre popularity."""
+        return self.content_.boosts(items)
 
     def _profiles(self, users) -> sp.csr_matrix:
         """p_u / |p_u| (the mean of the vectors points where their sum does)."""
@@ -171,13 +179,13 @@ class ContentKNN(Recommender):
         return (self._profiles(users) @ self.weights_).toarray()
 
     def new_item_scorer(self, items):
-        weights = item_weights(self.content_.vectors(items), self.content_.boosts(items))
+        weights = item_weights(self.content_.vectors(items), self._boosts(items))
         return lambda users: (self._profiles(users) @ weights).toarray()
 
     def _add_items(self, items):
         vectors = self.content_.vectors(items)
         self.vectors_ = sp.vstack([self.vectors_, vectors]).tocsr()
-        self.boosts_ = np.concatenate([self.boosts_, self.content_.boosts(items)])
+        self.boosts_ = np.concatenate([self.boosts_, self._boosts(items)])
         self.weights_ = item_weights(self.vectors_, self.boosts_)
 
     def _similar(self, items, k):
@@ -201,3 +209,58 @@ class ContentKNN(Recommender):
         prefix = len("content_")
         content = {k[prefix:]: a for k, a in arrays.items() if k.startswith("content_")}
         self.content_ = ItemContent.from_arrays(content)
+
+
+@dataclasses.dataclass
+class ContentPopConfig(ContentKNNConfig):
+    """Options of content_pop.
+
+    Attributes:
+        power: Exponent of the boost.
+        l2: Ridge penalty of the popularity regression.
+    """
+
+    power: float = 2.0
+    l2: float = 1.0
+
+    def validate(self):
+        check_positive("power", self.power)
+        check_positive("l2", self.l2)
+
+
+class ContentPop(ContentKNN):
+    """content_knn with a popularity prior learned from content, for new items.
+
+    A ridge regression of log(1 + n_i) on the training items' vectors v_i
+    (weights w, intercept c) predicts how popular an item's content is:
+
+        boost_j     = log(1 + max(0, exp(w . v_j + c) - 1)) ^ power
+        score(u, j) = cos(p_u, v_j) * boost_j
+
+    Defaults chosen on ml-latest-small's cold-items split, validation cold
+    items, mean NDCG@10 of seeds 0-2: power 2 and l2 1 (0.196), against 0.179
+    to 0.191 for the other points of power 1, 2, 4 x l2 1, 10, and
+    content_knn's 0.171.
+    """
+
+    name = "content_pop"
+    Config = ContentPopConfig
+
+    def _fit_prior(self, vectors):
+        from sklearn.linear_model import Ridge
+
+        ridge = Ridge(alpha=self.config.l2).fit(vectors, np.log1p(self.popularity_))
+        self.prior_ = np.r_[ridge.coef_, ridge.intercept_].astype(np.float64)
+
+    def _boosts(self, items):
+        vectors = self.content_.vectors(items)
+        predicted = vectors @ self.prior_[:-1] + self.prior_[-1]
+        counts = np.maximum(np.expm1(predicted), 0.0)
+        return (np.log1p(counts) ** self.config.power).astype(np.float32)
+
+    def _arrays(self):
+        return {**super()._arrays(), "prior": self.prior_}
+
+    def _load_arrays(self, arrays):
+        super()._load_arrays(arrays)
+        self.prior_ = arrays["prior"]
