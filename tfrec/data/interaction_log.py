@@ -167,14 +167,7 @@ def read_interactions(
     item_raw = table.ids(mapping["item"])
     item_table = None
     if items is not None:
-        item_table = _Table.open(items, sep=None)
-        item_mapping = item_table.resolve(
-            parse_mapping(item_columns, ITEM_KEYS, "--item-columns"),
-            ITEM_KEYS,
-            required=("item",),
-            flag="--item-columns",
-        )
-        item_table.load(item_mapping.values(), ids=tuple(item_mapping.values()))
+        item_table, item_mapping = _read_items_table(items, item_columns)
     elif item_columns:
         raise ConfigError("--item-columns needs --items, the items table to read")
     user_vocab, users = _vocabulary(user_raw)
@@ -233,6 +226,13 @@ def read_items(source, item_columns: str | dict | None = None, list_sep: str = "
         items frame in the schema whose ``item_id`` are rows of that vocabulary
         (or the integers), and the column mapping used).
     """
+    table, mapping = _read_items_table(source, item_columns)
+    vocab, codes = _vocabulary(table.ids(mapping["item"]))
+    return vocab, _items_frame(table, mapping, codes, list_sep), mapping
+
+
+def _read_items_table(source, item_columns) -> tuple[_Table, dict]:
+    """An items table's mapped columns (all as text) and the mapping."""
     table = _Table.open(source, sep=None)
     mapping = table.resolve(
         parse_mapping(item_columns, ITEM_KEYS, "--item-columns"),
@@ -241,8 +241,7 @@ def read_items(source, item_columns: str | dict | None = None, list_sep: str = "
         flag="--item-columns",
     )
     table.load(mapping.values(), ids=tuple(mapping.values()))
-    vocab, codes = _vocabulary(table.ids(mapping["item"]))
-    return vocab, _items_frame(table, mapping, codes, list_sep), mapping
+    return table, mapping
 
 
 def _check_min(name: str, value) -> int:
