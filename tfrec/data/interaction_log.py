@@ -337,9 +337,9 @@ class _Table:
             if pc.all(pc.or_kleene(whole, pc.is_null(values))).as_py():
                 values = pc.cast(values, pa.int64())
         text = pc.utf8_trim_whitespace(pc.cast(values, pa.string()))
-        missing = pc.or_kleene(pc.is_null(text), pc.equal(text, ""))
-        if pc.any(missing).as_py():
-            row = int(np.flatnonzero(missing.to_numpy(zero_copy_only=False))[0])
+        missing = _empty(text)
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
             raise DataError(
                 f"{self.where(row)}: empty {column!r} (an ID is missing) in row "
                 f"{self._row(row)}; remove the row or fill the ID"
