@@ -20,7 +20,7 @@ STRING_PAD = ""
 
 
 class Vocabulary:
-    """Sorted unique raw IDs and their rows.
+    """Unique raw IDs and their rows (sorted, unless items were appended).
 
     Args:
         ids: Unique raw IDs, normally sorted: integers (kept as int64) or

@@ -189,8 +189,8 @@ class Recommender(abc.ABC):
                 f"model {self.name!r} predicts ratings, and {dataset.name!r} has none "
                 "(implicit feedback); use a ranking model (`tfrec models` lists them)"
             )
-        if dataset.implicit:
-            self.predicts_ratings = False
+        # Set on every fit, so that a refit on explicit data predicts ratings again.
+        self.predicts_ratings = type(self).predicts_ratings and not dataset.implicit
         if split.cold_items is not None and not self.serves_new_items:
             raise NotSupportedError(
                 f"model {self.name!r} cannot score items absent from training, as split "
