@@ -14,10 +14,20 @@ class TestPopularity(RecommenderContract):
     learns_checkerboard = False
 
     def test_ranks_by_count(self, small_split):
+        """Every item, most training ratings first; equal counts go to the lower item ID
+        (top-k breaks ties to the lower index, and item_ids are sorted)."""
         model = self.make().fit(small_split)
         counts = small_split.train["item_id"].value_counts()
-        items, _ = model.recommend([-1], k=3)
-        assert set(counts.iloc[:3].index) == set(items[0]) or counts.iloc[2] == counts.iloc[3]
+        expected = sorted(counts.index, key=lambda item: (-counts[item], item))
+        assert expected != sorted(counts.index)  # ranking by item ID alone would fail
+        assert counts.duplicated().any()  # the data has ties, so their order is tested
+        expected_counts = counts[expected].to_numpy()
+        known_user = small_split.train["user_id"].iloc[0]
+        # An unknown user gets the counts scaled to [0, 1]; a known one, the counts.
+        for user, exclude_seen, scale in ((-1, True, counts.max()), (known_user, False, 1)):
+            items, scores = model.recommend([user], k=len(counts), exclude_seen=exclude_seen)
+            assert items[0].tolist() == expected
+            assert scores[0] == pytest.approx(expected_counts / scale)
 
 
 class TestBias(RecommenderContract):

@@ -8,15 +8,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tfrec import metrics
-from tfrec.benchmark import catalog, peers, stats, tune
+from tfrec import metrics, models
+from tfrec.benchmark import catalog, stats, tune
 from tfrec.benchmark.leaderboard import build_leaderboard
 from tfrec.benchmark.plots import write_plots
 from tfrec.benchmark.report import markdown, write_reports
 from tfrec.cli import main
 from tfrec.errors import ConfigError
 from tfrec.evaluation import evaluate, ranked_top_k
-from tfrec.models import get_model, model_names
+from tfrec.models import get_model, model_names, peers
 
 # ---- statistics ------------------------------------------------------------------------------
 
@@ -211,7 +211,8 @@ def test_reports_and_plots_are_written(tmp_path):
 
 def test_all_means_every_registered_model_and_unknown_names_are_refused():
     names, notes = catalog.resolve_models("all", use_peers=False)
-    assert names == model_names() and notes == []
+    assert names == model_names(peers=False) and notes == []
+    assert "implicit_als" in model_names() and "implicit_als" not in names
     with pytest.raises(ConfigError, match="unknown model.*nope.*accepted: all, popularity"):
         catalog.resolve_models("svd,nope", use_peers=False)
     assert (
@@ -221,10 +222,13 @@ def test_all_means_every_registered_model_and_unknown_names_are_refused():
     assert blend["mf"] == {"seed": 2} and "itemknn" not in blend
 
 
-def test_every_grid_point_is_a_valid_config_and_includes_the_default():
-    for name, grid in tune.GRIDS.items():
-        # A peer's adapter class, whether or not its library is installed.
-        cls = peers.PEERS[name][1] if name in peers.PEERS else catalog.model_class_for(name)
+def test_every_grid_point_is_a_valid_config_and_includes_the_default(monkeypatch):
+    # Every registered model, a peer's adapter too whether or not its library is installed.
+    monkeypatch.setattr(models, "is_available", lambda name: True)
+    tuned = [name for name in models.model_names() if tune.grid(name)]
+    assert {"svd", "mf", "two_tower", "implicit_als"} <= set(tuned)
+    for name in tuned:
+        cls, grid = models.model_class(name), tune.grid(name)
         defaults = cls.Config().to_dict()
         points = tune.grid_points(name)
         assert len(points) == int(np.prod([len(v) for v in grid.values()]))
@@ -256,7 +260,7 @@ def test_missing_peers_give_a_one_line_note(monkeypatch):
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "implicit" else real(name, *a)
     )
-    names, note = peers.available_peers()
+    names, note = models.available_peers()
     assert "implicit_als" not in names
     assert note.startswith("peers skipped (implicit_als, implicit_bpr): implicit not installed")
     assert 'pip install "tfrec[peers]"' in note
@@ -410,7 +414,7 @@ def test_benchmark_command_refuses_bad_arguments(tmp_path, capsys):
 
 
 def test_tensorflow_start_up_lines_are_kept_off_the_terminal():
-    from tfrec.benchmark.runner import _TF_NOISE
+    from tfrec.tf_logging import STARTUP_LINE
 
     noise = [
         "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
@@ -420,8 +424,8 @@ def test_tensorflow_start_up_lines_are_kept_off_the_terminal():
         "To enable the following instructions: AVX2 AVX512F, in other operations, rebuild",
     ]
     kept = ["Epoch 1/20", "epoch 1/3 - train_rmse 0.9", "tfrec: benchmark: mf seed 0 failed: x"]
-    assert all(_TF_NOISE.match(line) for line in noise)
-    assert not any(_TF_NOISE.match(line) for line in kept)
+    assert all(STARTUP_LINE.match(line) for line in noise)
+    assert not any(STARTUP_LINE.match(line) for line in kept)
 
 
 def test_benchmark_cold_items_runs_the_models_that_serve_new_items(tmp_path, capsys):
@@ -434,3 +438,16 @@ def test_benchmark_cold_items_runs_the_models_that_serve_new_items(tmp_path, cap
     board = json.loads((out / "leaderboard.json").read_text())
     assert [row["model"] for row in board["rows"]] == ["content_knn"]
     assert board["settings"]["split"] == "cold-items"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("implicit") is None, reason="implicit missing")
+def test_peers_are_registered_models_without_an_export(tmp_path):
+    import tfrec
+    from tfrec.errors import NotSupportedError
+
+    model = tfrec.get_model("implicit_als", factors=8, iterations=3)
+    assert not model.exportable
+    result = tfrec.train(model, "synthetic-tiny", export_root=tmp_path / "exports")
+    assert result.metrics["hr@10"] >= 0 and not (tmp_path / "exports").exists()
+    with pytest.raises(NotSupportedError, match="cannot be exported"):
+        result.model.export(tmp_path / "exports")

@@ -1,6 +1,7 @@
 """The CLI contract, run in-process (fast) and once as a real subprocess."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import pytest
 
 from tests.movielens_files import write_1m, write_100k
 from tfrec.cli import main
+from tfrec.tf_logging import HIDING, STARTUP_LINE
 
 
 @pytest.fixture(autouse=True)
@@ -237,10 +239,32 @@ def test_console_script_exits_nonzero_without_traceback(tmp_path):
     assert "Traceback" not in result.stderr and "tfrec data fetch ml-1m" in result.stderr
 
 
+def _cli(*argv, env=None):
+    command = [sys.executable, "-m", "tfrec.cli", *argv]
+    return subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+
+
+def _startup_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if STARTUP_LINE.match(line)]
+
+
+def test_tensorflow_startup_lines_hidden_unless_verbose(tmp_path):
+    # as a user's shell: neither the level nor the marker of an earlier in-process main()
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", HIDING)}
+    train = ["train", "--model", "gmf", "--dataset", "synthetic-tiny", "--set", "epochs=1"]
+    train += ["--export-root", str(tmp_path / "exports")]
+    quiet = _cli(*train, "--quiet", "--out", str(tmp_path / "a"), env=env)
+    assert quiet.stdout == "" and not _startup_lines(quiet.stderr), quiet.stderr
+    verbose = _cli(*train, "--quiet", "--verbose", "--out", str(tmp_path / "b"), env=env)
+    own_level = {**env, "TF_CPP_MIN_LOG_LEVEL": "0"}
+    users_level = _cli(*train, "--quiet", "--out", str(tmp_path / "c"), env=own_level)
+    assert _startup_lines(verbose.stderr) and _startup_lines(users_level.stderr)
+
+
 def test_light_imports_do_not_load_tensorflow():
     code = (
         "import sys, tfrec, tfrec.data, tfrec.splits, tfrec.evaluation, tfrec.cli; "
-        "import tfrec.models.svd, tfrec.models.itemknn; "
+        "import tfrec.models.baselines.svd, tfrec.models.baselines.itemknn; "
         "assert 'tensorflow' not in sys.modules, 'tensorflow imported'; "
         "import os; assert os.environ['TF_USE_LEGACY_KERAS'] == '1'"
     )
@@ -309,3 +333,14 @@ def test_train_logs_item_embeddings_for_the_projector(tmp_path):
     plain = tfrec.train("popularity", "synthetic-tiny", out=tmp_path / "pop")
     assert plain.model.item_embeddings() is None
     assert not (tmp_path / "pop" / "logs" / "projector").exists()
+
+
+def test_models_lists_every_model_with_its_capabilities(capsys):
+    assert main(["models", "--names"]) == 0
+    names = capsys.readouterr().out.split()
+    assert names[:3] == ["popularity", "bias", "svd"] and "implicit_als" in names
+    assert main(["models"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert set(rows) == set(names)
+    assert rows["mf"].endswith("mirrored, multi-worker, parameter-server")
+    assert "yes" in rows["content_knn"] and rows["svd"].split()[1] == "ratings"

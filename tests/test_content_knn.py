@@ -8,7 +8,7 @@ from tests.recommender_contract import RecommenderContract
 from tfrec.data.schema import Dataset, make_items
 from tfrec.errors import DataError
 from tfrec.models import get_model
-from tfrec.models.content_knn import item_rows
+from tfrec.models.baselines.content_knn import item_rows
 from tfrec.splits import split
 
 # Items 1-3 are comedies, 4-6 horror films, all of the 1990s; titles share no word.

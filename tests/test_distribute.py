@@ -16,14 +16,15 @@ import tensorflow as tf
 
 import tfrec
 from tests.conftest import REPO
-from tfrec.distribute import cluster_task, sharded_variables
+from tfrec.distribute import cluster_task
 from tfrec.errors import ConfigError
 
 pytestmark = pytest.mark.slow
 
 # What differs between a distributed and a single-process fit: float summation
-# order (multi-worker), Keras' per-element Adagrad instead of mf's per-row one
-# (mf under any strategy), and asynchronous updates (parameter server).
+# order (multi-worker: mf trains the same steps with the same update rule), and
+# asynchronous updates (parameter server).
+MULTI_WORKER_RMSE_TOLERANCE = 0.003
 RMSE_TOLERANCE = 0.02
 NDCG_TOLERANCE = 0.01
 
@@ -67,7 +68,7 @@ def _metrics(run_dir):
 @pytest.mark.parametrize(
     ("model", "options", "metric", "tolerance"),
     [
-        ("mf", ["epochs=10"], "rmse", RMSE_TOLERANCE),
+        ("mf", ["epochs=10"], "rmse", MULTI_WORKER_RMSE_TOLERANCE),
         ("two_tower", ["epochs=3"], "ndcg@10", NDCG_TOLERANCE),
     ],
 )
@@ -110,28 +111,12 @@ def test_parameter_server_shards_embedding_tables(tmp_path):
         for server in servers:
             server.kill()
             server.communicate()
-    # 2,000 items x 64 factors x 4 bytes = 512 kB, split across both servers.
-    assert "mf/item_factors/embeddings: 2 shards on /job:ps/replica:0/task:0" in output
+    # 2,000 items x (64 factors + 4) x 4 bytes = 544 kB, split across both servers.
+    shards = "mf/items: 2 shards on /job:ps/replica:0/task:0/device:CPU:0, /job:ps/replica:0/task:1"
+    assert shards in output
     distributed = _metrics(run_dir)["rmse"]
     single = tfrec.train("mf", "synthetic", config={"epochs": 8}).metrics["rmse"]
     assert abs(distributed - single) <= RMSE_TOLERANCE
-
-
-def test_sharded_variables_groups_parts():
-    class Fake:
-        def __init__(self, name, device):
-            self.name, self.device = name, device
-
-    class Model:
-        variables = [
-            Fake("mf/items/embeddings/part_0:0", "/job:ps/task:0"),
-            Fake("mf/items/embeddings/part_1:0", "/job:ps/task:1"),
-            Fake("mf/users/embeddings:0", "/job:ps/task:0"),
-        ]
-
-    assert sharded_variables(Model()) == {
-        "mf/items/embeddings": ["/job:ps/task:0", "/job:ps/task:1"]
-    }
 
 
 def test_cluster_task_reads_tf_config(monkeypatch):
@@ -149,11 +134,14 @@ def test_cluster_task_reads_tf_config(monkeypatch):
 
 
 def test_strategies_are_checked_before_anything_runs(monkeypatch):
-    with pytest.raises(ConfigError, match="svd trains with numpy/scipy.*one of mf"):
+    with pytest.raises(
+        ConfigError, match="svd cannot train under strategy 'mirrored'; it takes: none"
+    ):
         tfrec.train("svd", "synthetic-tiny", strategy="mirrored")
     with pytest.raises(ConfigError, match="strategy must be one of"):
         tfrec.train("mf", "synthetic-tiny", strategy="horovod")
-    with pytest.raises(ConfigError, match="parameter-server supports mf; got gmf"):
+    takes = "gmf cannot train under strategy 'parameter-server'; it takes: mirrored, multi-worker"
+    with pytest.raises(ConfigError, match=takes):
         tfrec.train("gmf", "synthetic-tiny", strategy="parameter-server")
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1"], "ps": ["b:2"]}}))
     with pytest.raises(ConfigError, match="needs TF_CONFIG with 'chief'"):

@@ -9,7 +9,7 @@ from tests.recommender_contract import RecommenderContract
 from tfrec.data.schema import Dataset, make_items
 from tfrec.errors import ConfigError
 from tfrec.models import get_model
-from tfrec.models.ease import DEFAULT_L2, L2_GRID, ease_matrix, gram_matrix, prune
+from tfrec.models.baselines.ease import DEFAULT_L2, L2_GRID, ease_matrix, gram_matrix, prune
 from tfrec.splits import split
 
 

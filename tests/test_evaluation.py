@@ -27,7 +27,7 @@ class Oracle(Recommender):
         super().__init__()
         self.test, self.shuffle_seed = test, shuffle_seed
 
-    def _fit(self, data, split):
+    def _fit(self, data, split, options):
         users = encode(data.user_ids, self.test.user_id)
         items = encode(data.item_ids, self.test.item_id)
         ok = (users >= 0) & (items >= 0)
@@ -110,7 +110,7 @@ def test_semantic_hits_count_near_items_and_stay_apart(small_split):
 
 
 def test_validation_ranking_samples_users_beyond_its_cap(small_split, monkeypatch):
-    from tfrec.models import validation
+    from tfrec.models.training import ranking_stopping as validation
 
     oracle = Oracle(small_split.validation).fit(small_split)
     everyone = validation.ValidationRanking(oracle, small_split.validation, None, None)

@@ -133,7 +133,7 @@ class TestTwoTower(RecommenderContract):
     def test_lazy_adam_learns_as_adam_does(self, small_split, monkeypatch):
         # Measured on validation with no popularity prior: untrained 0.054,
         # adam 0.111, lazy_adam 0.115 NDCG@10.
-        from tfrec.models.lazy_adam import LazyAdam
+        from tfrec.models.training.lazy_adam import LazyAdam
 
         gradients = []
         update_step = LazyAdam.update_step

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from tfrec.models.lazy_adam import LazyAdam
+from tfrec.models.training.lazy_adam import LazyAdam
 
 
 def _table():

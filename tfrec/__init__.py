@@ -19,7 +19,7 @@ import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-__version__ = "0.1.0"
+from tfrec.version import __version__  # noqa: E402
 
 _API = ("load_dataset", "split", "get_model", "evaluate", "train", "load_model", "run_benchmark")
 

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tfrec import __version__
 from tfrec import resume as resume_
 from tfrec.benchmark import BenchmarkResult, run_benchmark
 from tfrec.data import Dataset, load_dataset
@@ -30,8 +29,10 @@ from tfrec.evaluation import EvaluationResult, evaluate
 from tfrec.io import atomic_dir, write_json, write_text
 from tfrec.models import Recommender, get_model, model_class, model_names
 from tfrec.models import load_model as _load_saved_model
+from tfrec.models.options import TrainingOptions
 from tfrec.projector import write_model_projector
 from tfrec.splits import Split, split
+from tfrec.version import __version__
 
 __all__ = [
     "load_dataset",
@@ -160,7 +161,7 @@ def train(
             f"asks; models that can: {', '.join(serving) or 'none installed'}"
         )
     checkpoints = None
-    if run_dir is not None and model.distributable:  # the models that train by epochs
+    if run_dir is not None and model.trains_by_epochs:
         identity = {
             "model": model.name,
             "config": model.config.to_dict(),
@@ -179,13 +180,13 @@ def train(
         started = time.perf_counter()
 
         def fit(model, parts, stage):
-            model.fit(
-                parts,
+            options = TrainingOptions(
                 verbose=verbose,
                 log_dir=log_dir,
                 checkpoint_dir=checkpoints / stage if checkpoints else None,
                 strategy=tf_strategy,
             )
+            model.fit(parts, options)
 
         chosen = resume_.saved_refit_options(checkpoints) if refit else None
         if chosen is None:
@@ -222,6 +223,10 @@ def train(
         if getattr(model, "best_epoch_", None):
             record["epochs"] = int(model.best_epoch_)
         record["tfrec_version"] = __version__
+        if export_root is not None and not model.exportable:
+            if verbose:
+                print(f"{model.name} has no SavedModel export; the run is saved without one")
+            export_root = None
         inside = _inside(export_root, run_dir)
         if export_root is not None and inside is None:
             _export(model, Path(export_root), Path(export_root), record)

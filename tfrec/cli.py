@@ -20,6 +20,7 @@ import json
 import sys
 from pathlib import Path
 
+from tfrec import tf_logging
 from tfrec.errors import ConfigError, NotSupportedError, TfrecError
 
 _METRIC_ORDER = (
@@ -47,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
+    if getattr(args, "verbose", False):
+        tf_logging.show_startup_lines()
+    else:
+        tf_logging.hide_startup_lines()
+    if args.handler in _TENSORFLOW_COMMANDS:
+        tf_logging.import_tensorflow()
     try:
         return args.handler(args) or 0
     except TfrecError as e:
@@ -58,11 +65,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from tfrec import __version__
     from tfrec.data.registry import dataset_names
     from tfrec.distribute import STRATEGIES
     from tfrec.models import model_names
     from tfrec.splits import SPLIT_METHODS
+    from tfrec.version import __version__
 
     parser = argparse.ArgumentParser(prog="tfrec", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"tfrec {__version__}")
@@ -109,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
         "--strategy",
         default="default",
         choices=STRATEGIES,
-        help="tf.distribute strategy; the cluster comes from TF_CONFIG (README: Scaling out)",
+        help="tf.distribute strategy; the cluster comes from TF_CONFIG (docs/scaling.md)",
     )
     p.add_argument("--quiet", action="store_true", help="print only errors")
     p.set_defaults(handler=_train)
@@ -227,8 +234,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="print only errors")
     p.set_defaults(handler=_benchmark)
 
-    p = commands.add_parser("models", help="list the models")
-    p.set_defaults(handler=lambda args: print("\n".join(model_names())))
+    p = commands.add_parser("models", help="the models, what each does, and which are installed")
+    p.add_argument("--names", action="store_true", help="print only the names")
+    p.set_defaults(handler=_models)
 
     data = commands.add_parser("data", help="dataset commands").add_subparsers(metavar="COMMAND")
     p = data.add_parser("info", help="counts of users, items, ratings and the date range")
@@ -241,6 +249,13 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_data_fetch)
     p = data.add_parser("list", help="list the known datasets")
     p.set_defaults(handler=_data_list)
+    for command in (*commands.choices.values(), *data.choices.values(), *serving.choices.values()):
+        if command.get_default("handler") is not None:
+            command.add_argument(
+                "--verbose",
+                action="store_true",
+                help="show TensorFlow's start-up and C++ log lines (hidden by default)",
+            )
     return parser
 
 
@@ -606,6 +621,28 @@ def _print_rows(rows: list[dict], as_json: bool, heading: str) -> None:
         print(line)
 
 
+def _models(args) -> int:
+    from tfrec.models import is_available, model_class, model_names
+
+    if args.names:
+        print("\n".join(model_names()))
+        return 0
+    print(f"{'model':<18} {'task':<15} {'new items':<10} {'similar':<8} strategies")
+    for name in model_names():
+        if not is_available(name):
+            print(f'{name:<18} not installed: pip install "tfrec[peers]"')
+            continue
+        cls = model_class(name)
+        task = "ratings" if cls.predicts_ratings else "top-N"
+        task += ", top-N" if cls.fits_implicit else ""
+        strategies = ", ".join(cls.strategies) or "-"
+        print(
+            f"{name:<18} {task:<15} {'yes' if cls.serves_new_items else '-':<10} "
+            f"{'yes' if cls.similar_items_supported else '-':<8} {strategies}"
+        )
+    return 0
+
+
 def _data_info(args) -> int:
     info = _load_data(args).info()
     if args.json:
@@ -634,6 +671,9 @@ def _data_list(args) -> int:
         print(f"{spec.name:<16} {spec.description} ({spec.size_mb:g} MB)")
     return 0
 
+
+# Commands that (may) import TensorFlow: it is imported up front, without its start-up lines.
+_TENSORFLOW_COMMANDS = (_train, _recommend, _similar, _export, _serve, _models)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,16 +19,15 @@ The cluster comes from ``TF_CONFIG``, as TensorFlow documents it::
   parameter servers by ``MinSizePartitioner`` (TF2's ``fixed_size_partitioner``),
   for catalogues too large for one machine.
 
-The Keras-trained models (their class sets ``distributable``) train under
-``mirrored`` and ``multi-worker``; ``parameter-server`` is for ``mf``, the
-model tested with sharded tables (the others read their Keras weights whole,
-which a sharded table is not). The numpy/scipy models train only with
-``default``.
+Each model class lists the strategies it trains under in ``strategies``
+(``tfrec models`` shows them): the Keras-trained models take ``mirrored`` and
+``multi-worker``; ``parameter-server`` is for ``mf``, the model tested with
+sharded tables (the others read their Keras weights whole, which a sharded
+table is not). The numpy/scipy models train only with ``default``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -37,7 +36,6 @@ import sys
 from tfrec.errors import ConfigError, check_choice
 
 STRATEGIES = ("default", "mirrored", "multi-worker", "parameter-server")
-PARAMETER_SERVER_MODELS = ("mf",)
 SHARD_MIN_BYTES = 256 << 10
 
 
@@ -86,24 +84,12 @@ def check_strategy(name: str, model_class) -> None:
     check_choice("strategy", name, STRATEGIES)
     if name == "default":
         return
-    if not model_class.distributable:
-        raise ConfigError(not_distributable(model_class.name))
-    if name == "parameter-server" and model_class.name not in PARAMETER_SERVER_MODELS:
+    if name not in model_class.strategies:
+        takes = ", ".join(model_class.strategies) or "none (it trains in one process)"
         raise ConfigError(
-            f"strategy parameter-server supports {', '.join(PARAMETER_SERVER_MODELS)}; "
-            f"got {model_class.name} (use multi-worker for it)"
+            f"{model_class.name} cannot train under strategy {name!r}; it takes: {takes} "
+            "(`tfrec models` shows the strategies of every model)"
         )
-
-
-def not_distributable(name: str) -> str:
-    """The error message for a model that cannot train under a strategy."""
-    from tfrec.models import model_class, model_names
-
-    able = [n for n in model_names() if model_class(n).distributable]
-    return (
-        f"{name} trains with numpy/scipy in one process; a tf.distribute strategy needs "
-        f"one of {', '.join(able)}; use strategy 'default'"
-    )
 
 
 def serve_if_server_task(name: str) -> None:
@@ -135,7 +121,7 @@ def make_strategy(name: str):
     if not n_ps or "chief" not in task.cluster or "worker" not in task.cluster:
         raise ConfigError(
             "strategy parameter-server needs TF_CONFIG with 'chief', 'worker' and 'ps' "
-            f"tasks; got cluster {task.cluster} (see README 'Scaling out')"
+            f"tasks; got cluster {task.cluster} (see docs/scaling.md, 'Scaling out')"
         )
     if task.task_type not in ("chief", "worker", "ps"):
         raise ConfigError(
@@ -178,11 +164,6 @@ def serve_forever(resolver) -> None:
     server.join()  # returns only when the process is stopped
 
 
-def scope(strategy):
-    """``strategy.scope()``, or a no-op for the default strategy (None)."""
-    return strategy.scope() if strategy is not None else contextlib.nullcontext()
-
-
 def is_parameter_server(strategy) -> bool:
     import tensorflow as tf
 
@@ -196,41 +177,12 @@ def distribute_batches(make_dataset, strategy):
         make_dataset: Zero-argument function returning a dataset of batches.
         strategy: The strategy, or None.
 
-    Multi-worker: the batches are sharded across workers
-    (``AutoShardPolicy.DATA``). Parameter server: a ``DatasetCreator``, so each
-    worker builds its own copy and takes every n-th batch.
+    Multi-worker: the batches are sharded across workers (``AutoShardPolicy.DATA``).
     """
     if strategy is None:
         return make_dataset()
     import tensorflow as tf
-    import tf_keras as keras
 
-    if is_parameter_server(strategy):
-
-        def per_worker(context):
-            # Repeated: the coordinator's steps may draw unevenly from the workers.
-            shard = make_dataset().shard(context.num_input_pipelines, context.input_pipeline_id)
-            return shard.repeat()
-
-        return keras.utils.experimental.DatasetCreator(per_worker)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return make_dataset().with_options(options)
-
-
-def sharded_variables(model) -> dict[str, list[str]]:
-    """Name -> devices of its shards, for each of ``model``'s sharded variables
-    (Keras lists a sharded variable as its parts, named ``<name>/part_<i>``)."""
-    shards: dict[str, list[str]] = {}
-    for variable in model.variables:
-        name, _, part = variable.name.rpartition("/part_")
-        if name and part.split(":")[0].isdigit():
-            shards.setdefault(name, []).append(variable.device)
-    return shards
-
-
-def as_array(variable):
-    """A variable's value as numpy, whole even when sharded across parameter servers."""
-    import tensorflow as tf
-
-    return tf.convert_to_tensor(variable).numpy()

@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tfrec import __version__
 from tfrec.errors import ConfigError
 from tfrec.io import write_json
+from tfrec.version import __version__
 
 
 def export(

@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime
 import os
 import pickle
-import re
 import subprocess
 import sys
 import tempfile
@@ -33,22 +32,19 @@ from pathlib import Path
 
 import numpy as np
 
-import tfrec
+from tfrec import tf_logging
 from tfrec.benchmark import catalog
 from tfrec.benchmark.leaderboard import build_leaderboard
-from tfrec.benchmark.tune import GRIDS, TUNE_METRIC, choose, grid_points
+from tfrec.benchmark.tune import TUNE_METRIC, choose, grid, grid_points
 from tfrec.data import Dataset, load_dataset
 from tfrec.errors import ConfigError, TfrecError, check_choice, check_positive_int
 from tfrec.io import atomic_dir, write_json
+from tfrec.models import model_class
 from tfrec.splits import SPLIT_METHODS
 from tfrec.splits import split as make_split
+from tfrec.version import __version__
 
 BENCH_SPLITS = tuple(m for m in SPLIT_METHODS if m != "none")
-# TensorFlow's C++ start-up lines (absl format), kept out of the terminal
-_TF_NOISE = re.compile(
-    r"^(WARNING: All log messages before absl|[IWE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] |"
-    r"To enable the following instructions)"
-)
 
 
 @dataclass
@@ -135,7 +131,7 @@ def run_benchmark(
     if not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset, data_dir, download=download, **(data_options or {}))
     if dataset.implicit:
-        rating = [n for n in names if catalog.model_class_for(n).needs_ratings()]
+        rating = [n for n in names if model_class(n).needs_ratings()]
         names = [n for n in names if n not in rating]
         if not names:
             raise ConfigError(
@@ -145,7 +141,7 @@ def run_benchmark(
         if rating:
             notes.append(f"left out the rating models ({', '.join(rating)}): no ratings")
     if split == "cold-items":
-        warm = [n for n in names if not catalog.model_class_for(n).serves_new_items]
+        warm = [n for n in names if not model_class(n).serves_new_items]
         names = [n for n in names if n not in warm]
         if not names:
             raise ConfigError(
@@ -191,11 +187,9 @@ def run_benchmark(
             chosen = record["chosen"]
             tuning[name] = {
                 "metric": f"validation {TUNE_METRIC}",
-                "grid": {k: v for k, v in GRIDS[name].items() if k not in job["config"]},
+                "grid": {k: v for k, v in grid(name).items() if k not in job["config"]},
                 "points": record["points"],
-                "defaults": catalog.model_class_for(name)
-                .Config.from_dict(configs.get(name, {}))
-                .to_dict(),
+                "defaults": model_class(name).Config.from_dict(configs.get(name, {})).to_dict(),
                 "chosen": chosen["config"],
             }
         fit_configs = {**configs, **{name: t["chosen"] for name, t in tuning.items()}}
@@ -236,7 +230,7 @@ def run_benchmark(
             "started_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "cpus": os.cpu_count(),
             "python": sys.version.split()[0],
-            "tfrec_version": tfrec.__version__,
+            "tfrec_version": __version__,
         }
         board = build_leaderboard(runs, n_boot=n_boot, seed=0)
         board.update(settings=settings, tuning=tuning, notes=notes + board.pop("notes"))
@@ -280,7 +274,7 @@ def _check_configs(configs: dict, names: list[str]) -> dict:
             raise ConfigError(
                 f"options given for {name!r}, which is not benchmarked; models: {', '.join(names)}"
             )
-        catalog.model_class_for(name).Config.from_dict(catalog.seeded_config(name, options, 0))
+        model_class(name).Config.from_dict(catalog.seeded_config(name, options, 0))
     return {name: dict(options) for name, options in configs.items()}
 
 
@@ -403,7 +397,8 @@ class _JobRunner:
             try:
                 for line in process.stdout:
                     log.write(line)
-                    if not self.quiet and not _TF_NOISE.match(line):
+                    startup = tf_logging.STARTUP_LINE.match(line) and not tf_logging.shown()
+                    if not self.quiet and not startup:
                         self.progress.echo(prefix + line)
                 returncode = process.wait()
             finally:
@@ -427,9 +422,10 @@ class _JobRunner:
     def environment(self) -> dict:
         """The worker's environment: this package importable, threads limited to its share."""
         env = dict(os.environ)
-        package_root = str(Path(tfrec.__file__).resolve().parent.parent)
+        # tfrec/benchmark/runner.py -> the directory that contains the tfrec package
+        package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env.setdefault(tf_logging.LEVEL_VARIABLE, "2")
         env["PYTHONUNBUFFERED"] = "1"  # epoch lines as they come
         if self.jobs > 1:
             for name in THREAD_VARIABLES:

@@ -14,25 +14,18 @@ from __future__ import annotations
 
 import itertools
 
-# Options not in a grid keep the model's defaults (tuned on validation by hand
-# for the model issues); each grid includes the default value.
-GRIDS: dict[str, dict[str, list]] = {
-    "bias": {"reg_user": [5.0, 15.0, 25.0], "reg_item": [5.0, 10.0, 25.0]},
-    "svd": {"k": [20, 50, 100]},
-    "itemknn": {"n_neighbors": [10, 20, 50]},
-    "mf": {"n_factors": [32, 64], "l2": [0.05, 0.15]},
-    "dnn": {"embedding_dim": [32, 64], "dropout": [0.1, 0.3]},
-    "hybrid": {"text_encoder": ["word2vec", "tfidf-svd"]},
-    "gmf": {"embedding_dim": [32, 64], "negatives": [4, 8]},
-    "two_tower": {"embedding_dim": [64, 128], "history_decay": [0.8, 0.9]},
-    "lstm": {"units": [64, 128]},
-    "lstm_retrieval": {"history": [10, 20]},
-    "surprise_baseline": {"reg_u": [5.0, 15.0], "reg_i": [5.0, 10.0]},
-    "surprise_svd": {"n_factors": [50, 100], "reg_all": [0.02, 0.05]},
-    "surprise_svdpp": {"n_factors": [10, 20]},
-    "implicit_als": {"factors": [64, 100], "regularization": [0.01, 0.1], "alpha": [1.0, 10.0]},
-    "implicit_bpr": {"factors": [64, 100], "learning_rate": [0.01, 0.05]},
-}
+from tfrec.models import model_class
+
+
+def grid(name: str) -> dict[str, list]:
+    """The model's ``tuning_grid`` (beside its config): option -> values.
+
+    Options not in it keep the model's defaults (tuned on validation by hand
+    for the model issues); each list includes the default value.
+    """
+    return dict(model_class(name).Config.tuning_grid)
+
+
 TUNE_METRIC = "ndcg@10"  # higher is better
 
 
@@ -43,13 +36,13 @@ def grid_points(name: str, base: dict | None = None) -> list[dict]:
     grid gives one point, ``base`` itself.
     """
     base = dict(base or {})
-    grid = {k: v for k, v in GRIDS.get(name, {}).items() if k not in base}
-    if not grid:
+    searched = {k: v for k, v in grid(name).items() if k not in base}
+    if not searched:
         return [base]
-    keys = list(grid)
+    keys = list(searched)
     return [
         {**base, **dict(zip(keys, values, strict=True))}
-        for values in itertools.product(*grid.values())
+        for values in itertools.product(*searched.values())
     ]
 
 

@@ -50,7 +50,6 @@ def main(argv: list[str] | None = None) -> int:
 def fit_and_score(job: dict, split, job_dir: Path) -> dict:
     """Fits one model with one seed on train and scores it on test."""
     from tfrec.benchmark.catalog import build_model
-    from tfrec.errors import NotSupportedError
     from tfrec.evaluation import evaluate, ranked_top_k
     from tfrec.metrics import ndcg_curve
 
@@ -68,14 +67,12 @@ def fit_and_score(job: dict, split, job_dir: Path) -> dict:
 
         write_model_projector(model, job["log_dir"], split.dataset.items)
     export_mb = None
-    try:
-        if job.get("export", True):
+    if job.get("export", True) and model.exportable:
+        try:
             path = model.export(job_dir / "export")
             export_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
-    except NotSupportedError:
-        pass
-    finally:
-        shutil.rmtree(job_dir / "export", ignore_errors=True)
+        finally:
+            shutil.rmtree(job_dir / "export", ignore_errors=True)
 
     first = top.items[:, :K]
     if split.cold_items is None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tfrec.data.movielens import read_table
+from tfrec.data.tables import read_table
 from tfrec.errors import DataError
 
 TMDB_COLUMNS = (

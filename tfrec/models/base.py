@@ -36,18 +36,26 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from tfrec import __version__
 from tfrec.data.vocabulary import Vocabulary, as_int64, encode_sorted
 from tfrec.errors import ConfigError, NotSupportedError, TfrecError, check_positive_int
 from tfrec.io import atomic_dir, write_json
+from tfrec.models.options import TrainingOptions
 from tfrec.topk import cosine_top_k, exclude, top_k
+from tfrec.version import __version__
 
 _SCORE_BATCH = 1024
 
 
 @dataclasses.dataclass
 class ModelConfig:
-    """Base of the typed per-model configs; round-trips through JSON."""
+    """Base of the typed per-model configs; round-trips through JSON.
+
+    ``tuning_grid`` is the small grid ``tfrec benchmark --tune`` searches on
+    validation (option -> values, each list holding the default); empty:
+    the defaults are kept.
+    """
+
+    tuning_grid: ClassVar[dict[str, list]] = {}
 
     def __post_init__(self):
         self.validate()
@@ -132,10 +140,15 @@ class Recommender(abc.ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type[ModelConfig]] = ModelConfig
+    # Capabilities, declared by each class (the shared tests and the CLI read them):
     predicts_ratings: ClassVar[bool] = True  # False on a fitted model of implicit data
     fits_implicit: ClassVar[bool] = False  # a rating model that ranks implicit data too
+    scores_are_predictions: ClassVar[bool] = True  # score(u)[i] == predict(u, i), unclipped
     serves_new_items: ClassVar[bool] = False  # scores items from content: new_item_scorer
-    distributable: ClassVar[bool] = False  # trains by epochs in TensorFlow: strategies, checkpoints
+    similar_items_supported: ClassVar[bool] = False  # similar_items works
+    exportable: ClassVar[bool] = True  # export writes a SavedModel (serving_scorer)
+    trains_by_epochs: ClassVar[bool] = False  # TensorBoard logs, per-epoch checkpoints, resume
+    strategies: ClassVar[tuple[str, ...]] = ()  # tf.distribute strategies it trains under
     parallel_scoring: ClassVar[bool] = False  # _score is numpy only: evaluation may use threads
     uses_timestamps: ClassVar[bool] = False
 
@@ -154,33 +167,24 @@ class Recommender(abc.ABC):
 
     # ---- fitting ---------------------------------------------------------------------------
 
-    def fit(
-        self, split, *, verbose: bool = False, log_dir=None, checkpoint_dir=None, strategy=None
-    ) -> Recommender:
+    def fit(self, split, options: TrainingOptions | None = None, **option_fields) -> Recommender:
         """Fits on ``split.train`` (validation may be used for early stopping).
 
         Args:
             split: A :class:`tfrec.splits.Split`.
-            verbose: Print training progress (per epoch).
-            log_dir: Directory for TensorBoard scalars per epoch (models that
-                train by epochs); :func:`tfrec.projector.write_model_projector`
-                adds the item embeddings after the fit.
-            checkpoint_dir: Where models that train by epochs checkpoint after
-                every epoch; a fit finding a checkpoint there continues from
-                it. Removed when the fit completes.
-            strategy: A ``tf.distribute.Strategy`` (see :mod:`tfrec.distribute`)
-                for the models whose class sets ``distributable``; None trains
-                in this process.
+            options: How the fit runs (progress, logs, checkpoints, strategy);
+                see :class:`~tfrec.models.options.TrainingOptions`.
+            **option_fields: Fields of ``options`` to set, e.g. ``verbose=True``.
 
         Returns:
             self.
         """
-        from tfrec.distribute import not_distributable, scope
-
-        if strategy is not None and not self.distributable:
-            raise ConfigError(not_distributable(self.name))
-        self.verbose, self.log_dir = verbose, log_dir
-        self.checkpoint_dir, self.strategy = checkpoint_dir, strategy
+        options = dataclasses.replace(options or TrainingOptions(), **option_fields)
+        if options.strategy is not None and not self.strategies:
+            raise ConfigError(
+                f"model {self.name!r} trains in one process; no tf.distribute strategy applies "
+                "(`tfrec models` shows the strategies each model takes)"
+            )
         if len(split.train) == 0:
             raise TfrecError("cannot fit on an empty training set")
         dataset = split.dataset
@@ -207,13 +211,13 @@ class Recommender(abc.ABC):
             data.items, weights=weights, minlength=len(data.item_ids)
         ).astype(np.float32)
         self.rating_scale_ = tuple(float(x) for x in split.dataset.rating_scale)
-        with scope(strategy):
-            self._fit(data, split)
+        with options.scope():
+            self._fit(data, split, options)
         self._fitted = True
         return self
 
     @abc.abstractmethod
-    def _fit(self, data: Interactions, split) -> None:
+    def _fit(self, data: Interactions, split, options: TrainingOptions) -> None:
         """Learns the model's parameters from encoded training data."""
 
     @abc.abstractmethod
@@ -253,12 +257,7 @@ class Recommender(abc.ABC):
         return None
 
     def _similar(self, items: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        vectors = self.item_embeddings()
-        if vectors is None:
-            raise NotSupportedError(
-                f"model {self.name!r} has no item similarity; use itemknn or svd"
-            )
-        return cosine_top_k(vectors, items, k)
+        return cosine_top_k(self.item_embeddings(), items, k)
 
     # ---- public API ------------------------------------------------------------------------
 
@@ -392,6 +391,11 @@ class Recommender(abc.ABC):
         """
         k = check_positive_int("k", k)
         self._check_fitted()
+        if not self.similar_items_supported:
+            raise NotSupportedError(
+                f"model {self.name!r} has no item similarity; use itemknn or svd "
+                "(`tfrec models` shows which models have one)"
+            )
         items = self.items_.encode(item_ids)
         k = min(k, len(self.item_ids_) - 1)
         out_rows = np.empty((len(items), k), dtype=np.int64)
@@ -465,6 +469,8 @@ class Recommender(abc.ABC):
         from tfrec.export import export
 
         self._check_fitted()
+        if not self.exportable:
+            raise NotSupportedError(f"model {self.name!r} cannot be exported as a SavedModel")
         return export(self, export_root, name=name, version=version)
 
     # ---- persistence -----------------------------------------------------------------------

@@ -14,7 +14,7 @@ BINARY = "tensorflow_model_server"
 INSTALL_HINT = (
     f"{BINARY} is not on PATH; install it (https://www.tensorflow.org/tfx/serving/setup, "
     "apt package tensorflow-model-server), run the tensorflow/serving docker image "
-    "(README: Deploy with TensorFlow Serving), or use --engine local"
+    "(docs/serving.md), or use --engine local"
 )
 
 

@@ -1,0 +1,114 @@
+"""Item-item cosine KNN (the seed notebook's), with scikit-learn's brute-force search.
+
+Items are rows of the item x user rating matrix (0 where unrated).
+``similar_items`` is the exact cosine ranking over all items. For
+recommendation and rating prediction each item keeps its ``n_neighbors``
+nearest items ``N(j)`` with similarities ``s(j, i)``:
+
+    score(u, j)  = sum_{i in N(j), rated by u} s(j, i) * r_ui
+    r_hat(u, j)  = score(u, j) / sum_{i in N(j), rated by u} s(j, i)
+
+(the user's mean rating when no neighbour of ``j`` was rated). On implicit
+feedback (every r_ui = 1) it is a ranking model: predictions are the scores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.neighbors import NearestNeighbors
+
+from tfrec.errors import check_positive_int
+from tfrec.models.base import ModelConfig, Recommender
+from tfrec.topk import cosine_top_k
+
+
+@dataclasses.dataclass
+class ItemKNNConfig(ModelConfig):
+    """Options of the item KNN.
+
+    Attributes:
+        n_neighbors: Neighbours kept per item for scoring and prediction.
+    """
+
+    tuning_grid: ClassVar[dict[str, list]] = {"n_neighbors": [10, 20, 50]}
+
+    n_neighbors: int = 20
+
+    def validate(self):
+        check_positive_int("n_neighbors", self.n_neighbors)
+
+
+class ItemKNN(Recommender):
+    """Item-based collaborative filtering with cosine similarity."""
+
+    name = "itemknn"
+    Config = ItemKNNConfig
+    parallel_scoring = True
+    fits_implicit = True
+    scores_are_predictions = False  # scores are weighted sums, predictions weighted averages
+    similar_items_supported = True
+
+    def _fit(self, data, split, options) -> None:
+        item_user = data.matrix.T.tocsr()
+        n_items = item_user.shape[0]
+        n = min(self.config.n_neighbors + 1, n_items)
+        nn = NearestNeighbors(metric="cosine", algorithm="brute", n_neighbors=n)
+        distances, neighbours = nn.fit(item_user).kneighbors(item_user)
+        rows = np.repeat(np.arange(n_items), n)
+        sims = 1.0 - distances.ravel()
+        keep = (neighbours.ravel() != rows) & (sims > 0)
+        self.neighbours_ = sp.csr_matrix(
+            (sims[keep].astype(np.float32), (rows[keep], neighbours.ravel()[keep])),
+            shape=(n_items, n_items),
+        )
+        self.item_user_ = item_user.astype(np.float32)
+        counts = np.diff(data.matrix.indptr)
+        self.user_means_ = (
+            np.asarray(data.matrix.sum(axis=1)).ravel() / np.maximum(counts, 1)
+        ).astype(np.float32)
+
+    def _score(self, users):
+        return np.asarray((self.seen_[users] @ self.neighbours_.T).todense(), dtype=np.float32)
+
+    def _predict(self, users, items):
+        if not self.predicts_ratings:
+            return super()._predict(users, items)
+        rated = self.seen_[users]
+        weights = self.neighbours_[items]
+        numerator = np.asarray(rated.multiply(weights).sum(axis=1)).ravel()
+        denominator = np.asarray((rated > 0).multiply(weights).sum(axis=1)).ravel()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(denominator > 0, numerator / denominator, self.user_means_[users])
+        return out.astype(np.float32)
+
+    def _similar(self, items, k):
+        return cosine_top_k(self.item_user_, items, k)
+
+    def serving_scorer(self, seen):
+        from tfrec.models.scorers import NeighbourScorer
+
+        return NeighbourScorer(self.neighbours_, seen, self.user_means_, self.predicts_ratings)
+
+    def _arrays(self):
+        n, iu = self.neighbours_, self.item_user_
+        return {
+            "nb_data": n.data,
+            "nb_indices": n.indices,
+            "nb_indptr": n.indptr,
+            "iu_data": iu.data,
+            "iu_indices": iu.indices,
+            "iu_indptr": iu.indptr,
+            "user_means": self.user_means_,
+        }
+
+    def _load_arrays(self, arrays):
+        n_items, n_users = len(self.item_ids_), len(self.user_ids_)
+        neighbours = (arrays["nb_data"], arrays["nb_indices"], arrays["nb_indptr"])
+        self.neighbours_ = sp.csr_matrix(neighbours, shape=(n_items, n_items))
+        item_user = (arrays["iu_data"], arrays["iu_indices"], arrays["iu_indptr"])
+        self.item_user_ = sp.csr_matrix(item_user, shape=(n_items, n_users))
+        self.user_means_ = arrays["user_means"]

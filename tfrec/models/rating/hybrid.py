@@ -1,0 +1,101 @@
+"""The seed's hybrid: the content DNN plus text vectors and cyclic time.
+
+Inputs are the user, the item and the rating's ``timestamp``. The item
+content table holds genres, tag TF-IDF and a text vector of the item's title,
+genres, tags and any extra text the dataset has (overview, director, cast),
+from a pluggable encoder (gensim Word2Vec by default, or TF-IDF + SVD). The
+timestamp becomes day and year sin/cos features inside the model.
+
+Without a timestamp (``recommend``, or ``predict`` called without one) the
+user's last training timestamp is used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+
+from tfrec.errors import check_choice, check_positive_int
+from tfrec.models.rating.dnn import DNN, DNNConfig
+
+
+@dataclasses.dataclass
+class HybridConfig(DNNConfig):
+    """Options of the hybrid: those of the DNN plus the text encoder.
+
+    Attributes:
+        text_encoder: ``word2vec`` (default) or ``tfidf-svd``.
+        text_dim: Size of the text vectors.
+        time_features: Feed cyclic time features of the timestamp.
+    """
+
+    tuning_grid: ClassVar[dict[str, list]] = {"text_encoder": ["word2vec", "tfidf-svd"]}
+
+    text_encoder: str = "word2vec"
+    text_dim: int = 32
+    time_features: bool = True
+
+    def validate(self):
+        super().validate()
+        from tfrec.features.text import ENCODERS
+
+        check_choice("text_encoder", self.text_encoder, tuple(ENCODERS))
+        check_positive_int("text_dim", self.text_dim)
+
+
+class Hybrid(DNN):
+    """User/item embeddings + genre, tag and text content + cyclic time."""
+
+    name = "hybrid"
+    Config = HybridConfig
+    uses_timestamps = True
+
+    def _prepare(self, data, split):
+        from tfrec.features.text import ENCODERS, item_documents
+
+        super()._prepare(data, split)
+        c = self.config
+        encoder = ENCODERS[c.text_encoder](dim=c.text_dim, seed=c.seed)
+        text = encoder.fit_transform(item_documents(split.dataset.items, data.item_ids))
+        self.content_ = np.hstack([self.content_, text]).astype(np.float32)
+        last = np.zeros(len(data.user_ids), np.int64)
+        np.maximum.at(last, data.users, data.timestamps.astype(np.int64))
+        self.last_timestamp_ = last
+
+    def _extra_inputs(self, keras, tf):
+        timestamp = keras.Input((), dtype=tf.int64, name="timestamp")
+        if not self.config.time_features:
+            return {"timestamp": timestamp}, []
+        from tfrec.features.time import cyclic_time
+
+        features = keras.layers.Lambda(cyclic_time, name="cyclic_time")(timestamp)
+        return {"timestamp": timestamp}, [features]
+
+    def _extra_columns(self, frame_or_data):
+        if hasattr(frame_or_data, "timestamps"):
+            return {"timestamp": frame_or_data.timestamps.astype(np.int64)}
+        return {"timestamp": frame_or_data["timestamp"].to_numpy(np.int64)}
+
+    def _serving_defaults(self, users):
+        return {"timestamp": self.last_timestamp_[users]}
+
+    def _serving_default_tables(self):
+        return {"timestamp": self.last_timestamp_}
+
+    def _predict_at(self, users, items, timestamps):
+        return self._run(
+            {
+                "user": users.astype(np.int32),
+                "item": items.astype(np.int32),
+                "timestamp": np.asarray(timestamps, np.int64),
+            }
+        )
+
+    def _arrays(self):
+        return {**super()._arrays(), "last_timestamp": self.last_timestamp_}
+
+    def _load_arrays(self, arrays):
+        super()._load_arrays(arrays)
+        self.last_timestamp_ = arrays["last_timestamp"]

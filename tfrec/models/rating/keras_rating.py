@@ -1,0 +1,174 @@
+"""The base of the Keras rating models (``dnn``, ``hybrid``): fit, predict, save, serve.
+
+A subclass builds a functional model whose inputs are the internal ``user``
+and ``item`` indices plus any per-example ``extra_inputs`` (e.g. the rating
+timestamp); item content lives inside the model as constant tables. This base
+trains it on tf.data batches with early stopping and learning-rate decay on
+validation RMSE, predicts in batches, saves weights, and serves it.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from tfrec.models.base import Recommender
+from tfrec.models.training.keras_fit import record_history, training_callbacks, training_input
+from tfrec.pipelines import steps_per_epoch, training_dataset
+
+_PREDICT_BATCH = 65_536
+
+
+class KerasRatingModel(Recommender, abc.ABC):
+    """A Recommender around a Keras functional model predicting ratings."""
+
+    trains_by_epochs = True
+    strategies = ("mirrored", "multi-worker")
+
+    @abc.abstractmethod
+    def _build(self) -> keras.Model:
+        """The functional model (inputs ``user``, ``item`` and ``extra_inputs``)."""
+
+    def _prepare(self, data, split) -> None:
+        """Fits feature tables on training data (before ``_build``)."""
+
+    def _extra_columns(self, frame_or_data) -> dict[str, np.ndarray]:
+        """Per-example extra inputs for a ratings frame (or the training data)."""
+        return {}
+
+    # ---- training --------------------------------------------------------------------------
+
+    def _fit(self, data, split, options) -> None:
+        c = self.config
+        keras.utils.set_random_seed(c.seed)
+        self._prepare(data, split)
+        self.model_ = self._build()
+        self.model_.compile(
+            optimizer=keras.optimizers.Adam(c.learning_rate),
+            loss="mse",
+            metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
+        )
+        columns = {
+            "user": data.users.astype(np.int32),
+            "item": data.items.astype(np.int32),
+            **self._extra_columns(data),
+            "rating": data.ratings,
+        }
+        steps = steps_per_epoch(len(data.users), c.batch_size)
+        train = training_input(
+            options,
+            lambda: training_dataset(columns, c.batch_size, c.seed, c.epochs).map(_split_label),
+            steps,
+        )
+        validation = self._validation_arrays(split.validation)
+        callbacks = []
+        if validation is not None and c.patience:
+            callbacks.append(
+                keras.callbacks.ReduceLROnPlateau(
+                    "val_rmse", factor=0.5, patience=max(1, c.patience // 2)
+                )
+            )
+        monitor = "val_rmse" if validation is not None else None
+        callbacks += training_callbacks(options, c.patience, monitor)
+        history = self.model_.fit(
+            train,
+            epochs=c.epochs,
+            steps_per_epoch=steps,
+            validation_data=validation,
+            validation_batch_size=_PREDICT_BATCH,
+            callbacks=callbacks,
+            verbose=2 if options.verbose else 0,
+        )
+        record_history(self, history, self.model_, options.verbose)
+
+    def _validation_arrays(self, frame):
+        if frame is None or len(frame) == 0:
+            return None
+        users, items, ok = self.known_pairs(frame)
+        if not ok.any():
+            return None
+        inputs = {
+            "user": users[ok].astype(np.int32),
+            "item": items[ok].astype(np.int32),
+            **{k: v[ok] for k, v in self._extra_columns(frame).items()},
+        }
+        return inputs, frame["rating"].to_numpy(np.float32)[ok]
+
+    # ---- inference -------------------------------------------------------------------------
+
+    def _run(self, inputs: dict) -> np.ndarray:
+        n = len(inputs["user"])
+        out = np.empty(n, np.float32)
+        for start in range(0, n, _PREDICT_BATCH):
+            batch = {k: tf.constant(v[start : start + _PREDICT_BATCH]) for k, v in inputs.items()}
+            out[start : start + _PREDICT_BATCH] = self.model_(batch, training=False).numpy().ravel()
+        return out
+
+    def _predict(self, users, items):
+        return self._run(
+            {
+                "user": users.astype(np.int32),
+                "item": items.astype(np.int32),
+                **self._serving_defaults(users),
+            }
+        )
+
+    def _score(self, users):
+        n_items = len(self.item_ids_)
+        pair_users = np.repeat(users, n_items)
+        pair_items = np.tile(np.arange(n_items), len(users))
+        return self._predict(pair_users, pair_items).reshape(len(users), n_items)
+
+    def _serving_defaults(self, users) -> dict[str, np.ndarray]:
+        """Extra inputs for prediction when the caller gives none (per user row)."""
+        return {}
+
+    # ---- persistence and serving -----------------------------------------------------------
+
+    def _save_extra(self, directory):
+        self.model_.save_weights(str(directory / "weights.h5"))
+
+    def _load_extra(self, directory):
+        self.model_ = self._build()
+        self.model_.load_weights(str(directory / "weights.h5"))
+
+    def serving_scorer(self, seen):
+        return KerasScorer(self.model_, len(self.item_ids_), self._serving_default_tables())
+
+    def _serving_default_tables(self) -> dict[str, np.ndarray]:
+        """Per-user-row defaults of the extra inputs, for the ``recommend`` signature."""
+        return {}
+
+
+def _split_label(batch):
+    label = batch.pop("rating")
+    return batch, label
+
+
+class KerasScorer(tf.Module):
+    """Serves a Keras rating model: score = the model on every (user, item) pair."""
+
+    def __init__(self, model, n_items, default_tables):
+        super().__init__(name="keras_scorer")
+        self.model = model
+        self.n_items = n_items
+        self.defaults = {k: tf.Variable(v, trainable=False) for k, v in default_tables.items()}
+
+    def _inputs(self, users, items, extra):
+        inputs = {"user": tf.cast(users, tf.int32), "item": tf.cast(items, tf.int32)}
+        for name, table in self.defaults.items():
+            inputs[name] = extra[name] if extra and name in extra else tf.gather(table, users)
+        return inputs
+
+    def score(self, users):
+        n = tf.shape(users)[0]
+        pair_users = tf.repeat(users, self.n_items)
+        pair_items = tf.tile(tf.range(self.n_items, dtype=users.dtype), [n])
+        out = self.model(self._inputs(pair_users, pair_items, None), training=False)
+        return tf.reshape(out, [n, self.n_items])
+
+    def predict(self, users, items, extra=None):
+        return tf.reshape(self.model(self._inputs(users, items, extra), training=False), [-1])

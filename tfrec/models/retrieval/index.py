@@ -1,0 +1,53 @@
+"""A TFRS top-k index as the scorer of a retrieval export.
+
+``tfrs.layers.factorized_top_k.BruteForce`` (exact) or ``ScaNN`` (approximate,
+needs the ``scann`` package built for the installed TensorFlow) over the
+candidate vectors. The export's ``recommend`` asks the index for ``k`` plus
+the most items any user in the batch has seen, then drops the seen ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tfrec.errors import NotSupportedError
+from tfrec.models.scorers import FactorScorer
+
+
+def make_index(kind: str):
+    """A fresh, empty ``tfrs.layers.factorized_top_k`` layer of the given kind."""
+    from tensorflow_recommenders.layers import factorized_top_k
+
+    if kind == "brute_force":
+        return factorized_top_k.BruteForce()
+    try:
+        return factorized_top_k.ScaNN()
+    except ImportError as error:
+        raise NotSupportedError(
+            f"index 'scann' needs the scann package built for TensorFlow {tf.__version__} "
+            f"({error}); install a matching scann, or use index=brute_force"
+        ) from None
+
+
+class IndexScorer(FactorScorer):
+    """A :class:`FactorScorer` (dot product + item bias) that also answers
+    ``retrieve(users, k) -> (scores, item columns)`` from a TFRS index.
+
+    The item bias is folded into the index as one more dimension:
+    ``[q, 1] . [c, b] = q . c + b``.
+    """
+
+    def __init__(self, user_vectors, item_vectors, item_bias, kind: str = "brute_force"):
+        n_users, n_items = len(user_vectors), len(item_vectors)
+        super().__init__(np.zeros(n_users, np.float32), item_bias, user_vectors, item_vectors)
+        self.queries = tf.Variable(
+            np.hstack([user_vectors, np.ones((n_users, 1))]).astype(np.float32), trainable=False
+        )
+        candidates = np.hstack([item_vectors, np.asarray(item_bias)[:, None]]).astype(np.float32)
+        self.index = make_index(kind)
+        self.index.index(tf.constant(candidates), tf.range(n_items, dtype=tf.int64))
+
+    def retrieve(self, users, k):
+        """The top ``k`` (scores, item columns) of each user row, best first."""
+        return self.index(tf.gather(self.queries, users), k=k)

@@ -1,0 +1,62 @@
+"""The retrieval models' training losses, as objects a :class:`RetrievalModel` calls.
+
+In-batch softmax (``softmax``), TFRS ``Retrieval`` with the log-q
+correction: for a batch of (query ``q_b``, positive ``c_b``) pairs,
+
+    L = -Σ_b log softmax_b'(q_b · c_b' - log p(c_b'))[b]
+
+where ``p`` is the positive's training popularity, so popular items are not
+over-penalised for appearing as negatives more often (Yi et al. 2019).
+
+Triplet (``triplet``), a margin loss on cosine similarity against one
+uniformly drawn item ``n_b`` per positive:
+
+    L = mean_b max(0, m - cos(q_b, c_b) + cos(q_b, c(n_b)))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+
+class InBatchSoftmax:
+    """In-batch sampled softmax with the log-q correction (``logq``).
+
+    Args:
+        task: The model's ``tfrs.tasks.Retrieval`` (which also holds the
+            validation metrics).
+        popularity: (n_items,) training counts.
+        logq: Whether to correct for the candidates' sampling probability.
+    """
+
+    def __init__(self, task, popularity: np.ndarray, logq: bool):
+        probability = popularity / max(float(popularity.sum()), 1.0)
+        self.task, self.logq = task, logq
+        self.log_probability = tf.constant(np.log(np.maximum(probability, 1e-12)), tf.float32)
+
+    def __call__(self, items, queries, candidates):
+        sampling = tf.exp(tf.gather(self.log_probability, items)) if self.logq else None
+        return self.task(
+            queries, candidates, candidate_sampling_probability=sampling, compute_metrics=False
+        )
+
+
+class Triplet:
+    """Margin ranking loss against one uniformly drawn negative per positive.
+
+    Args:
+        candidate_tower: Embeds the drawn negatives.
+        n_items: Items to draw from.
+        margin: ``m``.
+    """
+
+    def __init__(self, candidate_tower, n_items: int, margin: float):
+        self.candidate_tower, self.n_items, self.margin = candidate_tower, n_items, margin
+
+    def __call__(self, items, queries, candidates):
+        negatives = tf.random.uniform(tf.shape(items), 0, self.n_items, dtype=items.dtype)
+        q = tf.math.l2_normalize(queries, -1)
+        positive = tf.reduce_sum(q * tf.math.l2_normalize(candidates, -1), -1)
+        negative = tf.reduce_sum(q * tf.math.l2_normalize(self.candidate_tower(negatives), -1), -1)
+        return tf.reduce_mean(tf.nn.relu(self.margin - positive + negative))

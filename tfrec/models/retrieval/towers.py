@@ -1,0 +1,161 @@
+"""The two towers of the retrieval models, as Keras layers.
+
+Query tower, for user ``u`` before position ``t`` of their sequence::
+
+    q(u, t) = e_u + Σ_j d^j h_{i(t-1-j)} / Σ_j d^j        (encoder "mean", j < history)
+    q(u, t) = e_u + W · RNN(h_{i(t-history)}, ..., h_{i(t-1)})   (encoder "lstm" / "gru")
+
+Candidate tower, for item ``i`` with genre multi-hot ``g_i``::
+
+    c(i) = v_i + G g_i
+
+``e``, ``h`` and ``v`` are ID embeddings (user, history item, candidate item),
+``d`` the history decay, ``W`` and ``G`` dense projections. Either tower's
+``with_rows`` also returns the embedding rows it read, for the L2 penalty a
+sparse optimizer puts on the rows of a batch only.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tf_keras as keras
+
+from tfrec.sequences import history_window, target_windows
+
+
+def embedding_table(rows: int, dim: int, name: str, seed: int, l2: float | None):
+    """An embedding table with its own seeded initializer (and whole-table L2, when given)."""
+    return keras.layers.Embedding(
+        rows,
+        dim,
+        name=name,
+        embeddings_initializer=keras.initializers.TruncatedNormal(0.0, 0.05, seed=seed),
+        embeddings_regularizer=keras.regularizers.l2(l2) if l2 else None,
+    )
+
+
+class QueryTower(keras.layers.Layer):
+    """A user's query vector from their ID and their last ``history`` items.
+
+    Args:
+        n_users: Rows of the user table.
+        n_items: Rows of the history-item table.
+        sequence_items: Every user's training items in time order, concatenated
+            (:attr:`tfrec.sequences.UserSequences.items`).
+        dim: Embedding size.
+        history: Items read before each position (0: the user ID only).
+        history_decay: ``d`` of the mean encoder.
+        encoder: ``mean``, ``lstm`` or ``gru``.
+        user_embedding: Whether ``e_u`` is part of the query.
+        l2: Whole-table L2 weight (None: none).
+        seed: Seed of the tables' initializers.
+    """
+
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        sequence_items,
+        *,
+        dim: int,
+        history: int,
+        history_decay: float,
+        encoder: str,
+        user_embedding: bool,
+        l2: float | None,
+        seed: int,
+    ):
+        super().__init__(name="query_tower")
+        self.history, self.history_decay = history, history_decay
+        self.users = embedding_table(n_users, dim, "user_embedding", seed + 1, l2)
+        self.use_user_embedding = user_embedding
+        self.history_items = None
+        if history:
+            self.history_items = embedding_table(n_items, dim, "history_embedding", seed + 3, l2)
+            self.sequence_items = tf.constant(sequence_items)
+        self.encoder = None
+        if history and encoder != "mean":
+            cell = keras.layers.LSTM if encoder == "lstm" else keras.layers.GRU
+            self.encoder = keras.Sequential(
+                [cell(dim, return_sequences=True), keras.layers.Dense(dim)],
+                name="history_encoder",
+            )
+
+    def call(self, users, positions=None, starts=None):
+        """Query vectors of ``users`` reading items ``positions - history .. positions - 1``
+        (not before ``starts``, the users' first positions)."""
+        return self.with_rows(users, positions, starts)[0]
+
+    def with_rows(self, users, positions, starts):
+        """The query vectors, and the embedding rows they read as (rows, mask) pairs."""
+        parts, read = [], []
+        if self.use_user_embedding:
+            parts.append(self.users(users))
+            read.append((parts[0], None))
+        if self.history_items is not None:
+            items, mask = history_window(self.sequence_items, positions, starts, self.history)
+            embedded = self.history_items(items)
+            read.append((embedded, mask))
+            if self.encoder is not None:
+                parts.append(self.encoder(embedded, mask=mask > 0)[:, -1, :])
+            else:
+                age = tf.range(self.history - 1, -1, -1, dtype=tf.float32)  # newest item last
+                weights = mask * tf.pow(self.history_decay, age)[None, :]
+                total = tf.reduce_sum(embedded * weights[:, :, None], axis=1)
+                count = tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1.0)
+                parts.append(total / count)
+        return tf.add_n(parts), read
+
+    def windows(self, batch, stride: int):
+        """Training windows of an lstm / gru tower: the encoder's state at each weighted
+        position (+ the user embedding) as queries, their target items, and the
+        embedding rows read as (rows, mask) pairs."""
+        items, mask, targets, weights = target_windows(
+            self.sequence_items,
+            batch["last"],
+            batch["start"],
+            self.history,
+            stride,
+            first_targets=True,
+        )
+        embedded = self.history_items(items)
+        keep = weights > 0
+        queries = tf.boolean_mask(self.encoder(embedded, mask=mask > 0), keep)
+        read = [(embedded, mask)]
+        if self.use_user_embedding:
+            users = tf.broadcast_to(batch["user"][:, None], tf.shape(items))
+            rows = self.users(tf.boolean_mask(users, keep))
+            queries += rows
+            read.append((rows, None))
+        return queries, tf.boolean_mask(targets, keep), read
+
+
+class CandidateTower(keras.layers.Layer):
+    """An item's candidate vector from its ID and, when given, its genres.
+
+    Args:
+        n_items: Rows of the item table.
+        genres: (n_items, n_genres) float32 multi-hot, or None.
+        dim: Embedding size.
+        l2: Whole-table L2 weight (None: none).
+        seed: Seed of the table's initializer.
+    """
+
+    def __init__(self, n_items: int, genres, *, dim: int, l2: float | None, seed: int):
+        super().__init__(name="candidate_tower")
+        self.items = embedding_table(n_items, dim, "item_embedding", seed + 2, l2)
+        self.genres = None
+        if genres is not None:
+            self.genre_table = tf.constant(genres)
+            self.genres = keras.layers.Dense(dim, use_bias=False, name="genre_projection")
+
+    def call(self, items):
+        return self.with_rows(items)[0]
+
+    def with_rows(self, items):
+        """The candidate vectors, and the item-embedding rows they read."""
+        rows = self.items(items)
+        vectors = rows
+        if self.genres is not None:
+            vectors = rows + self.genres(tf.gather(self.genre_table, items))
+        return vectors, rows

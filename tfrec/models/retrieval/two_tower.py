@@ -1,0 +1,308 @@
+"""Two-tower retrieval with tensorflow-recommenders (TFRS): score(u, i) = q(u) · c(i).
+
+The towers are Keras layers in :mod:`~tfrec.models.retrieval.towers`, the
+losses objects in :mod:`~tfrec.models.retrieval.losses`, composed into a
+``tfrs.Model`` by :mod:`~tfrec.models.retrieval.model`; this module is the
+Recommender: config, fit, scores and export.
+
+Query tower: a user-ID embedding plus the recency-weighted mean embedding of
+the user's last ``history`` items (before each training interaction; at
+serving time the user's last training items). Candidate tower: an item-ID
+embedding plus a learned projection of the item's genre multi-hot (a
+constant table inside the model). Trained on the training interactions as
+implicit positives (an ``lstm`` / ``gru`` history encoder reads them in
+windows: ``stride``) with
+
+* ``loss="softmax"`` (default): ``tfrs.tasks.Retrieval``, in-batch sampled
+  softmax, with the log-q correction for popular items (``logq``);
+* ``loss="triplet"``: margin ranking loss on cosine similarity against one
+  uniformly sampled unseen item per positive.
+
+Early stopping keeps the epoch with the best validation NDCG@10 (full
+ranking, the user's training items excluded); ``tfrs.metrics.FactorizedTopK``
+on the validation pairs is logged beside it. The log-q correction takes the
+popularity prior out of training, so scores add it back with a weight
+(``popularity_weight``) chosen on validation NDCG@10. The export's
+``recommend`` queries a ``tfrs.layers.factorized_top_k.BruteForce`` index
+(``index="scann"`` for ScaNN) and drops the user's training items.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+
+from tfrec.errors import ConfigError, check_choice, check_non_negative, check_positive_int
+from tfrec.models.base import ModelConfig, Recommender
+
+INDEXES = ("brute_force", "scann")
+OPTIMIZERS = ("adam", "lazy_adam")
+# Embedding rows above which dense Adam's per-step full-table update is worth a warning.
+LARGE_TABLES = 100_000
+
+
+@dataclasses.dataclass
+class TwoTowerConfig(ModelConfig):
+    """Options of the two-tower model.
+
+    Attributes:
+        embedding_dim: Size of the query and candidate embeddings.
+        loss: ``softmax`` (in-batch, TFRS Retrieval) or ``triplet``.
+        logq: Log-q popularity correction of the in-batch softmax.
+        use_genres: Add the genre multi-hot to the candidate tower.
+        history: Add to the query the mean embedding of the user's last
+            ``history`` items before each training interaction (0: user-ID
+            embedding only). Served users read their last ``history``
+            training items.
+        history_decay: Weight of the j-th most recent history item is
+            ``history_decay ** j`` (1: a plain mean).
+        history_encoder: How the history becomes a vector: ``mean`` (the
+            weighted mean above), or an ``lstm`` / ``gru`` over the history
+            embeddings, oldest first, then a dense layer.
+        stride: With an ``lstm`` / ``gru`` encoder, training targets per
+            window read: the encoder reads windows of ``history`` items
+            ``stride`` positions apart, and its state at each of a window's
+            last ``stride`` positions is the query of the next item
+            (:mod:`tfrec.sequences`; above ``history`` it acts as
+            ``history``). 1 (default): one window per interaction. With a
+            larger stride a query's in-batch negatives include its window's
+            other targets (the same user's neighbouring items). Ignored by
+            the ``mean`` encoder.
+        user_embedding: Include the user-ID embedding in the query.
+        popularity_weight: Weight of the log training popularity added to
+            every score (the prior that the log-q correction takes out of
+            training). ``None``: chosen on validation NDCG@10 from
+            ``POPULARITY_WEIGHTS`` (0 without validation data).
+        index: Top-k index of the export's ``recommend``: ``brute_force``
+            (``tfrs.layers.factorized_top_k.BruteForce``, exact) or ``scann``
+            (approximate; needs the ``scann`` package built for this
+            TensorFlow).
+        margin: Triplet margin.
+        l2: L2 weight on the embedding tables: on the whole tables with
+            ``adam`` (logged as ``regularization_loss``); with ``lazy_adam``
+            on the user, history and positive-item rows each batch reads
+            (summed over the batch; part of the logged ``loss``).
+        optimizer: ``adam`` (tf_keras Adam: every step updates every row of
+            every table) or ``lazy_adam`` (:mod:`tfrec.models.training.lazy_adam`:
+            only the rows in the batch; for large catalogues, where ``adam``
+            takes hours per epoch).
+        learning_rate: Adam learning rate.
+        batch_size: Positives per step (``batch_size // stride`` windows with
+            an ``lstm`` / ``gru`` encoder).
+        epochs: Maximum epochs.
+        patience: Epochs without validation NDCG@10 improvement before stopping.
+        seed: Seed of initialisation and shuffling.
+    """
+
+    tuning_grid: ClassVar[dict[str, list]] = {
+        "embedding_dim": [64, 128],
+        "history_decay": [0.8, 0.9],
+    }
+
+    embedding_dim: int = 128
+    loss: str = "softmax"
+    logq: bool = True
+    use_genres: bool = True
+    history: int = 50
+    history_decay: float = 0.9
+    history_encoder: str = "mean"
+    stride: int = 1
+    user_embedding: bool = True
+    popularity_weight: float | None = None
+    index: str = "brute_force"
+    margin: float = 0.5
+    l2: float = 1e-5
+    optimizer: str = "adam"
+    learning_rate: float = 5e-3
+    batch_size: int = 1024
+    epochs: int = 30
+    patience: int = 3
+    seed: int = 0
+
+    @property
+    def windowed(self) -> bool:
+        """Whether training reads history windows (an lstm / gru query tower)."""
+        return bool(self.history) and self.history_encoder != "mean"
+
+    @property
+    def window_stride(self) -> int:
+        """The stride training windows are read at (at most ``history``)."""
+        return min(self.stride, self.history)
+
+    def validate(self):
+        check_choice("loss", self.loss, ("softmax", "triplet"))
+        check_choice("index", self.index, INDEXES)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("history_encoder", self.history_encoder, ("mean", "lstm", "gru"))
+        if not self.history and not self.user_embedding:
+            raise ConfigError("the query tower needs user_embedding=true or history > 0")
+        for name in ("embedding_dim", "batch_size", "epochs", "stride"):
+            check_positive_int(name, getattr(self, name))
+        for name in ("history", "history_decay", "margin", "l2", "learning_rate", "patience"):
+            check_non_negative(name, getattr(self, name))
+        if self.popularity_weight is not None:
+            check_non_negative("popularity_weight", self.popularity_weight)
+
+
+POPULARITY_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
+TFRS_METRIC_PAIRS = 20_000  # validation pairs of the logged FactorizedTopK metrics
+
+
+class TwoTower(Recommender):
+    """TFRS two-tower retrieval: user ID + recent items -> item ID + genres (a ranking model)."""
+
+    name = "two_tower"
+    Config = TwoTowerConfig
+    predicts_ratings = False
+    trains_by_epochs = True
+    strategies = ("mirrored", "multi-worker")
+    similar_items_supported = True
+    parallel_scoring = True
+
+    def _fit(self, data, split, options) -> None:
+        import tf_keras as keras
+
+        from tfrec.features.content import genre_multi_hot
+        from tfrec.models.retrieval.model import retrieval_model
+        from tfrec.models.training.ranking_stopping import fit_with_ranking
+        from tfrec.pipelines import steps_per_epoch, training_dataset
+        from tfrec.sequences import UserSequences
+
+        c = self.config
+        if c.index != "brute_force":
+            from tfrec.models.retrieval.index import make_index
+
+            make_index(c.index)  # fails now, not after training, when it cannot be built
+        keras.utils.set_random_seed(c.seed)
+        n_items = len(data.item_ids)
+        genres = genre_multi_hot(split.dataset.items, data.item_ids) if c.use_genres else None
+        sequences = UserSequences.from_interactions(data)
+        model = retrieval_model(c, len(data.user_ids), n_items, genres, self.popularity_, sequences)
+        model.build_variables()
+        if c.optimizer == "lazy_adam":
+            from tfrec.models.training.lazy_adam import LazyAdam
+
+            optimizer = LazyAdam(c.learning_rate)
+        else:
+            optimizer = keras.optimizers.Adam(c.learning_rate)
+            rows = len(data.user_ids) + n_items * (2 if c.history else 1)
+            if rows > LARGE_TABLES and options.verbose:
+                print(
+                    f"note: two_tower's tables have {rows:,} rows and adam updates all of "
+                    "them at every step; --set optimizer=lazy_adam updates only the rows "
+                    "in the batch (much faster on large catalogues)"
+                )
+        model.compile(optimizer=optimizer)
+        if c.windowed:
+            batch_size = max(c.batch_size // c.window_stride, 1)
+            # Every interaction is a positive, a user's first after an empty history.
+            columns = sequences.windows(c.window_stride, first_targets=True)
+        else:
+            batch_size, columns = c.batch_size, sequences.columns()
+        fit_with_ranking(
+            self,
+            options,
+            model,
+            lambda: training_dataset(columns, batch_size, c.seed, c.epochs),
+            steps_per_epoch(len(columns["user"]), batch_size),
+            split.validation,
+            lambda: self._take(model, sequences),
+            self._raw_scores,
+            self._validation_batches(split.validation, sequences),
+        )
+        self.log_popularity_ = np.log(
+            np.maximum(self.popularity_, 1.0) / max(float(self.popularity_.sum()), 1.0)
+        ).astype(np.float32)
+        self.popularity_weight_ = self._choose_popularity_weight(split.validation, options.verbose)
+
+    def _validation_batches(self, validation, sequences):
+        """Validation pairs for the TFRS metrics: the query reads the user's
+        last training items, as at serving time. These metrics are logged,
+        not used for stopping, and each batch streams the whole catalogue
+        through the candidate tower, so at most ``TFRS_METRIC_PAIRS`` pairs
+        (a seeded sample) are used."""
+        import tensorflow as tf
+
+        if validation is None or len(validation) == 0:
+            return None
+        users, items, ok = self.known_pairs(validation)
+        users, items = users[ok], items[ok]
+        if len(users) == 0:
+            return None
+        if len(users) > TFRS_METRIC_PAIRS:
+            rng = np.random.default_rng(self.config.seed)
+            keep = np.sort(rng.choice(len(users), TFRS_METRIC_PAIRS, replace=False))
+            users, items = users[keep], items[keep]
+        columns = {
+            "user": users,
+            "item": items,
+            "position": sequences.ends[users],
+            "start": sequences.starts[users],
+        }
+        return tf.data.Dataset.from_tensor_slices(columns).batch(self.config.batch_size)
+
+    def _choose_popularity_weight(self, validation, verbose: bool) -> float:
+        from tfrec.models.training.ranking_stopping import ValidationRanking
+
+        if self.config.popularity_weight is not None:
+            return float(self.config.popularity_weight)
+        ranking = ValidationRanking(self, validation, None, None)
+        if not ranking.active:
+            return 0.0
+        ndcg = {
+            weight: ranking.measure(
+                lambda rows, w=weight: self._raw_scores(rows) + w * self.log_popularity_
+            )["val_ndcg@10"]
+            for weight in POPULARITY_WEIGHTS
+        }
+        best = max(ndcg, key=ndcg.get)
+        if verbose:
+            print(f"popularity_weight {best} chosen on validation (NDCG@10 {ndcg[best]:.4f})")
+        return best
+
+    def refit_options(self) -> dict:
+        return {**super().refit_options(), "popularity_weight": self.popularity_weight_}
+
+    def _take(self, model, sequences):
+        normalize = self.config.loss == "triplet"  # the model ranks by cosine similarity
+        self.user_vectors_, self.item_vectors_ = model.export_vectors(sequences, normalize)
+
+    def _raw_scores(self, users):
+        return self.user_vectors_[users] @ self.item_vectors_.T
+
+    def _item_prior(self):
+        return self.popularity_weight_ * self.log_popularity_
+
+    def _score(self, users):
+        from tfrec.models.factors import biased_dot
+
+        return biased_dot(self.user_vectors_[users], None, self.item_vectors_, self._item_prior())
+
+    def _predict(self, users, items):
+        dot = np.einsum("ij,ij->i", self.user_vectors_[users], self.item_vectors_[items])
+        return dot + self._item_prior()[items]
+
+    def item_embeddings(self):
+        return self.item_vectors_
+
+    def serving_scorer(self, seen):
+        from tfrec.models.retrieval.index import IndexScorer
+
+        return IndexScorer(
+            self.user_vectors_, self.item_vectors_, self._item_prior(), self.config.index
+        )
+
+    def _arrays(self):
+        return {
+            "user_vectors": self.user_vectors_,
+            "item_vectors": self.item_vectors_,
+            "log_popularity": self.log_popularity_,
+            "popularity_weight": np.float32(self.popularity_weight_),
+        }
+
+    def _load_arrays(self, arrays):
+        self.user_vectors_, self.item_vectors_ = arrays["user_vectors"], arrays["item_vectors"]
+        self.log_popularity_ = arrays["log_popularity"]
+        self.popularity_weight_ = float(arrays["popularity_weight"])

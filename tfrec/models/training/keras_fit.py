@@ -1,0 +1,95 @@
+"""What every Keras ``model.fit`` in tfrec shares: callbacks, input under a strategy, history.
+
+Keras is ``tf_keras`` (Keras 2), which tensorflow-recommenders needs;
+``tfrec/__init__.py`` sets ``TF_USE_LEGACY_KERAS=1`` before TensorFlow is imported.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import tensorflow as tf
+import tf_keras as keras
+
+from tfrec.distribute import distribute_batches
+
+
+def training_callbacks(
+    options, patience: int, monitor: str | None = None, mode: str = "min"
+) -> list:
+    """Early stopping, TensorBoard logs and per-epoch checkpoints, as the fit asks.
+
+    Args:
+        options: The fit's :class:`~tfrec.models.options.TrainingOptions`.
+        patience: Epochs without improvement before stopping (0: never stop).
+        monitor: The epoch-log key to keep the best epoch of, and stop on
+            after ``patience`` epochs without improvement (None: keep the
+            last epoch); put the callback that adds it first.
+        mode: ``min`` or ``max``.
+
+    Checkpoints are ``keras.callbacks.BackupAndRestore``: weights, optimizer
+    state, epoch and early-stopping state, written after every epoch (by the
+    chief only under a multi-worker strategy); a fit that finds one continues
+    after its epoch.
+    """
+    from tfrec.models.training.best_epoch import BestEpoch
+
+    callbacks = []
+    if monitor:
+        callbacks.append(BestEpoch(monitor, mode, patience))
+    if options.log_dir:
+        callbacks.append(keras.callbacks.TensorBoard(str(options.log_dir)))
+    if options.checkpoint_dir:
+        callbacks.append(keras.callbacks.BackupAndRestore(str(options.checkpoint_dir)))
+    return callbacks
+
+
+def training_input(options, make_train, steps_per_epoch: int):
+    """``model.fit``'s input: ``make_train()`` under the fit's strategy (``options``).
+
+    A fit resumed from a checkpoint skips the batches of the epochs already
+    done, so each later epoch gets the same shuffled order as in an
+    uninterrupted fit (the datasets shuffle epoch ``e`` with seed ``(seed, e)``).
+    """
+    done = completed_epochs(options.checkpoint_dir)
+    if done:
+        if options.verbose:
+            print(f"resuming after epoch {done}", file=sys.stderr)
+        return distribute_batches(
+            lambda: make_train().skip(done * steps_per_epoch), options.strategy
+        )
+    return distribute_batches(make_train, options.strategy)
+
+
+def completed_epochs(checkpoint_dir) -> int:
+    """Epochs done by the ``BackupAndRestore`` checkpoint in ``checkpoint_dir`` (0: none).
+
+    Reads tf_keras 2.21's layout: the chief's checkpoint in ``chief/``, the
+    last finished epoch (0-based) in ``ckpt_saved_epoch``.
+    """
+    if not checkpoint_dir:
+        return 0
+    path = tf.train.latest_checkpoint(str(Path(checkpoint_dir) / "chief"))
+    if path is None:
+        return 0
+    reader = tf.train.load_checkpoint(path)
+    return int(reader.get_tensor("ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE")) + 1
+
+
+def record_history(recommender, history, model, verbose: bool) -> None:
+    """Sets ``history_`` (one dict per epoch run) and ``best_epoch_`` after ``model.fit``.
+
+    ``best_epoch_`` is the epoch whose weights :class:`BestEpoch` kept, or the
+    last epoch when nothing was monitored. After a resumed fit ``history_``
+    holds the epochs run since the resume (TensorBoard's logs, kept with the
+    checkpoints, hold them all).
+    """
+    logs = history.history
+    recommender.history_ = [
+        dict(zip(logs, values, strict=True)) for values in zip(*logs.values(), strict=True)
+    ]
+    ran = history.epoch[-1] + 1 if history.epoch else 0
+    recommender.best_epoch_ = getattr(model, "best_epoch", 0) or ran
+    if verbose:
+        print(f"best epoch {recommender.best_epoch_} of {ran}", file=sys.stderr)

@@ -1,0 +1,80 @@
+"""TensorFlow's start-up lines (oneDNN, CUDA-not-found, cuInit, XLA), hidden unless asked for.
+
+TensorFlow's C++ code logs through absl, which honours ``TF_CPP_MIN_LOG_LEVEL``
+(3 shows only fatal errors), except for the first lines written while its
+shared libraries load, before absl reads that variable ("Could not find cuda
+drivers on your machine"). :func:`import_tensorflow` imports TensorFlow with
+file descriptor 2 pointed at ``/dev/null`` to hide those too. The CLI calls
+:func:`hide_startup_lines`, or :func:`show_startup_lines` under ``--verbose``;
+a ``TF_CPP_MIN_LOG_LEVEL`` the user set is kept either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+
+LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
+HIDING = "TFREC_HIDE_TF_STARTUP"  # set by hide_startup_lines, inherited by child processes
+
+# One C++ log line in absl's format, or the lines TensorFlow writes beside them.
+STARTUP_LINE = re.compile(
+    r"^(WARNING: All log messages before absl|[IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] |"
+    r"To enable the following instructions)"
+)
+
+
+def hide_startup_lines() -> None:
+    """Hides TensorFlow's C++ log lines in this process and its children.
+
+    Does nothing when the user set ``TF_CPP_MIN_LOG_LEVEL``: their level wins.
+    """
+    if LEVEL_VARIABLE in os.environ and HIDING not in os.environ:
+        return
+    os.environ[LEVEL_VARIABLE] = "3"
+    os.environ[HIDING] = "1"
+
+
+def show_startup_lines() -> None:
+    """Shows TensorFlow's C++ log lines (``--verbose``): the user's level, else all."""
+    os.environ.pop(HIDING, None)
+    os.environ.setdefault(LEVEL_VARIABLE, "0")
+
+
+def hidden() -> bool:
+    """Whether :func:`hide_startup_lines` is in effect (here or in a parent process)."""
+    return HIDING in os.environ
+
+
+def shown() -> bool:
+    """Whether the user asked for the lines: their own level, or ``--verbose``."""
+    return LEVEL_VARIABLE in os.environ and not hidden()
+
+
+def import_tensorflow() -> None:
+    """Imports TensorFlow now, without its start-up lines when they are hidden."""
+    if "tensorflow" in sys.modules:
+        return
+    if not hidden():
+        import tensorflow  # noqa: F401
+
+        return
+    with _stderr_to_devnull():
+        import tensorflow  # noqa: F401
+
+
+@contextlib.contextmanager
+def _stderr_to_devnull():
+    """Points file descriptor 2 (C and C++ code's stderr) at /dev/null for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
