@@ -4,6 +4,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -68,3 +69,25 @@ def ml_root():
     if root is None:
         pytest.skip("ml-latest-small not found: set TFREC_DATA_DIR or place ../shared/data")
     return root
+
+
+@pytest.fixture(scope="session")
+def cycle_split():
+    """60 users each walk the cycle 1 -> 2 -> ... -> 12 -> 1 from a random start."""
+    import pandas as pd
+
+    from tfrec.data.schema import Dataset, make_items, validate_ratings
+    from tfrec.splits import split
+
+    n_users, n_items, steps = 60, 12, 30
+    rng = np.random.default_rng(0)
+    rows = []
+    for user in range(n_users):
+        start = rng.integers(n_items)
+        for step in range(steps):
+            rows.append((user + 1, (start + step) % n_items + 1, 4.0, 1_000_000 + step))
+    ratings = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+    ratings = ratings.drop_duplicates(["user_id", "item_id"], keep="last")
+    ratings = validate_ratings(ratings, (0.5, 5.0), "cycle")
+    data = Dataset("cycle", ratings, make_items(np.arange(1, n_items + 1)))
+    return split(data, "leave-one-out")

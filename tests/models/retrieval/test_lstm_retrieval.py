@@ -1,0 +1,27 @@
+"""lstm_retrieval: the shared contract and the next item on a cycle."""
+
+import numpy as np
+import pytest
+
+from tests.recommender_contract import RecommenderContract
+from tfrec.errors import ConfigError
+
+
+class TestLSTMRetrieval(RecommenderContract):
+    model_name = "lstm_retrieval"
+    options = {"embedding_dim": 8, "epochs": 3, "batch_size": 256, "history": 5}
+    learns_checkerboard = False  # implicit: every checkerboard item was watched by both groups
+
+    @pytest.mark.parametrize("stride", [1, 3])
+    def test_learns_the_next_item(self, cycle_split, stride):
+        """With the train items excluded only the validation (next) and test
+        items remain; the model must put the next one first."""
+        options = {**self.options, "epochs": 40, "history": 3, "patience": 0, "stride": stride}
+        model = self.make(**options, learning_rate=0.02).fit(cycle_split)
+        top, _ = model.recommend(model.user_ids, k=1)
+        following = cycle_split.validation.set_index("user_id").loc[model.user_ids, "item_id"]
+        assert np.mean(top[:, 0] == following.to_numpy()) >= 0.9
+
+    def test_query_needs_some_input(self):
+        with pytest.raises(ConfigError, match="user_embedding=true or history > 0"):
+            self.make(history=0)

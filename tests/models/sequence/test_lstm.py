@@ -1,0 +1,92 @@
+"""lstm (GRU, LSTM and transformer encoders): the shared contract, a cycle, options."""
+
+import numpy as np
+import pytest
+
+from tests.recommender_contract import RecommenderContract
+from tfrec.errors import ConfigError
+from tfrec.models import get_model
+
+_SMALL = {"epochs": 3, "embedding_dim": 8, "units": 16, "batch_size": 128, "max_len": 5}
+
+
+class TestGRU(RecommenderContract):
+    model_name = "lstm"
+    options = _SMALL
+    learns_checkerboard = False  # no order in the checkerboard's ratings
+
+    def test_history_recommendations_exclude_the_history(self, fitted):
+        history = list(fitted.item_ids[:3])
+        items, scores = fitted.recommend_history([history, [], [-5]], k=4)
+        assert items.shape == (3, 4)
+        assert not set(items[0]) & set(history)
+        popular = fitted.item_ids[np.argsort(-fitted.popularity_, kind="stable")[:4]]
+        assert list(items[1]) == list(popular) == list(items[2])
+
+    def test_exported_history_signature_matches(self, fitted, tmp_path):
+        import tensorflow as tf
+
+        served = tf.saved_model.load(str(fitted.export(tmp_path)))
+        long_history = list(fitted.item_ids[10:20])  # longer than max_len: the last 5 count
+        rows = [[*fitted.item_ids[:3], -1], [-1, -1, -1, -1], long_history[-4:]]
+        padded = np.array(rows, dtype=np.int64)
+        recommend = served.signatures["recommend_history"]
+        out = recommend(history=tf.constant(padded), k=tf.constant([6]))
+        histories = [[i for i in row if i != -1] for row in rows]
+        items, scores = fitted.recommend_history(histories, k=6)
+        np.testing.assert_array_equal(out["item_ids"].numpy(), items)
+        np.testing.assert_allclose(out["scores"].numpy(), scores, rtol=1e-5, atol=1e-5)
+        out = recommend(history=tf.constant([long_history], tf.int64), k=tf.constant([3]))
+        np.testing.assert_array_equal(
+            out["item_ids"].numpy(), fitted.recommend_history([long_history], k=3)[0]
+        )
+
+    @pytest.mark.parametrize(("softmax", "stride"), [("full", 1), ("sampled", 1), ("full", 3)])
+    def test_learns_the_next_item(self, cycle_split, softmax, stride):
+        options = {**_SMALL, "epochs": 40, "max_len": 3, "patience": 0, "learning_rate": 0.02}
+        model = get_model("lstm", softmax=softmax, num_sampled=4, stride=stride, **options).fit(
+            cycle_split
+        )
+        items, _ = model.recommend_history([[3, 4, 5], [10, 11, 12], [7, 8]], k=1)
+        assert items[:, 0].tolist() == [6, 1, 9]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"encoder": "lstm", "item_vectors": True, "vector_dim": 8},
+        {"encoder": "transformer", "item_vectors": True, "vector_dim": 8},
+        {"encoder": "gru", "item_features": True, "softmax": "sampled", "num_sampled": 20},
+    ],
+    ids=["lstm-vectors", "transformer-vectors", "gru-categories-sampled"],
+)
+def test_other_options_fit_save_and_export(options, small_split, tmp_path):
+    import tensorflow as tf
+
+    from tfrec.models import load_model
+
+    model = get_model("lstm", **options, **_SMALL).fit(small_split)
+    users = np.array(model.user_ids[:4], dtype=np.int64)
+    expected = model.recommend(users, k=5)
+    served = tf.saved_model.load(str(model.export(tmp_path / "export")))
+    out = served.signatures["recommend"](user_id=tf.constant(users), k=tf.constant([5]))
+    np.testing.assert_array_equal(out["item_ids"].numpy(), expected[0])
+    model.save(tmp_path / "run")
+    np.testing.assert_array_equal(
+        load_model(tmp_path / "run").recommend(users, k=5)[0], expected[0]
+    )
+
+
+def test_history_categories_feed_the_encoder(small_split):
+    model = get_model("lstm", item_features=True, **_SMALL).fit(small_split)
+    assert model.categories_.shape[0] == len(model.item_ids)
+    users = np.arange(4)
+    before = model._score(users)
+    bag = model.model_.get_layer("item_categories").embedding
+    bag.set_weights([np.zeros_like(w) for w in bag.get_weights()])
+    assert not np.allclose(model._score(users), before)
+
+
+def test_bad_encoder_is_named():
+    with pytest.raises(ConfigError, match="encoder"):
+        get_model("lstm", encoder="rnn")
