@@ -22,14 +22,32 @@ def _rows(items: pd.DataFrame, item_ids: np.ndarray) -> pd.DataFrame:
     return frame
 
 
-def genre_multi_hot(items: pd.DataFrame, item_ids: np.ndarray) -> np.ndarray:
-    """(len(item_ids), n_genres) float32 multi-hot matrix of the items' genres."""
+def genre_multi_hot(
+    items: pd.DataFrame, item_ids: np.ndarray, names: list[str] | None = None
+) -> np.ndarray:
+    """(len(item_ids), n_genres) float32 multi-hot matrix of the items' genres.
+
+    Args:
+        items: An items table.
+        item_ids: The items, one row each.
+        names: The columns' genres (e.g. :func:`genre_names` of the training
+            items, for new items); None: every genre of these items, sorted.
+    """
     genres = _rows(items, item_ids)["genres"]
-    binarizer = MultiLabelBinarizer()
-    matrix = binarizer.fit_transform(genres)
-    if matrix.shape[1] == 0:
+    names = genre_names(items, item_ids) if names is None else names
+    if not names:
         return np.zeros((len(item_ids), 1), np.float32)
-    return matrix.astype(np.float32)
+    binarizer = MultiLabelBinarizer(classes=list(names))
+    binarizer.fit([])
+    known = set(names)
+    return binarizer.transform([[g for g in row if g in known] for row in genres]).astype(
+        np.float32
+    )
+
+
+def genre_names(items: pd.DataFrame, item_ids: np.ndarray) -> list[str]:
+    """The sorted genres of these items (the columns of :func:`genre_multi_hot`)."""
+    return sorted({g for row in _rows(items, item_ids)["genres"] for g in row})
 
 
 def tag_tfidf(items: pd.DataFrame, item_ids: np.ndarray, max_terms: int = 100) -> np.ndarray:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests.recommender_contract import RecommenderContract
-from tfrec.errors import ConfigError
+from tfrec.errors import ConfigError, NotSupportedError
 from tfrec.evaluation import evaluate
 
 
@@ -46,3 +46,32 @@ class TestTwoTower(RecommenderContract):
     def test_unknown_loss(self):
         with pytest.raises(ConfigError, match="loss must be one of softmax, triplet; got 'bpr'"):
             self.make(loss="bpr")
+
+    def test_new_items_ranked_from_their_genres_alone(self, small_data, tmp_path):
+        from tfrec.models import load_model
+        from tfrec.splits import split
+
+        parts = split(small_data, "cold-items", seed=0)
+        model = self.make(epochs=5).fit(parts)
+        learned = evaluate(model, parts).metrics["ndcg@10"]
+        cold = small_data.items[small_data.items.item_id.isin(parts.cold_items["test"])]
+        reloaded = load_model(model.save(tmp_path / "m"))
+        np.testing.assert_allclose(
+            reloaded.new_item_scorer(cold)(np.arange(5)), model.new_item_scorer(cold)(np.arange(5))
+        )
+        # Added to the catalogue (as `tfrec export --items` does), they score the same.
+        extended = model.with_new_items(cold.item_id.to_numpy(), cold)
+        users = extended.user_ids[:5]
+        np.testing.assert_allclose(
+            extended.score(users)[:, -len(cold) :],
+            model.new_item_scorer(cold)(model.users_.encode(users)),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+        model.genre_projection_ = np.zeros_like(model.genre_projection_)  # every new item ties
+        assert learned > evaluate(model, parts).metrics["ndcg@10"] + 0.02
+
+    def test_new_items_need_genres(self, small_split):
+        model = self.make(use_genres=False, epochs=1).fit(small_split)
+        with pytest.raises(NotSupportedError, match="use_genres=false has no content"):
+            model.new_item_scorer(small_split.dataset.items.head(2))

@@ -49,7 +49,7 @@ class RetrievalModel(tfrs.Model):
                 batch["user"], batch["position"], batch["start"]
             )
             items = batch["item"]
-        candidates, item_rows = self.candidate_tower.with_rows(items)
+        candidates, item_rows = self.candidate_tower.with_rows(items, training=True)
         loss = self.training_loss(items, queries, candidates)
         if not self.row_l2:
             return loss
@@ -118,7 +118,9 @@ def retrieval_model(config, n_users, n_items, genres, popularity, sequences) -> 
         l2=table_l2,
         seed=c.seed,
     )
-    candidate_tower = CandidateTower(n_items, genres, dim=c.embedding_dim, l2=table_l2, seed=c.seed)
+    candidate_tower = CandidateTower(
+        n_items, genres, dim=c.embedding_dim, l2=table_l2, seed=c.seed, id_dropout=c.id_dropout
+    )
     # Streams every candidate through the tower at each validation batch; counts a
     # hit when the true item is in the top k among all items (seen ones included).
     task = tfrs.tasks.Retrieval(

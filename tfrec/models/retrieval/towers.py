@@ -7,7 +7,11 @@ Query tower, for user ``u`` before position ``t`` of their sequence::
 
 Candidate tower, for item ``i`` with genre multi-hot ``g_i``::
 
-    c(i) = v_i + G g_i
+    c(i) = v_i + G g_i      (an item seen in training)
+    c(i) = G g_i            (a new item: its content alone)
+
+With ``id_dropout`` p, each training positive drops ``v_i`` with probability
+p, so that the content path learns to stand alone.
 
 ``e``, ``h`` and ``v`` are ID embeddings (user, history item, candidate item),
 ``d`` the history decay, ``W`` and ``G`` dense projections. Either tower's
@@ -139,10 +143,21 @@ class CandidateTower(keras.layers.Layer):
         dim: Embedding size.
         l2: Whole-table L2 weight (None: none).
         seed: Seed of the table's initializer.
+        id_dropout: Probability that a training positive drops its ID embedding.
     """
 
-    def __init__(self, n_items: int, genres, *, dim: int, l2: float | None, seed: int):
+    def __init__(
+        self,
+        n_items: int,
+        genres,
+        *,
+        dim: int,
+        l2: float | None,
+        seed: int,
+        id_dropout: float = 0.0,
+    ):
         super().__init__(name="candidate_tower")
+        self.id_dropout = id_dropout
         self.items = embedding_table(n_items, dim, "item_embedding", seed + 2, l2)
         self.genres = None
         if genres is not None:
@@ -152,10 +167,13 @@ class CandidateTower(keras.layers.Layer):
     def call(self, items):
         return self.with_rows(items)[0]
 
-    def with_rows(self, items):
+    def with_rows(self, items, training: bool = False):
         """The candidate vectors, and the item-embedding rows they read."""
         rows = self.items(items)
         vectors = rows
+        if training and self.id_dropout:
+            keep = tf.random.uniform(tf.shape(items)) >= self.id_dropout
+            vectors = rows * tf.cast(keep, rows.dtype)[:, None]
         if self.genres is not None:
-            vectors = rows + self.genres(tf.gather(self.genre_table, items))
+            vectors = vectors + self.genres(tf.gather(self.genre_table, items))
         return vectors, rows

@@ -80,6 +80,10 @@ class TwoTowerConfig(ModelConfig):
             (approximate; needs the ``scann`` package built for this
             TensorFlow).
         margin: Triplet margin.
+        id_dropout: Probability that a training positive's candidate drops its
+            item-ID embedding (content only), so that the genre path learns
+            to embed items alone; new items (``--split cold-items``,
+            ``tfrec export --items``) are always embedded from their genres.
         l2: L2 weight on the embedding tables: on the whole tables with
             ``adam`` (logged as ``regularization_loss``); with ``lazy_adam``
             on the user, history and positive-item rows each batch reads
@@ -113,6 +117,7 @@ class TwoTowerConfig(ModelConfig):
     popularity_weight: float | None = None
     index: str = "brute_force"
     margin: float = 0.5
+    id_dropout: float = 0.0
     l2: float = 1e-5
     optimizer: str = "adam"
     learning_rate: float = 5e-3
@@ -144,6 +149,8 @@ class TwoTowerConfig(ModelConfig):
             check_non_negative(name, getattr(self, name))
         if self.popularity_weight is not None:
             check_non_negative("popularity_weight", self.popularity_weight)
+        if not 0 <= self.id_dropout < 1:
+            raise ConfigError(f"id_dropout must be in [0, 1); got {self.id_dropout}")
 
 
 POPULARITY_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
@@ -160,11 +167,12 @@ class TwoTower(Recommender):
     strategies = ("mirrored", "multi-worker")
     similar_items_supported = True
     parallel_scoring = True
+    serves_new_items = True  # candidate vectors from genres alone (G g_i)
 
     def _fit(self, data, split, options) -> None:
         import tf_keras as keras
 
-        from tfrec.features.content import genre_multi_hot
+        from tfrec.features.content import genre_multi_hot, genre_names
         from tfrec.models.retrieval.model import retrieval_model
         from tfrec.models.training.ranking_stopping import fit_with_ranking
         from tfrec.pipelines import steps_per_epoch, training_dataset
@@ -177,7 +185,9 @@ class TwoTower(Recommender):
             make_index(c.index)  # fails now, not after training, when it cannot be built
         keras.utils.set_random_seed(c.seed)
         n_items = len(data.item_ids)
-        genres = genre_multi_hot(split.dataset.items, data.item_ids) if c.use_genres else None
+        items = split.dataset.items
+        self.genre_names_ = genre_names(items, data.item_ids) if c.use_genres else []
+        genres = genre_multi_hot(items, data.item_ids, self.genre_names_) if c.use_genres else None
         sequences = UserSequences.from_interactions(data)
         model = retrieval_model(c, len(data.user_ids), n_items, genres, self.popularity_, sequences)
         model.build_variables()
@@ -268,6 +278,41 @@ class TwoTower(Recommender):
     def _take(self, model, sequences):
         normalize = self.config.loss == "triplet"  # the model ranks by cosine similarity
         self.user_vectors_, self.item_vectors_ = model.export_vectors(sequences, normalize)
+        projection = model.candidate_tower.genres
+        self.genre_projection_ = None if projection is None else projection.kernel.numpy()
+
+    # ---- new items: c(i) = G g_i -------------------------------------------------------------
+
+    def _content_vectors(self, items) -> np.ndarray:
+        """Candidate vectors of items from their genres alone."""
+        from tfrec.errors import NotSupportedError
+        from tfrec.features.content import genre_multi_hot
+
+        if self.genre_projection_ is None:
+            raise NotSupportedError(
+                f"{self.name} with use_genres=false has no content to embed a new item from"
+            )
+        genres = genre_multi_hot(items, items["item_id"].to_numpy(), self.genre_names_)
+        vectors = genres @ self.genre_projection_
+        if self.config.loss == "triplet":
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors.astype(np.float32)
+
+    def _new_item_log_popularity(self, n: int) -> np.ndarray:
+        """The log popularity of items with no training interactions (as for any such item)."""
+        total = max(float(self.popularity_[self.item_ids_ >= 0].sum()), 1.0)
+        return np.full(n, np.log(1.0 / total), np.float32)
+
+    def new_item_scorer(self, items):
+        vectors = self._content_vectors(items)
+        prior = self.popularity_weight_ * self._new_item_log_popularity(len(items))
+        return lambda rows: self.user_vectors_[rows] @ vectors.T + prior
+
+    def _add_items(self, items):
+        self.item_vectors_ = np.concatenate([self.item_vectors_, self._content_vectors(items)])
+        self.log_popularity_ = np.concatenate(
+            [self.log_popularity_, self._new_item_log_popularity(len(items))]
+        )
 
     def _raw_scores(self, users):
         return self.user_vectors_[users] @ self.item_vectors_.T
@@ -295,14 +340,20 @@ class TwoTower(Recommender):
         )
 
     def _arrays(self):
-        return {
+        arrays = {
             "user_vectors": self.user_vectors_,
             "item_vectors": self.item_vectors_,
             "log_popularity": self.log_popularity_,
             "popularity_weight": np.float32(self.popularity_weight_),
+            "genre_names": np.asarray(self.genre_names_, dtype=str),
         }
+        if self.genre_projection_ is not None:
+            arrays["genre_projection"] = self.genre_projection_
+        return arrays
 
     def _load_arrays(self, arrays):
         self.user_vectors_, self.item_vectors_ = arrays["user_vectors"], arrays["item_vectors"]
         self.log_popularity_ = arrays["log_popularity"]
         self.popularity_weight_ = float(arrays["popularity_weight"])
+        self.genre_names_ = [str(name) for name in arrays["genre_names"]]
+        self.genre_projection_ = arrays.get("genre_projection")
