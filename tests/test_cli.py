@@ -344,3 +344,18 @@ def test_models_lists_every_model_with_its_capabilities(capsys):
     assert set(rows) == set(names)
     assert rows["mf"].endswith("mirrored, multi-worker, parameter-server")
     assert "yes" in rows["content_knn"] and rows["svd"].split()[1] == "ratings"
+
+
+def test_verbose_after_hiding_shows_the_lines_and_a_users_level_stays(monkeypatch):
+    from tfrec import tf_logging
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.delenv(HIDING, raising=False)
+    tf_logging.hide_startup_lines()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3" and tf_logging.hidden()
+    tf_logging.show_startup_lines()  # e.g. a later in-process main(["...", "--verbose"])
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0" and tf_logging.shown()
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+    tf_logging.hide_startup_lines()
+    tf_logging.show_startup_lines()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1" and not tf_logging.hidden()

@@ -39,7 +39,8 @@ def hide_startup_lines() -> None:
 
 def show_startup_lines() -> None:
     """Shows TensorFlow's C++ log lines (``--verbose``): the user's level, else all."""
-    os.environ.pop(HIDING, None)
+    if os.environ.pop(HIDING, None):  # the level is ours, from an earlier hide
+        os.environ.pop(LEVEL_VARIABLE, None)
     os.environ.setdefault(LEVEL_VARIABLE, "0")
 
 
