@@ -20,7 +20,7 @@ import sys
 
 import tensorflow as tf
 
-from tfrec.distribute import is_parameter_server
+from tfrec.distribute import distribute_batches, is_parameter_server
 from tfrec.pipelines import epoch_batches
 
 
@@ -64,10 +64,9 @@ class DistributedEpochs:
         n = int(users.shape[0])
         if self.coordinator is not None:
             return self._parameter_server_epoch(tensors, n, batch_size, seed, epoch)
-        options = tf.data.Options()
-        policy = tf.data.experimental.AutoShardPolicy.DATA
-        options.experimental_distribute.auto_shard_policy = policy
-        batches = epoch_batches(tensors, batch_size, seed, epoch).with_options(options)
+        batches = distribute_batches(
+            lambda: epoch_batches(tensors, batch_size, seed, epoch), self.strategy
+        )
         total = 0.0
         for batch in self.strategy.experimental_distribute_dataset(batches):
             total += float(self._replicated_step(batch))

@@ -222,9 +222,7 @@ class TwoTower(Recommender):
             self._raw_scores,
             self._validation_batches(split.validation, sequences),
         )
-        self.log_popularity_ = np.log(
-            np.maximum(self.popularity_, 1.0) / max(float(self.popularity_.sum()), 1.0)
-        ).astype(np.float32)
+        self.log_popularity_ = self._log_popularity(self.popularity_)
         self.popularity_weight_ = self._choose_popularity_weight(split.validation, options.verbose)
 
     def _validation_batches(self, validation, sequences):
@@ -298,20 +296,20 @@ class TwoTower(Recommender):
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors.astype(np.float32)
 
-    def _new_item_log_popularity(self, n: int) -> np.ndarray:
-        """The log popularity of items with no training interactions (as for any such item)."""
-        total = max(float(self.popularity_[self.item_ids_ >= 0].sum()), 1.0)
-        return np.full(n, np.log(1.0 / total), np.float32)
+    def _log_popularity(self, counts: np.ndarray) -> np.ndarray:
+        """log(count / training total), a count below 1 taken as 1 (new items: 0)."""
+        total = max(float(self.popularity_.sum()), 1.0)
+        return np.log(np.maximum(counts, 1.0) / total).astype(np.float32)
 
     def new_item_scorer(self, items):
         vectors = self._content_vectors(items)
-        prior = self.popularity_weight_ * self._new_item_log_popularity(len(items))
+        prior = self.popularity_weight_ * self._log_popularity(np.zeros(len(items)))
         return lambda rows: self.user_vectors_[rows] @ vectors.T + prior
 
     def _add_items(self, items):
         self.item_vectors_ = np.concatenate([self.item_vectors_, self._content_vectors(items)])
         self.log_popularity_ = np.concatenate(
-            [self.log_popularity_, self._new_item_log_popularity(len(items))]
+            [self.log_popularity_, self._log_popularity(np.zeros(len(items)))]
         )
 
     def _raw_scores(self, users):
