@@ -245,3 +245,28 @@ class RecommenderContract:
         metrics = evaluate(model.fit(parts), parts).metrics
         assert metrics["n_cold_items"] == len(parts.cold_items["test"])
         assert metrics["n_users_ranked"] > 0 and 0 <= metrics["ndcg@10"] <= 1
+
+    def test_new_items_added_score_as_from_content(self, small_data, tmp_path):
+        from tfrec.splits import split
+
+        model = self.make()
+        if not model.serves_new_items:
+            return
+        parts = split(small_data, "cold-items", seed=0)
+        model.fit(parts)
+        cold = parts.cold_items["test"]
+        items = parts.dataset.items.set_index("item_id").loc[cold].reset_index()
+        users = model.user_ids[:4]
+        expected = model.new_item_scorer(items)(model.users_.encode(users))
+        vocab = parts.dataset.item_vocab
+        extended = model.with_new_items(cold if vocab is None else vocab.decode(cold), items)
+        n_old = len(model.item_ids)
+        assert len(extended.item_ids) == n_old + len(cold)
+        np.testing.assert_allclose(extended.score(users)[:, n_old:], expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(  # what was learned of the known items stays
+            extended.score(users)[:, :n_old], model.score(users), rtol=1e-5, atol=1e-5
+        )
+        extended.save(tmp_path / "extended")
+        np.testing.assert_allclose(
+            load_model(tmp_path / "extended").score(users), extended.score(users), rtol=1e-5
+        )

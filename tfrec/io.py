@@ -25,8 +25,8 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return path
 
 
-def write_npy(path: str | os.PathLike, array) -> Path:
-    """Saves a numpy array to ``path`` (``.npy``) through a temporary file and a rename."""
+def write_npz(path: str | os.PathLike, **arrays) -> Path:
+    """Saves numpy arrays to ``path`` (``.npz``) through a temporary file and a rename."""
     import numpy as np
 
     path = Path(path)
@@ -34,7 +34,7 @@ def write_npy(path: str | os.PathLike, array) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
+            np.savez(f, **arrays)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -12,7 +12,7 @@ def test_word2vec_vectors_are_cached_by_content(tmp_path, monkeypatch):
     monkeypatch.setenv("TFREC_CACHE_DIR", str(tmp_path))
     first = Word2VecEncoder(dim=8, epochs=5).fit_transform(DOCUMENTS)
     assert first.shape == (4, 8) and not first[3].any()
-    assert len(list((tmp_path / "word2vec").glob("*.npy"))) == 1
+    assert len(list((tmp_path / "word2vec").glob("*.npz"))) == 1
 
     import gensim.models
 
@@ -29,6 +29,18 @@ def test_cache_can_be_turned_off(tmp_path, monkeypatch):
     monkeypatch.setenv("TFREC_CACHE_DIR", "")
     Word2VecEncoder(dim=4, epochs=2).fit_transform(DOCUMENTS)
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("encoder", [Word2VecEncoder(dim=8, epochs=5), TfidfSvdEncoder(dim=2)])
+def test_encoders_embed_new_documents_as_the_fitted_ones(encoder, monkeypatch):
+    monkeypatch.setenv("TFREC_CACHE_DIR", "")
+    fitted = encoder.fit_transform(DOCUMENTS)
+    np.testing.assert_allclose(encoder.transform(DOCUMENTS), fitted, rtol=1e-5, atol=1e-6)
+    again = type(encoder)(dim=encoder.dim)
+    again.set_state(encoder.state())
+    new = [["space", "unknown", "war"], ["unknown"]]
+    np.testing.assert_allclose(again.transform(new), encoder.transform(new))
+    assert not again.transform(new)[1].any() and again.transform(new)[0].any()
 
 
 def test_tfidf_svd_has_the_asked_width():

@@ -54,22 +54,45 @@ def _stable_hash(text: str) -> int:
 
 
 class Word2VecEncoder:
-    """Mean of gensim skip-gram Word2Vec token vectors."""
+    """Mean of gensim skip-gram Word2Vec token vectors.
+
+    After ``fit_transform``, ``transform`` embeds other documents (e.g. new
+    items) with the same token vectors; ``state``/``set_state`` keep them.
+    """
 
     def __init__(self, dim: int = 32, window: int = 5, epochs: int = 20, seed: int = 0):
         self.dim, self.window, self.epochs, self.seed = dim, window, epochs, seed
 
     def fit_transform(self, documents: list[list[str]]) -> np.ndarray:
-        from tfrec.io import cache_root, write_npy
+        from tfrec.io import cache_root, write_npz
 
         root = cache_root()
-        path = root / "word2vec" / f"{self._key(documents)}.npy" if root else None
+        path = root / "word2vec" / f"{self._key(documents)}.npz" if root else None
         if path is not None and path.is_file():
-            return np.load(path)
-        out = self._train(documents)
-        if path is not None:
-            write_npy(path, out)
+            with np.load(path) as cached:
+                self.set_state(dict(cached))
+        else:
+            self._train(documents)
+            if path is not None:
+                write_npz(path, **self.state())
+        return self.transform(documents)
+
+    def transform(self, documents: list[list[str]]) -> np.ndarray:
+        """Each document's mean token vector (zeros where no token is known)."""
+        out = np.zeros((len(documents), self.dim), np.float32)
+        for row, tokens in enumerate(documents):
+            rows = [self.index_[t] for t in tokens if t in self.index_]
+            if rows:
+                out[row] = self.vectors_[rows].mean(axis=0)
         return out
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"tokens": self.tokens_, "vectors": self.vectors_}
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.tokens_ = np.asarray(state["tokens"], dtype=str)
+        self.vectors_ = np.asarray(state["vectors"], dtype=np.float32)
+        self.index_ = {str(t): i for i, t in enumerate(self.tokens_)}
 
     def _key(self, documents) -> str:
         import gensim
@@ -78,12 +101,12 @@ class Word2VecEncoder:
         text = json.dumps([settings, documents], separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
-    def _train(self, documents) -> np.ndarray:
+    def _train(self, documents) -> None:
         from gensim.models import Word2Vec
 
-        out = np.zeros((len(documents), self.dim), np.float32)
         if not any(documents):
-            return out
+            self.set_state({"tokens": [], "vectors": np.zeros((0, self.dim))})
+            return
         model = Word2Vec(
             documents,
             vector_size=self.dim,
@@ -95,14 +118,15 @@ class Word2VecEncoder:
             workers=1,
             hashfxn=_stable_hash,
         )
-        for row, tokens in enumerate(documents):
-            if tokens:
-                out[row] = model.wv[tokens].mean(axis=0)
-        return out
+        self.set_state({"tokens": list(model.wv.index_to_key), "vectors": model.wv.vectors})
 
 
 class TfidfSvdEncoder:
-    """TF-IDF over the documents, reduced with truncated SVD."""
+    """TF-IDF over the documents, reduced with truncated SVD.
+
+    After ``fit_transform``, ``transform`` embeds other documents with the same
+    vocabulary, IDF weights and SVD basis; ``state``/``set_state`` keep them.
+    """
 
     def __init__(self, dim: int = 32, seed: int = 0):
         self.dim, self.seed = dim, seed
@@ -112,14 +136,49 @@ class TfidfSvdEncoder:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         texts = [" ".join(tokens) for tokens in documents]
-        if not any(texts):
-            return np.zeros((len(documents), self.dim), np.float32)
-        matrix = TfidfVectorizer(token_pattern=r"[^\s]+").fit_transform(texts)
-        dim = min(self.dim, matrix.shape[1] - 1, matrix.shape[0] - 1)
-        if dim < 1:
-            return np.zeros((len(documents), self.dim), np.float32)
-        vectors = TruncatedSVD(dim, random_state=self.seed).fit_transform(matrix)
-        return np.pad(vectors, ((0, 0), (0, self.dim - dim))).astype(np.float32)
+        self.set_state({"tokens": [], "idf": np.zeros(0), "components": np.zeros((0, 0))})
+        if any(texts):
+            vectorizer = TfidfVectorizer(token_pattern=r"[^\s]+")
+            matrix = vectorizer.fit_transform(texts)
+            dim = min(self.dim, matrix.shape[1] - 1, matrix.shape[0] - 1)
+            if dim >= 1:
+                svd = TruncatedSVD(dim, random_state=self.seed).fit(matrix)
+                tokens = vectorizer.get_feature_names_out()
+                self.set_state(
+                    {"tokens": tokens, "idf": vectorizer.idf_, "components": svd.components_}
+                )
+        return self.transform(documents)
+
+    def transform(self, documents: list[list[str]]) -> np.ndarray:
+        """The SVD coordinates of each document's L2-normalised TF-IDF row."""
+        import scipy.sparse as sp
+
+        out = np.zeros((len(documents), self.dim), np.float32)
+        if not len(self.tokens_):
+            return out
+        rows, columns = [], []
+        for row, tokens in enumerate(documents):
+            known = [self.index_[t] for t in tokens if t in self.index_]
+            rows += [row] * len(known)
+            columns += known
+        counts = sp.csr_matrix(
+            (np.ones(len(rows)), (rows, columns)), shape=(len(documents), len(self.tokens_))
+        )
+        tfidf = counts.multiply(self.idf_[None, :]).tocsr()
+        norms = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1))).ravel()
+        tfidf = sp.diags(1 / np.maximum(norms, 1e-12)) @ tfidf
+        vectors = tfidf @ self.components_.T
+        out[:, : vectors.shape[1]] = vectors
+        return out
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"tokens": self.tokens_, "idf": self.idf_, "components": self.components_}
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.tokens_ = np.asarray(state["tokens"], dtype=str)
+        self.idf_ = np.asarray(state["idf"], dtype=np.float64)
+        self.components_ = np.asarray(state["components"], dtype=np.float64)
+        self.index_ = {str(t): i for i, t in enumerate(self.tokens_)}
 
 
 ENCODERS = {"word2vec": Word2VecEncoder, "tfidf-svd": TfidfSvdEncoder}

@@ -8,6 +8,12 @@ Embeddings are he_normal with a small L2; the content vectors are a constant
 table inside the model, looked up by item index, fitted on training items
 only. MSE, Adam, early stopping (best weights restored) and learning-rate
 halving on validation RMSE.
+
+New items (``serves_new_items``): an item absent from training gets the mean
+of the trained item embeddings and its own content row (genres from the
+items table; no tags, which are interactions), so its predicted rating
+r̂(u, i) = f(p_u, mean_j q_j, c_i) comes from its content alone, and users
+rank new items by it.
 """
 
 from __future__ import annotations
@@ -74,24 +80,33 @@ class DNN(KerasRatingModel):
 
     name = "dnn"
     similar_items_supported = True
+    serves_new_items = True  # mean item embedding + the item's genres
     Config = DNNConfig
 
     def _prepare(self, data, split):
-        from tfrec.features.content import genre_multi_hot, tag_tfidf
+        from tfrec.features.content import genre_multi_hot, genre_names, tag_tfidf
 
         items = split.dataset.items
+        self.genre_names_ = genre_names(items, data.item_ids)
+        tags = tag_tfidf(items, data.item_ids, self.config.tag_terms)
+        self.n_tag_columns_ = tags.shape[1]
         self.content_ = np.hstack(
-            [
-                genre_multi_hot(items, data.item_ids),
-                tag_tfidf(items, data.item_ids, self.config.tag_terms),
-            ]
-        )
+            [genre_multi_hot(items, data.item_ids, self.genre_names_), tags]
+        ).astype(np.float32)
 
-    def _build(self):
+    def _new_content(self, items) -> np.ndarray:
+        """Content rows of new items: their genres; no tags."""
+        from tfrec.features.content import genre_multi_hot
+
+        genres = genre_multi_hot(items, items["item_id"].to_numpy(), self.genre_names_)
+        return np.hstack([genres, np.zeros((len(items), self.n_tag_columns_), np.float32)])
+
+    def _build(self, content=None):
         from tfrec.models.rating.keras_rating import keras, tf
 
         c = self.config
-        n_users, n_items = len(self.user_ids_), len(self.item_ids_)
+        content = self.content_ if content is None else content
+        n_users, n_items = len(self.user_ids_), len(content)
         low, high = self.rating_scale_
         user = keras.Input((), dtype=tf.int32, name="user")
         item = keras.Input((), dtype=tf.int32, name="item")
@@ -106,19 +121,19 @@ class DNN(KerasRatingModel):
                 name=name,
             )
 
-        content = keras.layers.Embedding(
+        content_table = keras.layers.Embedding(
             n_items,
-            self.content_.shape[1],
+            content.shape[1],
             trainable=False,
             name="item_content",
-            embeddings_initializer=keras.initializers.Constant(self.content_),
+            embeddings_initializer=keras.initializers.Constant(content),
         )
         inputs, extra_features = self._extra_inputs(keras, tf)
         x = keras.layers.Concatenate()(
             [
                 embedding(n_users, "user_embedding")(user),
                 embedding(n_items, "item_embedding")(item),
-                content(item),
+                content_table(item),
                 *extra_features,
             ]
         )
@@ -137,8 +152,47 @@ class DNN(KerasRatingModel):
     def item_embeddings(self):
         return self.model_.get_layer("item_embedding").get_weights()[0]
 
+    # ---- new items ---------------------------------------------------------------------------
+
+    def _with_items(self, new_content: np.ndarray):
+        """The Keras model over the catalogue plus items with these content rows."""
+        content = np.concatenate([self.content_, new_content.astype(np.float32)])
+        model = self._build(content)
+        for new, old in zip(model.layers, self.model_.layers, strict=True):
+            weights = old.get_weights()
+            if new.name == "item_embedding":
+                mean = weights[0].mean(axis=0, keepdims=True)
+                weights = [np.concatenate([weights[0], np.repeat(mean, len(new_content), 0)])]
+            elif new.name == "item_content":
+                weights = [content]
+            new.set_weights(weights)
+        return model
+
+    def new_item_scorer(self, items):
+        model = self._with_items(self._new_content(items))
+        n_old, n_new = len(self.content_), len(items)
+
+        def score(rows):
+            users = np.repeat(rows, n_new)
+            candidates = np.tile(np.arange(n_old, n_old + n_new), len(rows))
+            inputs = {"user": users, "item": candidates, **self._serving_defaults(users)}
+            return self._run(inputs, model).reshape(len(rows), n_new)
+
+        return score
+
+    def _add_items(self, items):
+        new_content = self._new_content(items)
+        self.model_ = self._with_items(new_content)
+        self.content_ = np.concatenate([self.content_, new_content])
+
     def _arrays(self):
-        return {"content": self.content_}
+        return {
+            "content": self.content_,
+            "genre_names": np.asarray(self.genre_names_, dtype=str),
+            "n_tag_columns": np.int64(self.n_tag_columns_),
+        }
 
     def _load_arrays(self, arrays):
         self.content_ = arrays["content"]
+        self.genre_names_ = [str(name) for name in arrays["genre_names"]]
+        self.n_tag_columns_ = int(arrays["n_tag_columns"])

@@ -7,7 +7,9 @@ from a pluggable encoder (gensim Word2Vec by default, or TF-IDF + SVD). The
 timestamp becomes day and year sin/cos features inside the model.
 
 Without a timestamp (``recommend``, or ``predict`` called without one) the
-user's last training timestamp is used.
+user's last training timestamp is used. New items get their text vector from
+the fitted encoder (title, genres and any extra text; no tags), besides what
+:class:`~tfrec.models.rating.dnn.DNN` gives them.
 """
 
 from __future__ import annotations
@@ -57,12 +59,19 @@ class Hybrid(DNN):
 
         super()._prepare(data, split)
         c = self.config
-        encoder = ENCODERS[c.text_encoder](dim=c.text_dim, seed=c.seed)
-        text = encoder.fit_transform(item_documents(split.dataset.items, data.item_ids))
+        self.encoder_ = ENCODERS[c.text_encoder](dim=c.text_dim, seed=c.seed)
+        text = self.encoder_.fit_transform(item_documents(split.dataset.items, data.item_ids))
         self.content_ = np.hstack([self.content_, text]).astype(np.float32)
         last = np.zeros(len(data.user_ids), np.int64)
         np.maximum.at(last, data.users, data.timestamps.astype(np.int64))
         self.last_timestamp_ = last
+
+    def _new_content(self, items):
+        from tfrec.features.text import item_documents
+
+        items = items.assign(tags=[[] for _ in range(len(items))])
+        text = self.encoder_.transform(item_documents(items, items["item_id"].to_numpy()))
+        return np.hstack([super()._new_content(items), text])
 
     def _extra_inputs(self, keras, tf):
         timestamp = keras.Input((), dtype=tf.int64, name="timestamp")
@@ -87,15 +96,21 @@ class Hybrid(DNN):
     def _predict_at(self, users, items, timestamps):
         return self._run(
             {
-                "user": users.astype(np.int32),
-                "item": items.astype(np.int32),
+                "user": users,
+                "item": items,
                 "timestamp": np.asarray(timestamps, np.int64),
             }
         )
 
     def _arrays(self):
-        return {**super()._arrays(), "last_timestamp": self.last_timestamp_}
+        text = {f"text_{k}": v for k, v in self.encoder_.state().items()}
+        return {**super()._arrays(), "last_timestamp": self.last_timestamp_, **text}
 
     def _load_arrays(self, arrays):
+        from tfrec.features.text import ENCODERS
+
         super()._load_arrays(arrays)
         self.last_timestamp_ = arrays["last_timestamp"]
+        c = self.config
+        self.encoder_ = ENCODERS[c.text_encoder](dim=c.text_dim, seed=c.seed)
+        self.encoder_.set_state({k[5:]: v for k, v in arrays.items() if k.startswith("text_")})

@@ -99,19 +99,22 @@ class KerasRatingModel(Recommender, abc.ABC):
 
     # ---- inference -------------------------------------------------------------------------
 
-    def _run(self, inputs: dict) -> np.ndarray:
+    def _run(self, inputs: dict, model: keras.Model | None = None) -> np.ndarray:
+        model = self.model_ if model is None else model
+        inputs = {**inputs, "user": inputs["user"].astype(np.int32)}
+        inputs["item"] = inputs["item"].astype(np.int32)  # the model's index inputs
         n = len(inputs["user"])
         out = np.empty(n, np.float32)
         for start in range(0, n, _PREDICT_BATCH):
             batch = {k: tf.constant(v[start : start + _PREDICT_BATCH]) for k, v in inputs.items()}
-            out[start : start + _PREDICT_BATCH] = self.model_(batch, training=False).numpy().ravel()
+            out[start : start + _PREDICT_BATCH] = model(batch, training=False).numpy().ravel()
         return out
 
     def _predict(self, users, items):
         return self._run(
             {
-                "user": users.astype(np.int32),
-                "item": items.astype(np.int32),
+                "user": users,
+                "item": items,
                 **self._serving_defaults(users),
             }
         )
