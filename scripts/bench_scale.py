@@ -6,10 +6,15 @@ as ml-25m's ``ratings.csv`` and ``movies.csv`` in a temporary directory (not
 timed), so that loading goes through the same reader as the real files; or
 reads a real MovieLens directory (``--dataset ml-25m --data-dir DIR``).
 Then it loads and splits temporally (timed together as ``load_split_s``),
-trains ``mf`` (64 factors) and ``two_tower`` (``optimizer=lazy_adam``) for
-one epoch each, and evaluates ``mf`` with full ranking of every test user
-(batched scoring against the item matrix, top-k per batch). Prints wall
-time and peak RSS after each stage, then one JSON object as the last line.
+trains ``mf`` (64 factors) for one epoch and evaluates it with full ranking
+of every test user (batched scoring against the item matrix, top-k per
+batch). Stages ``two_tower`` and ``lstm_retrieval`` train those models for
+one epoch (``optimizer=lazy_adam``) and rank every test user the same way
+(``*_epoch_s``: the epoch's training time; ``*_examples_per_s``: training
+interactions per second); stage ``als`` fits implicit's ALS (15 iterations,
+when ``.[peers]`` is installed) on the same split for comparison. Prints
+wall time and peak RSS after each stage, then one JSON object as the last
+line.
 
 The same synthetic ratings are also written as somebody's own log
 (``log.csv``: string IDs ``u123`` / ``i456``, ISO 8601 times, other column
@@ -18,7 +23,8 @@ in a fresh process: ``string_load_split_s``, its ratio to the integer
 figure (``string_vs_int``) and that process's ``string_peak_rss_gb``.
 
     python scripts/bench_scale.py --ratings 25000000
-    python scripts/bench_scale.py --ratings 2000000 --skip two_tower
+    python scripts/bench_scale.py --ratings 2000000 --skip strings,lstm_retrieval
+    python scripts/bench_scale.py --set two_tower:stride=16 --set lstm_retrieval:stride=5
     python scripts/bench_scale.py --dataset ml-25m --data-dir ~/data
 """
 
@@ -36,6 +42,7 @@ import pandas as pd
 
 import tfrec
 from tfrec.data.synthetic import SIZES, as_log, generate
+from tfrec.models import is_available
 
 FULL = SIZES["synthetic-25m"]  # (users, items, ratings) of ml-25m's shape
 
@@ -82,16 +89,41 @@ def load_strings(directory: Path, queue) -> None:
     )
 
 
+def model_options(settings: list[str]) -> dict[str, dict]:
+    """``--set MODEL:KEY=VALUE`` values as {model: {key: value}} (JSON values, else text)."""
+    out: dict[str, dict] = {}
+    for setting in settings:
+        model, sep, assignment = setting.partition(":")
+        key, eq, value = assignment.partition("=")
+        if not (sep and eq and key):
+            raise SystemExit(f"--set takes MODEL:KEY=VALUE; got {setting!r}")
+        try:
+            out.setdefault(model, {})[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out.setdefault(model, {})[key] = value
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ratings", type=int, default=25_000_000)
     parser.add_argument("--dataset", help="a MovieLens name instead of synthetic data")
     parser.add_argument("--data-dir")
     parser.add_argument(
-        "--skip", default="", help="comma-separated stages to skip: strings, mf, two_tower"
+        "--skip",
+        default="",
+        help="comma-separated stages to skip: strings, mf, two_tower, lstm_retrieval, als",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="MODEL:KEY=VALUE",
+        help="a model option of a stage, e.g. two_tower:stride=16 (repeatable)",
     )
     args = parser.parse_args()
     skip = set(args.skip.split(","))
+    options = model_options(args.set)
     figures: dict = {}
 
     def stage(name, seconds):
@@ -135,28 +167,45 @@ def main():
             figures["string_load_split_s"] / figures["load_split_s"], 2
         )
     print(f"{len(data.ratings):,} ratings, {len(split.train):,} in train", flush=True)
-    if "mf" in skip:
-        figures["peak_rss_gb"] = round(peak_rss_gb(), 2)
-        print(json.dumps(figures))
-        return
 
-    t = time.perf_counter()
-    mf = tfrec.get_model("mf", n_factors=64, epochs=1, patience=0).fit(split)
-    stage("mf_fit_s", time.perf_counter() - t)
-    figures["mf_epoch_s"] = round(mf.history_[0]["seconds"], 2)
-    figures["mf_examples_per_s"] = round(mf.history_[0]["examples_per_s"])
-
-    t = time.perf_counter()
-    result = tfrec.evaluate(mf, split)
-    stage("eval_s", time.perf_counter() - t)
-    figures["eval_users"] = result.metrics["n_users_ranked"]
-    figures["mf_hr@10"] = round(result.metrics["hr@10"], 4)
-
-    if "two_tower" not in skip:
+    def ranked(name, model):
+        """Full ranking of every test user: ``{name}_hr@10``, ``{name}_ndcg@10``."""
         t = time.perf_counter()
-        two_tower = tfrec.get_model("two_tower", epochs=1, patience=0, optimizer="lazy_adam")
-        two_tower.fit(split, verbose=True)
-        stage("two_tower_fit_s", time.perf_counter() - t)
+        metrics = tfrec.evaluate(model, split).metrics
+        stage(f"{name}_eval_s", time.perf_counter() - t)
+        figures["eval_users"] = metrics["n_users_ranked"]
+        for key in ("hr@10", "ndcg@10"):
+            figures[f"{name}_{key}"] = round(metrics[key], 4)
+
+    if "mf" not in skip:
+        t = time.perf_counter()
+        mf = tfrec.get_model("mf", n_factors=64, epochs=1, patience=0).fit(split)
+        stage("mf_fit_s", time.perf_counter() - t)
+        figures["mf_epoch_s"] = round(mf.history_[0]["seconds"], 2)
+        figures["mf_examples_per_s"] = round(mf.history_[0]["examples_per_s"])
+        ranked("mf", mf)
+        figures["eval_s"] = figures["mf_eval_s"]
+        del mf
+
+    for name in ("two_tower", "lstm_retrieval"):
+        if name not in skip:
+            model = tfrec.get_model(
+                name, epochs=1, patience=0, optimizer="lazy_adam", **options.get(name, {})
+            )
+            t = time.perf_counter()
+            model.fit(split, verbose=True)
+            stage(f"{name}_fit_s", time.perf_counter() - t)
+            figures[f"{name}_epoch_s"] = round(model.history_[0]["seconds"], 2)
+            figures[f"{name}_examples_per_s"] = round(model.history_[0]["examples_per_s"])
+            ranked(name, model)
+            del model
+
+    if "als" not in skip and is_available("implicit_als"):
+        model = tfrec.get_model("implicit_als", iterations=15, **options.get("als", {}))
+        t = time.perf_counter()
+        model.fit(split)
+        stage("als_fit_s", time.perf_counter() - t)
+        ranked("als", model)
 
     figures["total_s"] = round(time.perf_counter() - start, 2)
     figures["peak_rss_gb"] = round(peak_rss_gb(), 2)

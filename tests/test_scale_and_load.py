@@ -7,11 +7,24 @@ from tests.test_scripts import _last_json_line
 
 def test_bench_scale_small():
     figures = _last_json_line(
-        ["scripts/bench_scale.py", "--ratings", "30000", "--skip", "two_tower"]
+        "scripts/bench_scale.py --ratings 30000 --skip strings --set two_tower:stride=4".split()
     )
     assert 25_000 <= figures["ratings"] <= 35_000
-    for key in ("load_split_s", "mf_epoch_s", "mf_examples_per_s", "eval_s", "peak_rss_gb"):
+    positive = (
+        "load_split_s",
+        "mf_epoch_s",
+        "mf_examples_per_s",
+        "eval_s",
+        "peak_rss_gb",
+        "two_tower_epoch_s",
+        "two_tower_examples_per_s",
+        "lstm_retrieval_epoch_s",
+    )
+    for key in positive:
         assert figures[key] > 0, key
+    models = ["mf", "two_tower", "lstm_retrieval"] + (["als"] if "als_fit_s" in figures else [])
+    for model in models:
+        assert 0 <= figures[f"{model}_ndcg@10"] <= figures[f"{model}_hr@10"] <= 1, model
 
 
 @pytest.mark.slow

@@ -87,6 +87,7 @@ class GMF(Recommender):
                 data.users, data.items, n_items, c.negatives, c.batch_size, c.seed, c.epochs
             ),
             steps,
+            len(data.users) * (1 + c.negatives),
             split.validation,
             lambda: self._take_weights(model),
             self._logits,

@@ -191,6 +191,9 @@ class MF(Recommender):
         if "val_rmse" in record:
             line += f" - val_rmse {record['val_rmse']:.4f}"
         line += f" - {record['seconds']:.2f}s ({record['examples_per_s'] / 1e6:.2f}M ex/s)"
+        left = self.config.epochs - record["epoch"]
+        if left:  # early stopping may end sooner
+            line += f" - ETA {left * record['seconds']:.0f}s at most"
         print(line, file=sys.stderr)
 
     def _score(self, users):

@@ -16,7 +16,13 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfrec.models.base import Recommender
-from tfrec.models.training.keras_fit import record_history, training_callbacks, training_input
+from tfrec.models.training.keras_fit import (
+    Throughput,
+    keras_verbosity,
+    record_history,
+    training_callbacks,
+    training_input,
+)
 from tfrec.pipelines import steps_per_epoch, training_dataset
 
 _PREDICT_BATCH = 65_536
@@ -64,7 +70,7 @@ class KerasRatingModel(Recommender, abc.ABC):
             steps,
         )
         validation = self._validation_arrays(split.validation)
-        callbacks = []
+        callbacks = [Throughput(len(data.users), steps)]
         if validation is not None and c.patience:
             callbacks.append(
                 keras.callbacks.ReduceLROnPlateau(
@@ -80,7 +86,7 @@ class KerasRatingModel(Recommender, abc.ABC):
             validation_data=validation,
             validation_batch_size=_PREDICT_BATCH,
             callbacks=callbacks,
-            verbose=2 if options.verbose else 0,
+            verbose=keras_verbosity(options),
         )
         record_history(self, history, self.model_, options.verbose)
 

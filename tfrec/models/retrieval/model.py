@@ -28,8 +28,8 @@ class RetrievalModel(tfrs.Model):
             (``FactorizedTopK`` over the catalogue).
         row_l2: L2 weight on the embedding rows each batch reads (for a sparse
             optimizer; 0 when the tables carry whole-table L2).
-        window_stride: Targets per training window of an lstm / gru query
-            tower (None: one query per positive).
+        window_stride: Targets per training window (None: one query per
+            positive, read from the ``user``/``position`` columns).
     """
 
     def __init__(self, query_tower, candidate_tower, loss, task, row_l2: float, window_stride):
@@ -43,14 +43,14 @@ class RetrievalModel(tfrs.Model):
             queries = self.query_tower(batch["user"], batch["position"], batch["start"])
             return self.task(queries, self.candidate_tower(batch["item"]), compute_metrics=True)
         if self.window_stride:
-            queries, items, read = self.query_tower.windows(batch, self.window_stride)
+            queries, items, windows, read = self.query_tower.windows(batch, self.window_stride)
         else:
             queries, read = self.query_tower.with_rows(
                 batch["user"], batch["position"], batch["start"]
             )
-            items = batch["item"]
+            items, windows = batch["item"], None
         candidates, item_rows = self.candidate_tower.with_rows(items, training=True)
-        loss = self.training_loss(items, queries, candidates)
+        loss = self.training_loss(items, queries, candidates, windows)
         if not self.row_l2:
             return loss
         read.append((item_rows, None))
@@ -131,7 +131,7 @@ def retrieval_model(config, n_users, n_items, genres, popularity, sequences) -> 
     if c.loss == "triplet":
         loss = Triplet(candidate_tower, n_items, c.margin)
     else:
-        loss = InBatchSoftmax(task, popularity, c.logq)
+        loss = InBatchSoftmax(popularity, c.logq)
     row_l2 = c.l2 if c.optimizer != "adam" else 0.0
     return RetrievalModel(
         query_tower,

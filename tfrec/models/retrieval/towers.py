@@ -14,7 +14,14 @@ With ``id_dropout`` p, each training positive drops ``v_i`` with probability
 p, so that the content path learns to stand alone.
 
 ``e``, ``h`` and ``v`` are ID embeddings (user, history item, candidate item),
-``d`` the history decay, ``W`` and ``G`` dense projections. Either tower's
+``d`` the history decay, ``W`` and ``G`` dense projections.
+
+Training reads a user's positives in windows of ``stride`` consecutive
+targets (:meth:`QueryTower.windows`). The mean encoder then gathers the
+``history + stride - 1`` items before a window once and gives each of its
+targets the exact query above, as a banded weighted sum over the window, so
+the embedding rows read (and their gradients) drop from
+``stride * history`` to ``history + stride - 1`` per window. Either tower's
 ``with_rows`` also returns the embedding rows it read, for the L2 penalty a
 sparse optimizer puts on the rows of a batch only.
 """
@@ -111,9 +118,12 @@ class QueryTower(keras.layers.Layer):
         return tf.add_n(parts), read
 
     def windows(self, batch, stride: int):
-        """Training windows of an lstm / gru tower: the encoder's state at each weighted
-        position (+ the user embedding) as queries, their target items, and the
-        embedding rows read as (rows, mask) pairs."""
+        """Training windows: the query of each target (the encoder's state at each
+        weighted position, or the mean encoder's exact q(u, t); + the user
+        embedding), the target items, the window each target belongs to, and
+        the embedding rows read as (rows, mask) pairs."""
+        if self.encoder is None:
+            return self._mean_windows(batch, stride)
         items, mask, targets, weights = target_windows(
             self.sequence_items,
             batch["last"],
@@ -123,15 +133,37 @@ class QueryTower(keras.layers.Layer):
             first_targets=True,
         )
         embedded = self.history_items(items)
-        keep = weights > 0
-        queries = tf.boolean_mask(self.encoder(embedded, mask=mask > 0), keep)
-        read = [(embedded, mask)]
+        queries = self.encoder(embedded, mask=mask > 0)
+        return self._window_queries(batch, queries, targets, weights > 0, [(embedded, mask)])
+
+    def _mean_windows(self, batch, stride: int):
+        """The mean encoder's windows: window target k (of ``stride``, position
+        ``last - stride + 1 + k``) reads window items k .. k + history - 1 of
+        the ``history + stride - 1`` items before the window's newest target."""
+        length = self.history + stride - 1
+        last, start = batch["last"], batch["start"]
+        items, mask = history_window(self.sequence_items, last, start, length)
+        targets, valid = history_window(self.sequence_items, last + 1, start, stride)
+        embedded = self.history_items(items)
+        target = tf.range(stride, dtype=tf.float32)[:, None]
+        item = tf.range(length, dtype=tf.float32)[None, :]
+        age = target + self.history - 1 - item  # of item m for target k; in [0, history)
+        band = tf.where((age >= 0) & (age < self.history), tf.pow(self.history_decay, age), 0.0)
+        weights = band[None, :, :] * mask[:, None, :]  # (windows, stride, length)
+        total = tf.einsum("wsl,wld->wsd", weights, embedded)
+        queries = total / tf.maximum(tf.reduce_sum(weights, -1, keepdims=True), 1.0)
+        return self._window_queries(batch, queries, targets, valid > 0, [(embedded, mask)])
+
+    def _window_queries(self, batch, queries, targets, keep, read):
+        """The kept (window, position) queries + user embeddings, their targets and windows."""
+        windows = tf.broadcast_to(tf.range(tf.shape(keep)[0])[:, None], tf.shape(keep))
+        queries = tf.boolean_mask(queries, keep)
         if self.use_user_embedding:
-            users = tf.broadcast_to(batch["user"][:, None], tf.shape(items))
+            users = tf.broadcast_to(batch["user"][:, None], tf.shape(keep))
             rows = self.users(tf.boolean_mask(users, keep))
             queries += rows
             read.append((rows, None))
-        return queries, tf.boolean_mask(targets, keep), read
+        return queries, tf.boolean_mask(targets, keep), tf.boolean_mask(windows, keep), read
 
 
 class CandidateTower(keras.layers.Layer):

@@ -61,15 +61,16 @@ class TwoTowerConfig(ModelConfig):
         history_encoder: How the history becomes a vector: ``mean`` (the
             weighted mean above), or an ``lstm`` / ``gru`` over the history
             embeddings, oldest first, then a dense layer.
-        stride: With an ``lstm`` / ``gru`` encoder, training targets per
-            window read: the encoder reads windows of ``history`` items
-            ``stride`` positions apart, and its state at each of a window's
-            last ``stride`` positions is the query of the next item
-            (:mod:`tfrec.sequences`; above ``history`` it acts as
-            ``history``). 1 (default): one window per interaction. With a
-            larger stride a query's in-batch negatives include its window's
-            other targets (the same user's neighbouring items). Ignored by
-            the ``mean`` encoder.
+        stride: Training targets per window of a user's consecutive
+            positives (:mod:`tfrec.sequences`); 1 (default): one query per
+            interaction. The ``mean`` encoder reads a window's ``history +
+            stride - 1`` items once and gives each target its exact query,
+            so a larger stride only saves work. An ``lstm`` / ``gru``
+            encoder reads windows of ``history`` items ``stride`` positions
+            apart, and its state at each of a window's last ``stride``
+            positions is the query of the next item (above ``history`` it
+            acts as ``history``). A window's other targets are left out of
+            each of its queries' in-batch negatives.
         user_embedding: Include the user-ID embedding in the query.
         popularity_weight: Weight of the log training popularity added to
             every score (the prior that the log-q correction takes out of
@@ -128,13 +129,13 @@ class TwoTowerConfig(ModelConfig):
 
     @property
     def windowed(self) -> bool:
-        """Whether training reads history windows (an lstm / gru query tower)."""
-        return bool(self.history) and self.history_encoder != "mean"
+        """Whether training reads history windows (an lstm / gru query tower, or a stride)."""
+        return bool(self.history) and (self.history_encoder != "mean" or self.stride > 1)
 
     @property
     def window_stride(self) -> int:
-        """The stride training windows are read at (at most ``history``)."""
-        return min(self.stride, self.history)
+        """The stride training windows are read at (an lstm / gru's at most ``history``)."""
+        return self.stride if self.history_encoder == "mean" else min(self.stride, self.history)
 
     def validate(self):
         check_choice("loss", self.loss, ("softmax", "triplet"))
@@ -217,6 +218,7 @@ class TwoTower(Recommender):
             model,
             lambda: training_dataset(columns, batch_size, c.seed, c.epochs),
             steps_per_epoch(len(columns["user"]), batch_size),
+            len(data.users),
             split.validation,
             lambda: self._take(model, sequences),
             self._raw_scores,

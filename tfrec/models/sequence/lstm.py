@@ -177,6 +177,7 @@ class SequenceRecommender(Recommender):
             trainer,
             lambda: training_dataset(windows, batch_size, c.seed, c.epochs).map(example),
             steps_per_epoch(len(windows["last"]), batch_size),
+            len(data.users),
             split.validation,
             lambda: None,
             self._score,

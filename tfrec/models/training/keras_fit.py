@@ -7,6 +7,7 @@ Keras is ``tf_keras`` (Keras 2), which tensorflow-recommenders needs;
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import tensorflow as tf
@@ -43,6 +44,50 @@ def training_callbacks(
     if options.checkpoint_dir:
         callbacks.append(keras.callbacks.BackupAndRestore(str(options.checkpoint_dir)))
     return callbacks
+
+
+class Throughput(keras.callbacks.Callback):
+    """Training examples per second, on the progress bar and in each epoch's logs.
+
+    Each batch's logs get ``examples_per_s`` so far this epoch (Keras'
+    progress bar, after this callback, shows it beside its ETA); each
+    epoch's logs (and so ``history_``) get ``seconds`` of training (up to
+    the last batch, validation excluded) and ``examples_per_s``. Put it first.
+
+    Args:
+        examples_per_epoch: Training examples (positives, ratings) per epoch.
+        steps_per_epoch: Steps per epoch.
+    """
+
+    def __init__(self, examples_per_epoch: int, steps_per_epoch: int):
+        super().__init__()
+        self.per_step = examples_per_epoch / max(steps_per_epoch, 1)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = self.last = time.perf_counter()
+        self.steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        self.last = time.perf_counter()
+        if logs is not None:
+            logs["examples_per_s"] = self._rate()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["seconds"] = self.last - self.start
+            logs["examples_per_s"] = self._rate()
+
+    def _rate(self) -> float:
+        return self.steps * self.per_step / max(self.last - self.start, 1e-9)
+
+
+def keras_verbosity(options) -> int:
+    """``model.fit``'s ``verbose``: Keras' progress bar on a terminal, a line per
+    epoch in a log file, nothing unless ``options.verbose``."""
+    if not options.verbose:
+        return 0
+    return 1 if sys.stdout.isatty() else 2
 
 
 def training_input(options, make_train, steps_per_epoch: int):

@@ -7,7 +7,13 @@ import scipy.sparse as sp
 import tf_keras as keras
 
 from tfrec.metrics import RANKING_THREADS, full_ranking
-from tfrec.models.training.keras_fit import record_history, training_callbacks, training_input
+from tfrec.models.training.keras_fit import (
+    Throughput,
+    keras_verbosity,
+    record_history,
+    training_callbacks,
+    training_input,
+)
 
 VALIDATION_K = 10
 # Validation users ranked at most (a seeded sample beyond): enough to pick an
@@ -88,6 +94,7 @@ def fit_with_ranking(
     model,
     make_train,
     steps_per_epoch: int,
+    examples_per_epoch: int,
     validation,
     refresh,
     score_rows,
@@ -97,7 +104,8 @@ def fit_with_ranking(
 
     ``options`` is the fit's :class:`~tfrec.models.options.TrainingOptions`.
     ``make_train()`` returns the training dataset (called where the
-    strategy needs it, e.g. once per parameter-server worker).
+    strategy needs it, e.g. once per parameter-server worker), of
+    ``examples_per_epoch`` positives in ``steps_per_epoch`` batches.
     ``validation_data``, when given, is passed on to ``model.fit`` for the
     model's own validation loss and metrics (logged, not used for stopping;
     skipped under a tf.distribute strategy).
@@ -107,7 +115,7 @@ def fit_with_ranking(
     """
     c = recommender.config
     ranking = ValidationRanking(recommender, validation, refresh, score_rows)
-    callbacks = [ranking]
+    callbacks = [Throughput(examples_per_epoch, steps_per_epoch), ranking]
     monitor = "val_ndcg@10" if ranking.active else None
     callbacks += training_callbacks(options, c.patience, monitor, "max")
     history = model.fit(
@@ -116,7 +124,7 @@ def fit_with_ranking(
         steps_per_epoch=steps_per_epoch,
         validation_data=validation_data if options.strategy is None else None,
         callbacks=callbacks,
-        verbose=2 if options.verbose else 0,
+        verbose=keras_verbosity(options),
     )
     record_history(recommender, history, model, options.verbose)
     refresh()
