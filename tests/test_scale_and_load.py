@@ -6,9 +6,8 @@ from tests.test_scripts import _last_json_line
 
 
 def test_bench_scale_small():
-    figures = _last_json_line(
-        "scripts/bench_scale.py --ratings 30000 --skip strings --set two_tower:stride=4".split()
-    )
+    args = ["--ratings", "30000", "--skip", "strings", "--set", "two_tower:stride=4"]
+    figures = _last_json_line(["scripts/bench_scale.py", *args])
     assert 25_000 <= figures["ratings"] <= 35_000
     positive = (
         "load_split_s",
