@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from tfrec.models.retrieval.losses import InBatchSoftmax
+from tfrec.models.retrieval.losses import SampledSoftmax
 from tfrec.models.retrieval.towers import QueryTower
 from tfrec.sequences import UserSequences
 
@@ -39,21 +39,50 @@ def test_mean_windows_give_each_target_its_own_query():
         assert sizes.max() <= stride and sizes.sum() == len(ITEMS)
 
 
+def _softmax_loss(logits, excluded):
+    z = np.where(excluded, -np.inf, logits)
+    return -sum(z[b, 0] - np.log(np.exp(z[b]).sum()) for b in range(len(z)))
+
+
+QUERIES = tf.constant([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+CANDIDATES = tf.constant([[2.0, 0.0], [0.0, 1.0], [1.0, -1.0]])
+POSITIVES = tf.constant([0, 1, 2])
+POPULARITY = np.array([2.0, 1.0, 1.0, 4.0])
+LOG_P = np.log(POPULARITY / POPULARITY.sum())
+
+
 def test_in_batch_softmax_known_answer_and_window_mask():
-    queries = tf.constant([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-    candidates = tf.constant([[2.0, 0.0], [0.0, 1.0], [1.0, -1.0]])
-    items = tf.constant([0, 1, 2])
-    popularity = np.array([2.0, 1.0, 1.0])
-    logits = queries.numpy() @ candidates.numpy().T - np.log(popularity / 4)[None, :]
-
-    def loss(mask):
-        z = np.where(mask, -np.inf, logits)
-        return -sum(z[b, b] - np.log(np.exp(z[b]).sum()) for b in range(3))
-
-    softmax = InBatchSoftmax(popularity, logq=True)
-    none = np.zeros((3, 3), bool)
-    np.testing.assert_allclose(softmax(items, queries, candidates).numpy(), loss(none), rtol=1e-5)
+    q, c = QUERIES.numpy(), CANDIDATES.numpy()
+    # Column 0: each row's positive; then the in-batch candidates 0..2.
+    logits = np.hstack([np.sum(q * c, 1)[:, None], q @ c.T]) - np.hstack(
+        [LOG_P[:3, None], np.tile(LOG_P[:3], (3, 1))]
+    )
+    own = np.hstack([np.zeros((3, 1), bool), np.eye(3, dtype=bool)])
+    softmax = SampledSoftmax(POPULARITY, logq=True)
+    np.testing.assert_allclose(
+        softmax(POSITIVES, QUERIES, CANDIDATES).numpy(), _softmax_loss(logits, own), rtol=1e-5
+    )
     windows = tf.constant([0, 0, 1])  # rows 0 and 1: one user's window, not each other's negatives
-    mask = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0]], bool)
-    np.testing.assert_allclose(softmax(items, queries, candidates, windows).numpy(), loss(mask),
-                               rtol=1e-5)  # fmt: skip
+    window = own.copy()
+    window[0, 2] = window[1, 1] = True
+    np.testing.assert_allclose(
+        softmax(POSITIVES, QUERIES, CANDIDATES, windows).numpy(), _softmax_loss(logits, window),
+        rtol=1e-5,
+    )  # fmt: skip
+
+
+def test_sampled_softmax_with_fewer_and_uniform_negatives():
+    q, c = QUERIES.numpy(), CANDIDATES.numpy()
+    # Two in-batch negatives (k = 2: Q(i) = 2 p(i)), two uniform draws from a
+    # one-item catalogue (always item 0: Q = 2 / 1), left out where item 0 is the positive.
+    single = np.array([3.0])
+    tower = lambda ids: tf.gather(CANDIDATES, ids)  # noqa: E731
+    softmax = SampledSoftmax(single, logq=False, negatives=2, uniform_negatives=2,
+                             candidate_tower=tower)  # fmt: skip
+    logits = np.hstack([np.sum(q * c, 1)[:, None], q @ c[:2].T, np.tile(q @ c[:1].T, (1, 2))])
+    excluded = np.zeros((3, 5), bool)
+    excluded[0, 1] = excluded[1, 2] = True  # own positives among the in-batch negatives
+    excluded[0, 3:] = True  # row 0's positive is item 0, the uniform draws
+    np.testing.assert_allclose(
+        softmax(POSITIVES, QUERIES, CANDIDATES).numpy(), _softmax_loss(logits, excluded), rtol=1e-5
+    )

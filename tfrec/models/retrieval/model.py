@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from tfrec.models.retrieval.losses import InBatchSoftmax, Triplet
+from tfrec.models.retrieval.losses import SampledSoftmax, Triplet
 from tfrec.models.retrieval.towers import CandidateTower, QueryTower
 
 EXPORT_USERS = 8192  # users whose query vectors are computed at once
@@ -23,7 +23,7 @@ class RetrievalModel(tfrs.Model):
     Args:
         query_tower: A :class:`QueryTower`.
         candidate_tower: A :class:`CandidateTower`.
-        loss: ``loss(items, queries, candidates)``, e.g. :class:`InBatchSoftmax`.
+        loss: ``loss(items, queries, candidates, windows)``, e.g. :class:`SampledSoftmax`.
         task: ``tfrs.tasks.Retrieval`` with the validation metrics
             (``FactorizedTopK`` over the catalogue).
         row_l2: L2 weight on the embedding rows each batch reads (for a sparse
@@ -131,7 +131,7 @@ def retrieval_model(config, n_users, n_items, genres, popularity, sequences) -> 
     if c.loss == "triplet":
         loss = Triplet(candidate_tower, n_items, c.margin)
     else:
-        loss = InBatchSoftmax(popularity, c.logq)
+        loss = SampledSoftmax(popularity, c.logq, c.negatives, c.uniform_negatives, candidate_tower)
     row_l2 = c.l2 if c.optimizer != "adam" else 0.0
     return RetrievalModel(
         query_tower,

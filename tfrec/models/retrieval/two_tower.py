@@ -80,6 +80,11 @@ class TwoTowerConfig(ModelConfig):
             (``tfrs.layers.factorized_top_k.BruteForce``, exact) or ``scann``
             (approximate; needs the ``scann`` package built for this
             TensorFlow).
+        negatives: Softmax negatives shared by a batch: its first
+            ``negatives`` positives (0: all, the in-batch softmax; fewer cost
+            less per step: ``batch x negatives`` instead of ``batch²``).
+        uniform_negatives: Items drawn uniformly from the catalogue per batch
+            as extra softmax negatives (mixed negative sampling).
         margin: Triplet margin.
         id_dropout: Probability that a training positive's candidate drops its
             item-ID embedding (content only), so that the genre path learns
@@ -117,6 +122,8 @@ class TwoTowerConfig(ModelConfig):
     user_embedding: bool = True
     popularity_weight: float | None = None
     index: str = "brute_force"
+    negatives: int = 0
+    uniform_negatives: int = 0
     margin: float = 0.5
     id_dropout: float = 0.0
     l2: float = 1e-5
@@ -146,7 +153,8 @@ class TwoTowerConfig(ModelConfig):
             raise ConfigError("the query tower needs user_embedding=true or history > 0")
         for name in ("embedding_dim", "batch_size", "epochs", "stride"):
             check_positive_int(name, getattr(self, name))
-        for name in ("history", "history_decay", "margin", "l2", "learning_rate", "patience"):
+        for name in ("history", "history_decay", "margin", "l2", "learning_rate", "patience",
+                     "negatives", "uniform_negatives"):  # fmt: skip
             check_non_negative(name, getattr(self, name))
         if self.popularity_weight is not None:
             check_non_negative("popularity_weight", self.popularity_weight)
