@@ -35,6 +35,14 @@ def test_bench_training_small():
     assert ("ratio" in figures) and ("surprise_examples_per_s" in figures)
 
 
+def test_bench_retrieval_steps_small():
+    settings = ['{"stride": 1}', '{"stride": 8, "negatives": 256}']
+    args = ["scripts/bench_retrieval_steps.py", "two_tower", *settings, "--steps", "5"]
+    figures = _last_json_line(args)
+    assert [r["stride"] for r in figures["settings"]] == [1, 8]
+    assert all(r["ms_per_step"] > 0 and r["us_per_example"] > 0 for r in figures["settings"])
+
+
 def test_bench_quality_small():
     figures = _last_json_line(
         [

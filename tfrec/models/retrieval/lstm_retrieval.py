@@ -16,13 +16,15 @@ from tfrec.models.retrieval.two_tower import TwoTower, TwoTowerConfig
 @dataclasses.dataclass
 class LSTMRetrievalConfig(TwoTowerConfig):
     """:class:`TwoTowerConfig` with an LSTM over the last 20 items as the query tower
-    (``stride`` as in :class:`TwoTowerConfig`) and a patience of 2 epochs."""
+    (``stride`` as in :class:`TwoTowerConfig`, default 1: a window per
+    target) and a patience of 2 epochs."""
 
     tuning_grid: ClassVar[dict[str, list]] = {"history": [10, 20]}
 
     history: int = 20
     history_encoder: str = "lstm"
     user_embedding: bool = False
+    stride: int = 1
     patience: int = 2
 
 

@@ -62,10 +62,13 @@ class TwoTowerConfig(ModelConfig):
             weighted mean above), or an ``lstm`` / ``gru`` over the history
             embeddings, oldest first, then a dense layer.
         stride: Training targets per window of a user's consecutive
-            positives (:mod:`tfrec.sequences`); 1 (default): one query per
-            interaction. The ``mean`` encoder reads a window's ``history +
+            positives (:mod:`tfrec.sequences`; 1: one query per
+            interaction). The ``mean`` encoder reads a window's ``history +
             stride - 1`` items once and gives each target its exact query,
-            so a larger stride only saves work. An ``lstm`` / ``gru``
+            so the queries are those of stride 1 at a fraction of the
+            embedding reads; batches then hold ``stride`` positives of
+            each user they draw. 8 (default) matched stride 1 on validation
+            NDCG@10 (docs/results.md). An ``lstm`` / ``gru``
             encoder reads windows of ``history`` items ``stride`` positions
             apart, and its state at each of a window's last ``stride``
             positions is the query of the next item (above ``history`` it
@@ -118,7 +121,7 @@ class TwoTowerConfig(ModelConfig):
     history: int = 50
     history_decay: float = 0.9
     history_encoder: str = "mean"
-    stride: int = 1
+    stride: int = 8
     user_embedding: bool = True
     popularity_weight: float | None = None
     index: str = "brute_force"
