@@ -43,6 +43,13 @@ class TestTwoTower(RecommenderContract):
         assert len(tables) == 3 and {k for n, k in gradients if n in tables} == {"IndexedSlices"}
         assert lazy >= 0.85 * ndcg() and lazy >= 1.5 * ndcg(learning_rate=0.0)
 
+    def test_training_logs_leave_out_the_validation_only_metrics(self, small_split):
+        model = self.make(epochs=1).fit(small_split)
+        keys = set(model.history_[0])
+        assert {"loss", "seconds", "examples_per_s", "val_ndcg@10"} <= keys
+        assert not any(k.startswith("factorized_top_k") for k in keys)
+        assert any(k.startswith("val_factorized_top_k") for k in keys)
+
     def test_unknown_loss(self):
         with pytest.raises(ConfigError, match="loss must be one of softmax, triplet; got 'bpr'"):
             self.make(loss="bpr")

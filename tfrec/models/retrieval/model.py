@@ -60,6 +60,12 @@ class RetrievalModel(tfrs.Model):
         ]
         return loss + self.row_l2 * tf.add_n(squares)
 
+    def train_step(self, inputs):
+        # The task's FactorizedTopK metrics are computed on validation pairs only;
+        # in training logs (and on the progress bar) they would read 0.
+        logs = super().train_step(inputs)
+        return {k: v for k, v in logs.items() if not k.startswith("factorized_top_k")}
+
     def build_variables(self):
         """Creates every variable now: checkpoints and early stopping copy them
         before the first step."""
