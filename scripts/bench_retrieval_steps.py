@@ -4,10 +4,12 @@ Builds ``two_tower`` or ``lstm_retrieval``'s TFRS model with 162,000 users
 and 62,000 items over random user sequences (4M positions, Zipf-distributed
 items; no data to load), runs ``model.fit`` for 60 warm-up steps and then
 times ``--steps`` more, for each setting given as a JSON object of config
-fields. Prints one line per setting (milliseconds per step, microseconds
-per training example) and, last, one JSON object with them all. Real data
-runs slower than these random sequences (about 1.4x in bench_scale.py), but
-the ratios between settings carry over.
+fields (with ``optimizer=lazy_adam``; the options chosen by data size that a
+setting leaves out take the config's ``SMALL_DATA`` values). Prints one line
+per setting (milliseconds per step, microseconds per training example) and,
+last, one JSON object with them all. Real data runs slower than these random
+sequences (about 1.4x in bench_scale.py), but the ratios between settings
+carry over.
 
     python scripts/bench_retrieval_steps.py two_tower '{"stride": 1}' '{"stride": 8}'
     python scripts/bench_retrieval_steps.py lstm_retrieval '{"stride": 20, "negatives": 256}'
@@ -88,7 +90,9 @@ def main():
     results = []
     for setting in args.settings:
         fields = json.loads(setting)
-        config = config_class.from_dict({"optimizer": "lazy_adam", **fields})
+        config = config_class.from_dict(
+            {**config_class.SMALL_DATA, "optimizer": "lazy_adam", **fields}
+        )
         result = {**fields, **step_cost(config, sequences, genres, popularity, args.steps)}
         print(json.dumps(result), flush=True)
         results.append(result)

@@ -9,7 +9,8 @@ Then it loads and splits temporally (timed together as ``load_split_s``),
 trains ``mf`` (64 factors) for one epoch and evaluates it with full ranking
 of every test user (batched scoring against the item matrix, top-k per
 batch). Stages ``two_tower`` and ``lstm_retrieval`` train those models for
-one epoch (``optimizer=lazy_adam``) and rank every test user the same way
+one epoch with their defaults (which depend on the data's size: the
+configs' ``LARGE_DATA`` settings at 25M) and rank every test user the same way
 (``*_epoch_s``: the epoch's training time; ``*_examples_per_s``: training
 interactions per second); stage ``als`` fits implicit's ALS (15 iterations,
 when ``.[peers]`` is installed) on the same split for comparison. Prints
@@ -41,10 +42,8 @@ from pathlib import Path
 import pandas as pd
 
 import tfrec
-from tfrec.data.synthetic import SIZES, as_log, generate
+from tfrec.data.synthetic import as_log, generate, ml25m_shape
 from tfrec.models import is_available
-
-FULL = SIZES["synthetic-25m"]  # (users, items, ratings) of ml-25m's shape
 
 
 def peak_rss_gb() -> float:
@@ -134,8 +133,7 @@ def main():
         name, data_dir = args.dataset, args.data_dir
         if not name:
             t = time.perf_counter()
-            share = min(1.0, args.ratings / FULL[2])
-            users, items = (max(100, int(n * share**0.5)) for n in FULL[:2])
+            users, items = ml25m_shape(args.ratings)
             # In a child process, so that its memory does not count in this one's peak.
             writer = multiprocessing.get_context("fork").Process(
                 target=write_synthetic, args=(users, items, args.ratings, Path(scratch) / "ml-25m")
@@ -189,9 +187,7 @@ def main():
 
     for name in ("two_tower", "lstm_retrieval"):
         if name not in skip:
-            model = tfrec.get_model(
-                name, epochs=1, patience=0, optimizer="lazy_adam", **options.get(name, {})
-            )
+            model = tfrec.get_model(name, epochs=1, patience=0, **options.get(name, {}))
             t = time.perf_counter()
             model.fit(split, verbose=True)
             stage(f"{name}_fit_s", time.perf_counter() - t)

@@ -43,6 +43,14 @@ def test_bench_retrieval_steps_small():
     assert all(r["ms_per_step"] > 0 and r["us_per_example"] > 0 for r in figures["settings"])
 
 
+def test_bench_size_defaults_small():
+    args = ["scripts/bench_size_defaults.py", "two_tower", "{}", '{"negatives": 8}']
+    figures = _last_json_line([*args, "--ratings", "3000", "--epochs", "2"])
+    first, second = figures["settings"]
+    assert first["used"]["stride"] == 8 and second["used"]["negatives"] == 8
+    assert all(0 < s["best_val_ndcg@10"] <= 1 and len(s["epoch_s"]) <= 2 for s in (first, second))
+
+
 def test_bench_quality_small():
     figures = _last_json_line(
         [

@@ -61,6 +61,14 @@ SIZES = {
 }
 
 
+def ml25m_shape(n_ratings: int) -> tuple[int, int]:
+    """Users and items for ``n_ratings`` ratings shaped like ml-25m (162k users and
+    62k items at 25M; both scale with the square root of the share below that)."""
+    users, items, full = SIZES["synthetic-25m"]
+    share = min(1.0, n_ratings / full)
+    return max(100, int(users * share**0.5)), max(100, int(items * share**0.5))
+
+
 def generate(
     n_users: int = 1_000,
     n_items: int = 2_000,

@@ -25,3 +25,13 @@ class TestLSTMRetrieval(RecommenderContract):
     def test_query_needs_some_input(self):
         with pytest.raises(ConfigError, match="user_embedding=true or history > 0"):
             self.make(history=0)
+
+    def test_windows_of_targets_only_on_large_data(self):
+        from tfrec.models.retrieval.lstm_retrieval import LSTMRetrievalConfig
+        from tfrec.models.retrieval.two_tower import LARGE_DATA_INTERACTIONS
+
+        config = LSTMRetrievalConfig()
+        small = config.for_interactions(LARGE_DATA_INTERACTIONS - 1, 10)
+        large = config.for_interactions(LARGE_DATA_INTERACTIONS, 10)
+        assert (small.stride, small.batch_size, small.negatives) == (1, 1024, 0)
+        assert (large.stride, large.batch_size, large.negatives) == (20, 4096, 256)

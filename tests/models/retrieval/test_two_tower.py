@@ -50,6 +50,33 @@ class TestTwoTower(RecommenderContract):
         assert not any(k.startswith("factorized_top_k") for k in keys)
         assert any(k.startswith("val_factorized_top_k") for k in keys)
 
+    def test_data_size_chooses_what_an_epoch_costs(self, small_split):
+        from tfrec.models.retrieval.two_tower import (
+            LARGE_DATA_INTERACTIONS,
+            LARGE_TABLES,
+            TwoTowerConfig,
+        )
+
+        def chosen(config, n_interactions, n_rows):
+            c = config.for_interactions(n_interactions, n_rows)
+            return c.stride, c.batch_size, c.negatives, c.optimizer
+
+        config = TwoTowerConfig()
+        assert chosen(config, LARGE_DATA_INTERACTIONS - 1, LARGE_TABLES) == (8, 1024, 0, "adam")
+        assert chosen(config, LARGE_DATA_INTERACTIONS, LARGE_TABLES + 1) == (
+            32, 4096, 256, "lazy_adam"
+        )  # fmt: skip
+        assert chosen(config, 10, LARGE_TABLES + 1)[3] == "lazy_adam"  # a large catalogue alone
+        # What the user sets is kept.
+        mine = TwoTowerConfig(stride=2, optimizer="adam")
+        assert chosen(mine, LARGE_DATA_INTERACTIONS, LARGE_TABLES + 1) == (2, 4096, 256, "adam")
+        # The fitted model's config, and so its refit, holds the values it trained with.
+        model = self.make().fit(small_split)
+        assert (model.config.stride, model.config.negatives, model.config.optimizer) == (
+            8, 0, "adam"
+        )  # fmt: skip
+        assert model.refit_options()["stride"] == 8
+
     def test_unknown_loss(self):
         with pytest.raises(ConfigError, match="loss must be one of softmax, triplet; got 'bpr'"):
             self.make(loss="bpr")

@@ -16,15 +16,17 @@ from tfrec.models.retrieval.two_tower import TwoTower, TwoTowerConfig
 @dataclasses.dataclass
 class LSTMRetrievalConfig(TwoTowerConfig):
     """:class:`TwoTowerConfig` with an LSTM over the last 20 items as the query tower
-    (``stride`` as in :class:`TwoTowerConfig`, default 1: a window per
-    target) and a patience of 2 epochs."""
+    and a patience of 2 epochs. Below ``LARGE_DATA_INTERACTIONS`` a window per
+    target (``stride`` 1); from there on windows of 20 targets, with 4,096
+    positives per batch sharing 256 negatives."""
 
     tuning_grid: ClassVar[dict[str, list]] = {"history": [10, 20]}
+    SMALL_DATA: ClassVar[dict] = {"stride": 1, "batch_size": 1024, "negatives": 0}
+    LARGE_DATA: ClassVar[dict] = {"stride": 20, "batch_size": 4096, "negatives": 256}
 
     history: int = 20
     history_encoder: str = "lstm"
     user_embedding: bool = False
-    stride: int = 1
     patience: int = 2
 
 

@@ -39,13 +39,23 @@ from tfrec.models.base import ModelConfig, Recommender
 
 INDEXES = ("brute_force", "scann")
 OPTIMIZERS = ("adam", "lazy_adam")
-# Embedding rows above which dense Adam's per-step full-table update is worth a warning.
+# Embedding rows above which dense Adam's per-step full-table update costs more than
+# lazy_adam's row updates (and is worth a warning when asked for).
 LARGE_TABLES = 100_000
+# Training interactions from which the config's LARGE_DATA settings apply.
+LARGE_DATA_INTERACTIONS = 10_000_000
 
 
 @dataclasses.dataclass
 class TwoTowerConfig(ModelConfig):
     """Options of the two-tower model.
+
+    The options that decide what an epoch costs (``stride``, ``batch_size``,
+    ``negatives``, ``optimizer``) default to ``None``: :meth:`for_interactions`
+    sets them at fit time from the number of training interactions, to
+    ``SMALL_DATA`` below ``LARGE_DATA`` of them and to ``LARGE_DATA`` from
+    there on (both chosen on validation NDCG@10: docs/scaling.md). The fitted
+    model's config holds the values it used.
 
     Attributes:
         embedding_dim: Size of the query and candidate embeddings.
@@ -67,13 +77,13 @@ class TwoTowerConfig(ModelConfig):
             stride - 1`` items once and gives each target its exact query,
             so the queries are those of stride 1 at a fraction of the
             embedding reads; batches then hold ``stride`` positives of
-            each user they draw. 8 (default) matched stride 1 on validation
-            NDCG@10 (docs/results.md). An ``lstm`` / ``gru``
-            encoder reads windows of ``history`` items ``stride`` positions
-            apart, and its state at each of a window's last ``stride``
-            positions is the query of the next item (above ``history`` it
-            acts as ``history``). A window's other targets are left out of
-            each of its queries' in-batch negatives.
+            each user they draw. An ``lstm`` / ``gru`` encoder reads windows
+            of ``history`` items ``stride`` positions apart, and its state at
+            each of a window's last ``stride`` positions is the query of the
+            next item (above ``history`` it acts as ``history``). A window's
+            other targets are left out of each of its queries' in-batch
+            negatives. ``None``: by data size (``SMALL_DATA`` /
+            ``LARGE_DATA``).
         user_embedding: Include the user-ID embedding in the query.
         popularity_weight: Weight of the log training popularity added to
             every score (the prior that the log-q correction takes out of
@@ -86,6 +96,7 @@ class TwoTowerConfig(ModelConfig):
         negatives: Softmax negatives shared by a batch: its first
             ``negatives`` positives (0: all, the in-batch softmax; fewer cost
             less per step: ``batch x negatives`` instead of ``batch²``).
+            ``None``: by data size.
         uniform_negatives: Items drawn uniformly from the catalogue per batch
             as extra softmax negatives (mixed negative sampling).
         margin: Triplet margin.
@@ -100,10 +111,11 @@ class TwoTowerConfig(ModelConfig):
         optimizer: ``adam`` (tf_keras Adam: every step updates every row of
             every table) or ``lazy_adam`` (:mod:`tfrec.models.training.lazy_adam`:
             only the rows in the batch; for large catalogues, where ``adam``
-            takes hours per epoch).
+            takes hours per epoch). ``None``: ``lazy_adam`` when the tables
+            hold more than ``LARGE_TABLES`` rows, else ``adam``.
         learning_rate: Adam learning rate.
         batch_size: Positives per step (``batch_size // stride`` windows with
-            an ``lstm`` / ``gru`` encoder).
+            an ``lstm`` / ``gru`` encoder). ``None``: by data size.
         epochs: Maximum epochs.
         patience: Epochs without validation NDCG@10 improvement before stopping.
         seed: Seed of initialisation and shuffling.
@@ -113,6 +125,9 @@ class TwoTowerConfig(ModelConfig):
         "embedding_dim": [64, 128],
         "history_decay": [0.8, 0.9],
     }
+    # The size-chosen options below and from LARGE_DATA_INTERACTIONS training interactions.
+    SMALL_DATA: ClassVar[dict] = {"stride": 8, "batch_size": 1024, "negatives": 0}
+    LARGE_DATA: ClassVar[dict] = {"stride": 32, "batch_size": 4096, "negatives": 256}
 
     embedding_dim: int = 128
     loss: str = "softmax"
@@ -121,21 +136,35 @@ class TwoTowerConfig(ModelConfig):
     history: int = 50
     history_decay: float = 0.9
     history_encoder: str = "mean"
-    stride: int = 8
+    stride: int | None = None
     user_embedding: bool = True
     popularity_weight: float | None = None
     index: str = "brute_force"
-    negatives: int = 0
+    negatives: int | None = None
     uniform_negatives: int = 0
     margin: float = 0.5
     id_dropout: float = 0.0
     l2: float = 1e-5
-    optimizer: str = "adam"
+    optimizer: str | None = None
     learning_rate: float = 5e-3
-    batch_size: int = 1024
+    batch_size: int | None = None
     epochs: int = 30
     patience: int = 3
     seed: int = 0
+
+    def for_interactions(self, n_interactions: int, n_rows: int) -> TwoTowerConfig:
+        """This config with the size-chosen options that are ``None`` set.
+
+        Args:
+            n_interactions: Training interactions.
+            n_rows: Rows of the embedding tables (users + items, twice the
+                items with a history).
+        """
+        chosen = self.LARGE_DATA if n_interactions >= LARGE_DATA_INTERACTIONS else self.SMALL_DATA
+        chosen = {**chosen, "optimizer": "lazy_adam" if n_rows > LARGE_TABLES else "adam"}
+        return dataclasses.replace(
+            self, **{key: value for key, value in chosen.items() if getattr(self, key) is None}
+        )
 
     @property
     def windowed(self) -> bool:
@@ -150,15 +179,18 @@ class TwoTowerConfig(ModelConfig):
     def validate(self):
         check_choice("loss", self.loss, ("softmax", "triplet"))
         check_choice("index", self.index, INDEXES)
-        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        if self.optimizer is not None:
+            check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("history_encoder", self.history_encoder, ("mean", "lstm", "gru"))
         if not self.history and not self.user_embedding:
             raise ConfigError("the query tower needs user_embedding=true or history > 0")
         for name in ("embedding_dim", "batch_size", "epochs", "stride"):
-            check_positive_int(name, getattr(self, name))
+            if getattr(self, name) is not None:
+                check_positive_int(name, getattr(self, name))
         for name in ("history", "history_decay", "margin", "l2", "learning_rate", "patience",
                      "negatives", "uniform_negatives"):  # fmt: skip
-            check_non_negative(name, getattr(self, name))
+            if getattr(self, name) is not None:
+                check_non_negative(name, getattr(self, name))
         if self.popularity_weight is not None:
             check_non_negative("popularity_weight", self.popularity_weight)
         if not 0 <= self.id_dropout < 1:
@@ -190,13 +222,20 @@ class TwoTower(Recommender):
         from tfrec.pipelines import steps_per_epoch, training_dataset
         from tfrec.sequences import UserSequences
 
-        c = self.config
+        n_items = len(data.item_ids)
+        rows = len(data.user_ids) + n_items * (2 if self.config.history else 1)
+        self.config = c = self.config.for_interactions(len(data.users), rows)
+        if options.verbose:
+            print(
+                f"{self.name}: stride {c.stride}, batch_size {c.batch_size}, negatives "
+                f"{c.negatives or 'in-batch'}, optimizer {c.optimizer} "
+                f"({len(data.users):,} interactions, {rows:,} table rows)"
+            )
         if c.index != "brute_force":
             from tfrec.models.retrieval.index import make_index
 
             make_index(c.index)  # fails now, not after training, when it cannot be built
         keras.utils.set_random_seed(c.seed)
-        n_items = len(data.item_ids)
         items = split.dataset.items
         self.genre_names_ = genre_names(items, data.item_ids) if c.use_genres else []
         genres = genre_multi_hot(items, data.item_ids, self.genre_names_) if c.use_genres else None
@@ -209,10 +248,9 @@ class TwoTower(Recommender):
             optimizer = LazyAdam(c.learning_rate)
         else:
             optimizer = keras.optimizers.Adam(c.learning_rate)
-            rows = len(data.user_ids) + n_items * (2 if c.history else 1)
             if rows > LARGE_TABLES and options.verbose:
                 print(
-                    f"note: two_tower's tables have {rows:,} rows and adam updates all of "
+                    f"note: {self.name}'s tables have {rows:,} rows and adam updates all of "
                     "them at every step; --set optimizer=lazy_adam updates only the rows "
                     "in the batch (much faster on large catalogues)"
                 )
@@ -284,7 +322,8 @@ class TwoTower(Recommender):
         return best
 
     def refit_options(self) -> dict:
-        return {**super().refit_options(), "popularity_weight": self.popularity_weight_}
+        sized = {key: getattr(self.config, key) for key in (*self.config.LARGE_DATA, "optimizer")}
+        return {**super().refit_options(), **sized, "popularity_weight": self.popularity_weight_}
 
     def _take(self, model, sequences):
         normalize = self.config.loss == "triplet"  # the model ranks by cosine similarity
