@@ -22,8 +22,6 @@ import json
 import tfrec
 from tfrec.data.synthetic import generate, ml25m_shape
 
-SIZED = ("stride", "batch_size", "negatives", "optimizer")
-
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -42,7 +40,7 @@ def main():
         model = tfrec.get_model(args.model, **fields).fit(split)
         result = {
             **json.loads(setting),
-            "used": {key: getattr(model.config, key) for key in SIZED},
+            "used": {key: getattr(model.config, key) for key in model.config.SIZE_CHOSEN},
             "best_epoch": model.best_epoch_,
             "val_ndcg@10": [round(epoch["val_ndcg@10"], 4) for epoch in model.history_],
             "epoch_s": [round(epoch["seconds"], 1) for epoch in model.history_],

@@ -130,6 +130,7 @@ class TwoTowerConfig(ModelConfig):
     # The size-chosen options below and from LARGE_DATA_INTERACTIONS training interactions.
     SMALL_DATA: ClassVar[dict] = {"stride": 8, "batch_size": 1024, "negatives": 0}
     LARGE_DATA: ClassVar[dict] = {"stride": 32, "batch_size": 4096, "negatives": 256}
+    SIZE_CHOSEN: ClassVar[tuple[str, ...]] = ("stride", "batch_size", "negatives", "optimizer")
 
     embedding_dim: int = 128
     loss: str = "softmax"
@@ -324,7 +325,7 @@ class TwoTower(Recommender):
         return best
 
     def refit_options(self) -> dict:
-        sized = {key: getattr(self.config, key) for key in (*self.config.LARGE_DATA, "optimizer")}
+        sized = {key: getattr(self.config, key) for key in self.config.SIZE_CHOSEN}
         return {**super().refit_options(), **sized, "popularity_weight": self.popularity_weight_}
 
     def _take(self, model, sequences):
