@@ -33,5 +33,9 @@ class TestLSTMRetrieval(RecommenderContract):
         config = LSTMRetrievalConfig()
         small = config.for_interactions(LARGE_DATA_INTERACTIONS - 1, 10)
         large = config.for_interactions(LARGE_DATA_INTERACTIONS, 10)
-        assert (small.stride, small.batch_size, small.negatives) == (1, 1024, 0)
-        assert (large.stride, large.batch_size, large.negatives) == (20, 4096, 256)
+        assert (small.embedding_dim, small.stride, small.batch_size, small.negatives) == (
+            128, 1, 1024, 0
+        )  # fmt: skip
+        assert (large.embedding_dim, large.stride, large.batch_size, large.negatives) == (
+            128, 20, 4096, 256
+        )  # fmt: skip

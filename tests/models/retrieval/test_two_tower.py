@@ -59,17 +59,20 @@ class TestTwoTower(RecommenderContract):
 
         def chosen(config, n_interactions, n_rows):
             c = config.for_interactions(n_interactions, n_rows)
-            return c.stride, c.batch_size, c.negatives, c.optimizer
+            return c.embedding_dim, c.stride, c.batch_size, c.negatives, c.optimizer
 
         config = TwoTowerConfig()
-        assert chosen(config, LARGE_DATA_INTERACTIONS - 1, LARGE_TABLES) == (8, 1024, 0, "adam")
+        small = chosen(config, LARGE_DATA_INTERACTIONS - 1, LARGE_TABLES)
+        assert small == (128, 8, 1024, 0, "adam")
         assert chosen(config, LARGE_DATA_INTERACTIONS, LARGE_TABLES + 1) == (
-            32, 4096, 256, "lazy_adam"
+            64, 32, 4096, 256, "lazy_adam"
         )  # fmt: skip
-        assert chosen(config, 10, LARGE_TABLES + 1)[3] == "lazy_adam"  # a large catalogue alone
+        assert chosen(config, 10, LARGE_TABLES + 1)[4] == "lazy_adam"  # a large catalogue alone
         # What the user sets is kept.
-        mine = TwoTowerConfig(stride=2, optimizer="adam")
-        assert chosen(mine, LARGE_DATA_INTERACTIONS, LARGE_TABLES + 1) == (2, 4096, 256, "adam")
+        mine = TwoTowerConfig(embedding_dim=32, stride=2, optimizer="adam")
+        assert chosen(mine, LARGE_DATA_INTERACTIONS, LARGE_TABLES + 1) == (
+            32, 2, 4096, 256, "adam"
+        )  # fmt: skip
         # The fitted model's config, and so its refit, holds the values it trained with.
         model = self.make().fit(small_split)
         assert (model.config.stride, model.config.negatives, model.config.optimizer) == (

@@ -21,8 +21,12 @@ class LSTMRetrievalConfig(TwoTowerConfig):
     positives per batch sharing 256 negatives."""
 
     tuning_grid: ClassVar[dict[str, list]] = {"history": [10, 20]}
-    SMALL_DATA: ClassVar[dict] = {"stride": 1, "batch_size": 1024, "negatives": 0}
-    LARGE_DATA: ClassVar[dict] = {"stride": 20, "batch_size": 4096, "negatives": 256}
+    SMALL_DATA: ClassVar[dict] = {
+        "embedding_dim": 128, "stride": 1, "batch_size": 1024, "negatives": 0
+    }  # fmt: skip
+    LARGE_DATA: ClassVar[dict] = {
+        "embedding_dim": 128, "stride": 20, "batch_size": 4096, "negatives": 256
+    }  # fmt: skip
 
     history: int = 20
     history_encoder: str = "lstm"
