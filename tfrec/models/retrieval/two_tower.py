@@ -126,7 +126,7 @@ class TwoTowerConfig(ModelConfig):
     """
 
     tuning_grid: ClassVar[dict[str, list]] = {
-        "embedding_dim": [64, 128],
+        "embedding_dim": [64, None],  # None: by data size (128 below LARGE_DATA_INTERACTIONS)
         "history_decay": [0.8, 0.9],
     }
     # The size-chosen options below and from LARGE_DATA_INTERACTIONS training interactions.
