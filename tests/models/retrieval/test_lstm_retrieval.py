@@ -37,5 +37,5 @@ class TestLSTMRetrieval(RecommenderContract):
             128, 1, 1024, 0
         )  # fmt: skip
         assert (large.embedding_dim, large.stride, large.batch_size, large.negatives) == (
-            128, 20, 4096, 256
+            64, 20, 4096, 256
         )  # fmt: skip

@@ -60,30 +60,72 @@ class SampledSoftmax:
     def __call__(self, items, queries, candidates, windows=None):
         n = tf.shape(items)[0]
         k = n if not self.negatives else tf.minimum(n, self.negatives)
-        log_k = tf.math.log(tf.cast(k, tf.float32))
-        positive = tf.reduce_sum(queries * candidates, -1)
-        in_batch = tf.matmul(queries, candidates[:k], transpose_b=True)
+        bias = tf.zeros([n])
         if self.logq:
-            positive -= tf.gather(self.log_probability, items) + log_k
-            in_batch -= tf.gather(self.log_probability, items[:k])[None, :] + log_k
-        rows, columns = tf.range(n)[:, None], tf.range(k)[None, :]
-        excluded = tf.equal(rows, columns)
-        if windows is not None:
-            excluded |= tf.equal(windows[:, None], windows[None, :k])
-        parts = [positive[:, None], tf.where(excluded, tf.float32.min, in_batch)]
+            bias = tf.gather(self.log_probability, items) + tf.math.log(tf.cast(k, tf.float32))
+        # A row's own positive is in its window, so the windows mask covers it.
+        owners = tf.range(n) if windows is None else windows
+        negatives, negative_bias = candidates[:k], bias[:k]
+        excluded = tf.equal(owners[:, None], owners[None, :k])
         if self.uniform:
             drawn = tf.random.uniform([self.uniform], 0, self.n_items, dtype=items.dtype)
-            uniform = tf.matmul(queries, self.candidate_tower(drawn), transpose_b=True)
-            if self.logq:
-                uniform -= float(np.log(self.uniform / self.n_items))
-            hits = tf.equal(items[:, None], drawn[None, :])
-            parts.append(tf.where(hits, tf.float32.min, uniform))
-        logits = tf.concat(parts, axis=1)
-        return tf.reduce_sum(
-            tf.nn.sparse_softmax_cross_entropy_with_logits(
-                labels=tf.zeros([n], tf.int32), logits=logits
-            )
+            negatives = tf.concat([negatives, self.candidate_tower(drawn)], 0)
+            uniform_bias = float(np.log(self.uniform / self.n_items)) if self.logq else 0.0
+            negative_bias = tf.concat([negative_bias, tf.fill([self.uniform], uniform_bias)], 0)
+            excluded = tf.concat([excluded, tf.equal(items[:, None], drawn[None, :])], 1)
+        return shared_negatives_softmax(
+            queries, candidates, negatives, bias, negative_bias, excluded
         )
+
+
+def shared_negatives_softmax(
+    queries, positives, negatives, positive_bias, negative_bias, excluded
+) -> tf.Tensor:
+    """``Σ_b -log softmax`` of each query's positive against negatives shared by the batch.
+
+    Scores are ``q_b · c_b - positive_bias_b`` for the positive and ``q_b · n_j
+    - negative_bias_j`` for negative ``j``, which is left out where
+    ``excluded[b, j]``. The gradient is written out (``p = softmax``, ``dq_b =
+    Σ_j p_bj n_j + (p_b(b) - 1) c_b``, ...): autodiff of the same formula
+    makes about twice as many passes over the ``batch x negatives`` scores,
+    which cost more than the matrix products at ML-25M scale
+    (docs/scaling.md).
+
+    Args:
+        queries: (n, d) query embeddings.
+        positives: (n, d) their positives' embeddings.
+        negatives: (k, d) embeddings of the shared negatives.
+        positive_bias: (n,) subtracted from the positives' scores (log-q).
+        negative_bias: (k,) subtracted from the negatives' scores.
+        excluded: (n, k) bool, the negatives each query leaves out.
+
+    Returns:
+        The summed loss, a scalar.
+    """
+
+    @tf.custom_gradient
+    def loss(queries, positives, negatives):
+        positive = tf.reduce_sum(queries * positives, -1) - positive_bias
+        scores = tf.matmul(queries, negatives, transpose_b=True) - negative_bias[None, :]
+        scores = tf.where(excluded, tf.float32.min, scores)
+        top = tf.maximum(tf.reduce_max(scores, 1), positive)
+        exp_scores = tf.exp(scores - top[:, None])
+        exp_positive = tf.exp(positive - top)
+        total = tf.reduce_sum(exp_scores, 1) + exp_positive
+
+        def gradient(upstream):
+            scale = upstream / total
+            softmax = exp_scores * scale[:, None]
+            d_positive = (exp_positive * scale - upstream)[:, None]
+            return (
+                tf.matmul(softmax, negatives) + d_positive * positives,
+                d_positive * queries,
+                tf.matmul(softmax, queries, transpose_a=True),
+            )
+
+        return tf.reduce_sum(tf.math.log(total) + top - positive), gradient
+
+    return loss(queries, positives, negatives)
 
 
 class Triplet:

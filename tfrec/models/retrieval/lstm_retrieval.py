@@ -16,16 +16,18 @@ from tfrec.models.retrieval.two_tower import TwoTower, TwoTowerConfig
 @dataclasses.dataclass
 class LSTMRetrievalConfig(TwoTowerConfig):
     """:class:`TwoTowerConfig` with an LSTM over the last 20 items as the query tower
-    and a patience of 2 epochs. Below ``LARGE_DATA_INTERACTIONS`` a window per
-    target (``stride`` 1); from there on windows of 20 targets, with 4,096
-    positives per batch sharing 256 negatives."""
+    and a patience of 2 epochs. Below ``LARGE_DATA_INTERACTIONS`` 128-d
+    embeddings and a window per target (``stride`` 1); from there on 64-d
+    embeddings and windows of 20 targets, with 4,096 positives per batch
+    sharing 256 negatives (at 25M ratings, validation NDCG@10 after one epoch
+    0.0672 at 64-d against 0.0671 at 128-d, in about half the time)."""
 
     tuning_grid: ClassVar[dict[str, list]] = {"history": [10, 20]}
     SMALL_DATA: ClassVar[dict] = {
         "embedding_dim": 128, "stride": 1, "batch_size": 1024, "negatives": 0
     }  # fmt: skip
     LARGE_DATA: ClassVar[dict] = {
-        "embedding_dim": 128, "stride": 20, "batch_size": 4096, "negatives": 256
+        "embedding_dim": 64, "stride": 20, "batch_size": 4096, "negatives": 256
     }  # fmt: skip
 
     history: int = 20

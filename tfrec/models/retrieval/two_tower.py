@@ -238,7 +238,8 @@ class TwoTower(Recommender):
         self.config = c = self.config.for_interactions(len(data.users), rows)
         if options.verbose:
             print(
-                f"{self.name}: stride {c.stride}, batch_size {c.batch_size}, negatives "
+                f"{self.name}: embedding_dim {c.embedding_dim}, stride {c.stride}, "
+                f"batch_size {c.batch_size}, negatives "
                 f"{c.negatives or 'in-batch'}, optimizer {c.optimizer} "
                 f"({len(data.users):,} interactions, {rows:,} table rows)"
             )
