@@ -1,19 +1,30 @@
 """The user's own interaction log: CSV, TSV, Parquet or a DataFrame.
 
 ``read_interactions(source, columns=...)`` reads any table with a user and
-an item column (and optionally a rating and a time column) into tfrec's
-schema, with an optional items table. Files are parsed by pyarrow, so a
+an item column (and optionally a rating, a time and a strength column) into
+tfrec's schema, with an optional items table. Files are parsed by pyarrow, so a
 25-million-row log with string IDs and ISO times loads in seconds.
 
 * **Columns.** ``columns={"user": ..., "item": ..., "rating": ...,
-  "timestamp": ...}`` maps the file's columns; without it they are found from
-  common spellings (:data:`ALIASES`), and ``dataset.extra["columns"]`` says
-  which were used.
+  "timestamp": ..., "weight": ...}`` maps the file's columns; without it
+  they are found from common spellings (:data:`ALIASES`), and
+  ``dataset.extra["columns"]`` says which were used. ``KEY="none"`` says the
+  file has no such column (``rating="none"``: implicit feedback, whatever
+  the columns are called). A text file without a header row takes
+  ``header=False`` and ``names``; one whose header looks like data is
+  pointed there.
+* **Rating or strength.** A column is detected as a rating only when its
+  name is a rating name (:data:`ALIASES`) *and* its values look like a
+  rating scale (at most 21 distinct values within [-10, 10]); count-like
+  names (count, plays, hours, value, quantity, duration, ...) become
+  ``weight``, a non-negative strength that the implicit models read as
+  confidence (:mod:`tfrec.models.weighting`).
 * **IDs** are kept raw. A column whose every value is a plain integer in
   int32 range ("42", not "042") is an integer ID column and behaves exactly
   as MovieLens does; any other column (SKUs, "u123", "042", huge integers)
   gets a :class:`~tfrec.data.vocabulary.Vocabulary`, and models, SavedModels
-  and the CLI take and return its raw IDs. Surrounding spaces are dropped.
+  and the CLI take and return its raw IDs. IDs are kept exactly as written
+  (" a" and "a" differ); ``extra["notes"]`` counts IDs with surrounding spaces.
 * **Time.** Epoch seconds, epoch milliseconds (values above 1e11) or
   date/time text (ISO 8601 or what pandas parses, UTC unless the text has an
   offset), all converted to seconds; ``timestamp_unit`` forces ``s``, ``ms``
@@ -24,10 +35,9 @@ schema, with an optional items table. Files are parsed by pyarrow, so a
 * **Repeated (user, item) rows**: ``duplicates`` is ``last`` (the latest by
   time; ties: the later row; the default for explicit data), ``first``,
   ``mean`` (mean rating, latest time), ``count`` (the latest row, with the
-  number of rows as its ``weight``; the default for implicit data) or
-  ``error``. The weight counts in item popularity (the ``popularity`` model
-  and every model's fallback for unknown users); other models count a pair
-  once.
+  number of rows as its ``weight``, or the sum of their weights when the log
+  has a weight column; the default for implicit data) or ``error``.
+  ``extra["notes"]`` says how many rows were collapsed and how.
 * **k-core**: ``min_user_interactions`` / ``min_item_interactions`` drop,
   repeatedly, users and items with fewer interactions, before any split.
 * **Items table** (``items=``, ``item_columns={"item", "title", "genres",
@@ -52,7 +62,7 @@ from tfrec.data.schema import Dataset, make_items
 from tfrec.data.vocabulary import Vocabulary
 from tfrec.errors import ConfigError, DataError, check_choice
 
-RATING_KEYS = ("user", "item", "rating", "timestamp")
+RATING_KEYS = ("user", "item", "rating", "timestamp", "weight")
 ITEM_KEYS = ("item", "title", "genres", "tags", "year")
 DUPLICATE_POLICIES = ("last", "first", "mean", "count", "error")
 TIMESTAMP_UNITS = ("s", "ms", "iso")
@@ -66,7 +76,10 @@ ALIASES = {
     "item": ("item", "item_id", "itemid", "movieid", "movie_id", "product", "product_id",
              "productid", "sku", "article", "article_id", "track_id", "song_id", "artist_id",
              "content_id", "asin", "iid"),
-    "rating": ("rating", "ratings", "score", "stars", "star_rating", "value", "preference"),
+    "rating": ("rating", "ratings", "score", "stars", "star_rating", "preference"),
+    "weight": ("weight", "count", "counts", "plays", "playcount", "play_count", "n_plays",
+               "listens", "hours", "hours_played", "playtime", "value", "quantity", "qty",
+               "amount", "duration", "dwell_time", "clicks", "views", "visits"),
     "timestamp": ("timestamp", "ts", "time", "datetime", "date", "event_time", "event_timestamp",
                   "created_at", "purchased_at", "order_date", "played_at", "time_stamp", "when"),
     "title": ("title", "name", "item_name", "product_name", "movie_title"),
@@ -76,10 +89,14 @@ ALIASES = {
 }  # fmt: skip
 _INT32_MAX = np.iinfo(np.int32).max
 _MS_THRESHOLD = 1e11  # epoch seconds stay below it until the year 5138
+_MAX_RATING_LEVELS = 21  # 0-10 in halves; more distinct values are not a rating scale
 
 
 def parse_mapping(text: str | dict | None, keys=RATING_KEYS, flag="--columns") -> dict:
     """``"user=customer,item=sku"`` -> ``{"user": "customer", "item": "sku"}``.
+
+    ``KEY=none`` (or None) maps KEY to None: the file has no such column, and
+    none is detected (``rating=none``: implicit feedback).
 
     Raises:
         ConfigError: A pair without ``=`` or a key not in ``keys``.
@@ -91,7 +108,7 @@ def parse_mapping(text: str | dict | None, keys=RATING_KEYS, flag="--columns") -
     for key, column in pairs:
         if key not in keys:
             raise ConfigError(f"unknown key {key!r} in {flag}; accepted: {', '.join(keys)}")
-        mapping[key] = column
+        mapping[key] = None if column is None or str(column).lower() == "none" else column
     return mapping
 
 
@@ -127,14 +144,19 @@ def read_interactions(
     item_columns: str | dict | None = None,
     list_sep: str = "|",
     name: str | None = None,
+    header: bool = True,
+    names: str | list[str] | None = None,
+    item_header: bool = True,
+    item_names: str | list[str] | None = None,
 ) -> Dataset:
     """Reads an interaction log (and an optional items table) into a Dataset.
 
     Args:
         source: A ``.csv``, ``.tsv``/``.txt``/``.dat`` or ``.parquet`` path,
             or a pandas DataFrame.
-        columns: ``{"user", "item", "rating", "timestamp"}`` -> column name
-            (or ``"user=C,item=C"``); unmapped keys are detected.
+        columns: ``{"user", "item", "rating", "timestamp", "weight"}`` ->
+            column name (or ``"user=C,item=C"``); unmapped keys are detected,
+            a key mapped to ``"none"`` is absent (``rating="none"``: implicit).
         sep: Field separator of text files; detected when None.
         timestamp_unit: ``s``, ``ms`` or ``iso``; detected when None.
         rating_scale: (lowest, highest) rating; the data's range when None.
@@ -145,9 +167,15 @@ def read_interactions(
         item_columns: ``{"item", "title", "genres", "tags", "year"}`` -> column.
         list_sep: Separator of the list columns (genres, tags).
         name: Dataset name; the file's stem by default.
+        header: False when a text log has no header row.
+        names: Column names of a text log (``"a,b,c"`` or a list); without
+            them a headerless log's columns are named ``1``, ``2``, ...
+        item_header: ``header`` of the items table.
+        item_names: ``names`` of the items table.
 
     Returns:
-        The dataset; ``extra`` holds the column mapping and filter counts.
+        The dataset; ``extra`` holds the column mapping, filter counts and
+        ``notes``: one line for each thing the reader changed or ignored.
 
     Raises:
         DataError: Unreadable or invalid data, naming the file, line and value.
@@ -160,14 +188,17 @@ def read_interactions(
         check_choice("duplicates", duplicates, DUPLICATE_POLICIES)
     min_users = _check_min("min_user_interactions", min_user_interactions)
     min_items = _check_min("min_item_interactions", min_item_interactions)
-    table = _Table.open(source, sep)
+    notes: list[str] = []
+    table = _Table.open(source, sep, header, names)
     mapping = table.resolve(mapping, RATING_KEYS, required=("user", "item"), flag="--columns")
     table.load(mapping.values(), ids=(mapping["user"], mapping["item"]))
-    user_raw = table.ids(mapping["user"])
-    item_raw = table.ids(mapping["item"])
+    _check_detected_rating(table, mapping, columns, notes)
+    weights = _weights(table, mapping, columns, notes)
+    user_raw = table.ids(mapping["user"], notes)
+    item_raw = table.ids(mapping["item"], notes)
     item_table = None
     if items is not None:
-        item_table, item_mapping = _read_items_table(items, item_columns)
+        item_table, item_mapping = _read_items_table(items, item_columns, item_header, item_names)
     elif item_columns:
         raise ConfigError("--item-columns needs --items, the items table to read")
     user_vocab, users = _vocabulary(user_raw)
@@ -191,11 +222,13 @@ def read_interactions(
     frame = pd.DataFrame(
         {"user_id": users, "item_id": item_codes, "rating": ratings, "timestamp": times}
     )
+    if weights is not None:
+        frame["weight"] = weights
     policy = duplicates or ("count" if implicit else "last")
-    frame = _deduplicate(frame, policy, table, user_vocab, item_vocab)
+    frame = _deduplicate(frame, policy, table, user_vocab, item_vocab, notes)
     before = _counts(frame)
     frame = k_core(frame, min_users, min_items)
-    extra = {"columns": mapping, "duplicates": policy}
+    extra = {"columns": mapping, "duplicates": policy, "notes": notes}
     if min_users > 1 or min_items > 1:
         extra["k_core"] = {"before": before, "after": _counts(frame)}
     if item_table is not None:
@@ -218,7 +251,13 @@ def read_interactions(
     )
 
 
-def read_items(source, item_columns: str | dict | None = None, list_sep: str = "|"):
+def read_items(
+    source,
+    item_columns: str | dict | None = None,
+    list_sep: str = "|",
+    header: bool = True,
+    names: str | list[str] | None = None,
+):
     """An items table on its own, with its raw item IDs (for new items at export).
 
     Returns:
@@ -226,14 +265,14 @@ def read_items(source, item_columns: str | dict | None = None, list_sep: str = "
         items frame in the schema whose ``item_id`` are rows of that vocabulary
         (or the integers), and the column mapping used).
     """
-    table, mapping = _read_items_table(source, item_columns)
+    table, mapping = _read_items_table(source, item_columns, header, names)
     vocab, codes = _vocabulary(table.ids(mapping["item"]))
     return vocab, _items_frame(table, mapping, codes, list_sep), mapping
 
 
-def _read_items_table(source, item_columns) -> tuple[_Table, dict]:
+def _read_items_table(source, item_columns, header=True, names=None) -> tuple[_Table, dict]:
     """An items table's mapped columns (all as text) and the mapping."""
-    table = _Table.open(source, sep=None)
+    table = _Table.open(source, None, header, names)
     mapping = table.resolve(
         parse_mapping(item_columns, ITEM_KEYS, "--item-columns"),
         ITEM_KEYS,
@@ -250,6 +289,60 @@ def _check_min(name: str, value) -> int:
     return int(value)
 
 
+def _check_detected_rating(table: _Table, mapping: dict, columns, notes: list[str]) -> None:
+    """Drops a *detected* rating column whose values do not look like a rating scale.
+
+    A rating scale is a small set of values (at most ``_MAX_RATING_LEVELS``)
+    within [-10, 10], such as 1-5 stars in halves or 1-10.
+    """
+    column = mapping.get("rating")
+    if column is None or "rating" in parse_mapping(columns):
+        return
+    values = _as_numbers(table.table.column(column).combine_chunks())
+    if values is None:  # text in a rating column: read as a rating, the bad value named
+        return
+    levels = np.sort(pd.unique(values[np.isfinite(values)]))
+    if len(levels) <= _MAX_RATING_LEVELS and (not len(levels) or np.abs(levels).max() <= 10):
+        return
+    shown = f"{len(levels):,} distinct values from {levels[0]:g} to {levels[-1]:g}"
+    del mapping["rating"]
+    notes.append(
+        f"column {column!r} is not read as a rating: it has {shown}, not a rating scale; "
+        f"the data is implicit feedback (map it with --columns rating={column} or "
+        f"weight={column})"
+    )
+
+
+def _weights(table: _Table, mapping: dict, columns, notes: list[str]) -> np.ndarray | None:
+    """The strength column (counts, hours, quantities) as float32, or None.
+
+    A detected column that is not a non-negative number is left out with a
+    note; a mapped one is an error.
+    """
+    column = mapping.get("weight")
+    if column is None:
+        return None
+    mapped = "weight" in parse_mapping(columns)
+    values = _as_numbers(table.table.column(column).combine_chunks())
+    if values is None and mapped:
+        table.numbers(column, "weight")  # raises, naming the first non-number
+    bad = None if values is None else np.flatnonzero(~(values >= 0))
+    if values is not None and not len(bad):
+        return values.astype(np.float32)
+    if mapped:
+        row = int(bad[0])
+        raise DataError(
+            f"{table.where(row)}: weight column {column!r} has {values[row]:g}; a weight is "
+            "a non-negative strength (count, hours, quantity): fix or drop those rows"
+        )
+    del mapping["weight"]
+    notes.append(
+        f"column {column!r} is not read as a weight: it is not a non-negative number on "
+        f"every row (map another with --columns weight=COLUMN)"
+    )
+    return None
+
+
 class _Table:
     """A table's columns (pyarrow), read once the wanted ones are known, and where
     each data row came from."""
@@ -261,12 +354,25 @@ class _Table:
         self._read = read  # (columns, id columns) -> pyarrow Table
         self.first_line = first_line  # line of data row 0 in a text file; None: no lines
         self.table = None
+        self.header_is_data = False  # the header row of a text file looks like data
 
     @classmethod
-    def open(cls, source, sep: str | None) -> _Table:
-        """Reads the column names (the header of a text file)."""
+    def open(cls, source, sep: str | None, header: bool = True, names=None) -> _Table:
+        """Reads the column names (the header of a text file, or ``names``)."""
         import pyarrow as pa
 
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",")]
+        is_text = not isinstance(source, pd.DataFrame) and Path(source).suffix.lower() not in (
+            ".parquet",
+            ".pq",
+        )
+        if (not header or names) and not is_text:
+            raise ConfigError(
+                "--no-header and --names apply to text files (.csv, .tsv, ...); "
+                f"{'the DataFrame' if isinstance(source, pd.DataFrame) else source} has "
+                "column names already"
+            )
         if isinstance(source, pd.DataFrame):
             if source.empty:
                 raise DataError("the DataFrame is empty; expected interaction rows")
@@ -286,9 +392,19 @@ class _Table:
             table = _read_parquet(path)
             return cls(str(path), path.stem, table.column_names,
                        lambda columns, ids: table.select(list(columns)), None)  # fmt: skip
-        header, sep = _read_header(path, sep)
-        return cls(str(path), path.stem, header,
-                   lambda columns, ids: _read_text(path, sep, header, columns, ids), 2)  # fmt: skip
+        first, sep = _read_header(path, sep)
+        if names and len(names) != len(first):
+            raise ConfigError(
+                f"--names gives {len(names)} names ({','.join(names)}), but {path} has "
+                f"{len(first)} fields per line"
+            )
+        columns = names or (first if header else [str(i + 1) for i in range(len(first))])
+        skip = 1 if header else 0
+        table = cls(str(path), path.stem, columns,
+                    lambda wanted, ids: _read_text(path, sep, columns, wanted, ids, skip),
+                    1 + skip)  # fmt: skip
+        table.header_is_data = header and not names and _looks_like_data(first)
+        return table
 
     def load(self, columns, ids) -> None:
         """Reads ``columns``; ``ids`` as text, so that "042" stays "042"."""
@@ -300,16 +416,24 @@ class _Table:
         return f"{self.source}, line {row + self.first_line}"
 
     def resolve(self, mapping: dict, keys, required, flag: str) -> dict:
-        """The column of each key: mapped ones checked, the others detected."""
+        """The column of each key: mapped ones checked, the others detected; keys
+        mapped to None are left out."""
         names = self.names
+        hint = (
+            "; the first row looks like data, not column names: use --no-header (and --names)"
+            if self.header_is_data
+            else ""
+        )
         for key, column in mapping.items():
-            if column not in names:
+            if column is None and key in required:
+                raise ConfigError(f"{flag} {key}=none: a {key} column is required")
+            if column is not None and column not in names:
                 raise DataError(
                     f"{self.source}: column {column!r} ({flag} {key}={column}) is not in the "
-                    f"file; it has: {', '.join(names)}"
+                    f"file; it has: {', '.join(names)}{hint}"
                 )
         normal = {_normal(n): n for n in reversed(names)}
-        taken = set(mapping.values())
+        taken = set(mapping.values()) - {None}
         resolved = dict(mapping)
         for key in keys:
             if key in resolved:
@@ -319,15 +443,18 @@ class _Table:
                 resolved[key] = found
                 taken.add(found)
             elif key in required:
+                example = "user=customer,item=sku" if "user" in keys else "item=sku,title=name"
                 raise DataError(
                     f"{self.source}: no {key} column found; tried {', '.join(ALIASES[key][:8])}, "
-                    f"...; the file has: {', '.join(names)}. Map it with {flag} "
-                    f"{key}=COLUMN (e.g. {flag} user=customer,item=sku)"
+                    f"...; the file has: {', '.join(names)}{hint}. Map it with {flag} "
+                    f"{key}=COLUMN (e.g. {flag} {example})"
                 )
-        return {key: resolved[key] for key in keys if key in resolved}
+        return {key: resolved[key] for key in keys if resolved.get(key) is not None}
 
-    def ids(self, column: str):
-        """A column as trimmed strings (integers as their text); missing values refused."""
+    def ids(self, column: str, notes: list[str] | None = None):
+        """A column as strings exactly as written (integers as their text); missing
+        values refused. IDs with surrounding spaces are kept as they are, and
+        counted in ``notes``."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -336,8 +463,18 @@ class _Table:
             whole = pc.equal(pc.floor(values), values)
             if pc.all(pc.or_kleene(whole, pc.is_null(values))).as_py():
                 values = pc.cast(values, pa.int64())
-        text = pc.utf8_trim_whitespace(pc.cast(values, pa.string()))
-        missing = _empty(text)
+        text = pc.cast(values, pa.string())
+        if notes is not None:
+            padded = pc.not_equal(pc.utf8_trim_whitespace(text), text)
+            n_padded = pc.sum(pc.cast(padded, pa.int64())).as_py() or 0
+            if n_padded:
+                distinct = len(pc.unique(pc.filter(text, padded)))
+                notes.append(
+                    f"column {column!r}: {n_padded:,} rows ({distinct:,} distinct IDs) have "
+                    "leading or trailing spaces; IDs are kept exactly as written, so 'a ' and "
+                    "'a' are different IDs"
+                )
+        missing = _empty(pc.utf8_trim_whitespace(text))
         if missing.any():
             row = int(np.flatnonzero(missing)[0])
             raise DataError(
@@ -475,14 +612,14 @@ def _read_header(path: Path, sep: str | None) -> tuple[list[str], str]:
     return [h.strip() for h in header], sep
 
 
-def _read_text(path: Path, sep: str, header: list[str], columns, ids):
+def _read_text(path: Path, sep: str, header: list[str], columns, ids, skip_rows: int):
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=skip_rows),
             parse_options=pacsv.ParseOptions(delimiter=sep),
             convert_options=pacsv.ConvertOptions(
                 include_columns=list(columns),
@@ -496,8 +633,18 @@ def _read_text(path: Path, sep: str, header: list[str], columns, ids):
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     if table.num_rows == 0:
-        raise DataError(f"{path}: the file has a header but no rows")
+        raise DataError(
+            f"{path}: the file has a header but no rows"
+            if skip_rows
+            else f"{path}: the file has no rows"
+        )
     return table
+
+
+def _looks_like_data(header: list[str]) -> bool:
+    """True when a header row holds a number: the file probably has no header."""
+    numbers = pd.to_numeric(pd.Series(header), errors="coerce")
+    return bool(numbers.notna().any())
 
 
 def _detect_separator(head: list[str], path: Path) -> str:
@@ -574,8 +721,18 @@ def _rating_scale(ratings, rating_scale, source: str, implicit: bool) -> tuple[f
     return (low, high)
 
 
-def _deduplicate(frame: pd.DataFrame, policy: str, table: _Table, user_vocab, item_vocab):
-    """Applies the duplicates policy; rows keep their file order."""
+_KEPT = {
+    "last": "kept the last of each",
+    "first": "kept the first of each",
+    "mean": "kept one row each with the mean rating",
+    "count": "kept one row each, weighted by its number of rows",
+}
+
+
+def _deduplicate(
+    frame: pd.DataFrame, policy: str, table: _Table, user_vocab, item_vocab, notes: list[str]
+):
+    """Applies the duplicates policy (rows keep their file order); says what it did."""
     users = frame["user_id"].to_numpy()
     items = frame["item_id"].to_numpy()
     keys = users.astype(np.int64) * (int(items.max()) + 1) + items
@@ -601,8 +758,16 @@ def _deduplicate(frame: pd.DataFrame, policy: str, table: _Table, user_vocab, it
     if policy == "mean":
         sums = np.add.reduceat(frame["rating"].to_numpy(np.float64)[order], starts)
         out["rating"] = (sums / (ends - starts)).astype(np.float32)
-    if policy == "count":
+    kept = _KEPT[policy]
+    if policy == "count" and "weight" in frame:
+        sums = np.add.reduceat(frame["weight"].to_numpy(np.float64)[order], starts)
+        out["weight"] = sums.astype(np.float32)
+        kept = "kept one row each, its weight the sum of theirs"
+    elif policy == "count":
         out["weight"] = (ends - starts).astype(np.float32)
+    notes.append(
+        f"{int(repeated.sum()):,} repeated (user, item) rows: {kept} (--duplicates {policy})"
+    )
     return out.sort_index(kind="stable")
 
 

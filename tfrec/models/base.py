@@ -50,12 +50,21 @@ _SCORE_BATCH = 1024
 class ModelConfig:
     """Base of the typed per-model configs; round-trips through JSON.
 
-    ``tuning_grid`` is the small grid ``tfrec benchmark --tune`` searches on
-    validation (option -> values, each list holding the default); empty:
-    the defaults are kept.
+    ``tuning_grid`` (option -> values, each list holding the default) and
+    ``tuning_ranges`` (option -> :class:`tfrec.tuning.space.Range`, an
+    interval holding the default) make up :meth:`search_space`, what
+    ``--tune``, ``--model auto`` and ``tfrec benchmark --tune`` search on
+    validation; both empty: the defaults are kept.
     """
 
     tuning_grid: ClassVar[dict[str, list]] = {}
+    tuning_ranges: ClassVar[dict] = {}
+
+    @classmethod
+    def search_space(cls) -> dict:
+        """Option -> choices (a list, from ``tuning_grid``) or a ``Range``
+        (from ``tuning_ranges``, which wins for an option in both)."""
+        return {**{k: list(v) for k, v in cls.tuning_grid.items()}, **cls.tuning_ranges}
 
     def __post_init__(self):
         self.validate()
@@ -102,6 +111,10 @@ class Interactions:
         ratings: Per-rating values (float32).
         timestamps: Per-rating timestamps.
         matrix: (n_users, n_items) CSR matrix of the ratings.
+        weights: Per-rating strengths (float32; play counts, hours, the
+            number of repeats) from the frame's ``weight`` column, or None
+            when it has none; :func:`tfrec.models.weighting.confidence` turns
+            them into confidences.
     """
 
     user_ids: np.ndarray
@@ -111,6 +124,7 @@ class Interactions:
     ratings: np.ndarray
     timestamps: np.ndarray
     matrix: sp.csr_matrix
+    weights: np.ndarray | None = None
 
     @classmethod
     def from_ratings(cls, ratings: pd.DataFrame) -> Interactions:
@@ -127,6 +141,7 @@ class Interactions:
             values,
             ratings["timestamp"].to_numpy(),
             matrix,
+            ratings["weight"].to_numpy(np.float32) if "weight" in ratings else None,
         )
 
 
