@@ -1,0 +1,147 @@
+"""What several commands share: the data options, ``--set`` parsing, output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from tfrec.errors import ConfigError
+
+
+def finish(p: argparse.ArgumentParser, handler, *, tensorflow: bool = False) -> None:
+    """Makes ``p`` a runnable command: its handler, ``--verbose``, and whether
+    TensorFlow is imported (quietly) before the handler runs."""
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's start-up and C++ log lines (hidden by default)",
+    )
+    p.set_defaults(handler=handler, tensorflow=tensorflow)
+
+
+def add_data_options(p: argparse.ArgumentParser) -> None:
+    """--dataset, --data-dir and the options that read the user's own files."""
+    from tfrec.data.registry import dataset_names
+
+    p.add_argument(
+        "--dataset",
+        default="synthetic",
+        metavar="NAME|FILE",
+        help=f"one of: {', '.join(dataset_names())} (default: synthetic), or your own "
+        ".csv/.tsv/.parquet interaction log",
+    )
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding <dataset>/ as unzipped")
+    g = p.add_argument_group("your own data (--dataset FILE)")
+    g.add_argument(
+        "--columns",
+        metavar="user=C,item=C[,rating=C][,timestamp=C]",
+        help="the file's columns (default: detected from common names)",
+    )
+    g.add_argument("--sep", help="field separator of a text file (default: detected)")
+    g.add_argument(
+        "--timestamp-unit", choices=("s", "ms", "iso"), help="time unit (default: detected)"
+    )
+    g.add_argument("--rating-scale", metavar="LO,HI", help="rating scale (default: the data's)")
+    g.add_argument(
+        "--duplicates",
+        choices=("last", "first", "mean", "count", "error"),
+        help="repeated (user, item) rows (default: last with ratings, count without)",
+    )
+    g.add_argument("--items", metavar="FILE", help="items table (.csv/.tsv/.parquet)")
+    g.add_argument(
+        "--item-columns",
+        metavar="item=C[,title=C][,genres=C][,tags=C][,year=C]",
+        help="the items table's columns (default: detected)",
+    )
+    g.add_argument("--list-sep", default="|", help="separator of genres and tags (default |)")
+    g.add_argument("--min-user-interactions", type=int, default=1, metavar="N")
+    g.add_argument("--min-item-interactions", type=int, default=1, metavar="N")
+
+
+def data_options(args) -> dict:
+    """The load_dataset options of ``add_data_options``'s flags (set ones only)."""
+    options = {
+        "columns": args.columns,
+        "sep": args.sep,
+        "timestamp_unit": args.timestamp_unit,
+        "rating_scale": _scale(args.rating_scale),
+        "duplicates": args.duplicates,
+        "items": args.items,
+        "item_columns": args.item_columns,
+    }
+    options = {key: value for key, value in options.items() if value is not None}
+    if args.list_sep != "|":
+        options["list_sep"] = args.list_sep
+    for key in ("min_user_interactions", "min_item_interactions"):
+        if getattr(args, key) != 1:
+            options[key] = getattr(args, key)
+    return options
+
+
+def _scale(text: str | None):
+    if text is None:
+        return None
+    try:
+        low, high = (float(x) for x in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--rating-scale takes LO,HI, e.g. 1,5; got {text!r}") from None
+    return (low, high)
+
+
+def load_data(args):
+    """The dataset of --dataset and its options; says which columns were detected."""
+    from tfrec.data import load_dataset
+
+    dataset = load_dataset(
+        args.dataset,
+        args.data_dir,
+        download=getattr(args, "download", False),
+        **data_options(args),
+    )
+    mapping = dataset.extra.get("columns")
+    if mapping and not args.columns and not getattr(args, "quiet", False):
+        used = ",".join(f"{key}={column}" for key, column in mapping.items())
+        print(f"columns: {used} (detected; set them with --columns)", file=sys.stderr)
+    return dataset
+
+
+def parse_options(pairs: list[str]) -> dict:
+    """``["epochs=5", "encoder=gru"]`` -> ``{"epochs": 5, "encoder": "gru"}``.
+
+    Values are read as JSON, else kept as strings.
+    """
+    options = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set takes KEY=VALUE; got {pair!r}")
+        try:
+            options[key] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key] = text
+    return options
+
+
+def parse_model_options(pairs: list[str]) -> dict[str, dict]:
+    """``["dnn.epochs=5"]`` -> ``{"dnn": {"epochs": 5}}`` (values as in :func:`parse_options`)."""
+    configs: dict[str, dict] = {}
+    for pair in pairs:
+        model, dot, option = pair.partition(".")
+        if not dot or not model or "=" not in option:
+            raise ConfigError(f"--set takes MODEL.KEY=VALUE; got {pair!r}")
+        configs.setdefault(model, {}).update(parse_options([option]))
+    return configs
+
+
+def print_rows(rows: list[dict], as_json: bool, heading: str) -> None:
+    """Ranked items as JSON, or as a heading and one numbered line per item."""
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(heading)
+    for rank, row in enumerate(rows, 1):
+        line = f"{rank:>3}. {row['title']}  [{row['item_id']}]  score {row['score']:.4f}"
+        if "reason" in row:
+            line += f"  - {row['reason']}"
+        print(line)
