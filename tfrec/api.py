@@ -32,6 +32,7 @@ from tfrec.models import load_model as _load_saved_model
 from tfrec.models.options import TrainingOptions
 from tfrec.projector import write_model_projector
 from tfrec.splits import Split, split
+from tfrec.tuning import in_train as tuning
 from tfrec.version import __version__
 
 __all__ = [
@@ -83,11 +84,17 @@ def train(
     strategy: str = "default",
     resume: bool = False,
     data_options: dict | None = None,
+    tune: bool = False,
+    tune_budget: str | float | None = None,
+    tune_metric: str | None = None,
 ) -> TrainResult:
     """Loads data, splits, fits, evaluates on test, writes a run and exports it.
 
     Args:
-        model: A model name (see ``tfrec.models.model_names()``) or an unfitted model.
+        model: A model name (see ``tfrec.models.model_names()``), an unfitted
+            model, or ``"auto"``: every candidate model that fits the data,
+            fitted with its defaults, then tuned within ``tune_budget``; the
+            best on validation is kept (see :mod:`tfrec.tuning.auto`).
         dataset: A dataset name, an interaction file (``.csv``, ``.tsv``,
             ``.parquet``), a pandas DataFrame, or a loaded :class:`Dataset`.
         split: A split method name or a :class:`Split`; ``"none"`` fits on all
@@ -121,6 +128,14 @@ def train(
         data_options: Options of :func:`load_dataset` for a file or a
             DataFrame (``columns``, ``items``, ``duplicates``, ...) and the
             k-core thresholds.
+        tune: Search the model's options on validation (Optuna, TPE seeded
+            with ``seed``; :mod:`tfrec.tuning.search`) and keep the best
+            trial's fitted model; ``metrics.json`` records the search under
+            ``tuning``, and ``config.json`` holds the chosen values.
+        tune_budget: Time for ``tune`` or ``model="auto"``: seconds, or text
+            such as ``"90s"``, ``"10m"``, ``"1h"`` (default 10m; 15m for auto).
+        tune_metric: Validation metric of the search (default NDCG@k, or
+            RMSE for a rating model on rating data).
 
     Returns:
         A :class:`TrainResult`.
@@ -131,7 +146,10 @@ def train(
     run_dir = Path(out) if out else None
     if resume and run_dir is None:
         raise ConfigError("resume needs out, the run directory to continue; got out=None")
-    check_strategy(strategy, model_class(model) if isinstance(model, str) else type(model))
+    auto = isinstance(model, str) and model == "auto"
+    budget = tuning.budget_seconds(auto, tune, tune_budget, resume=resume, strategy=strategy)
+    if not auto:
+        check_strategy(strategy, model_class(model) if isinstance(model, str) else type(model))
     serve_if_server_task(strategy)  # a parameter-server worker or ps task never returns
     chief = strategy in ("default", "mirrored") or cluster_task().is_chief
     occupied = run_dir is not None and run_dir.exists()
@@ -143,25 +161,25 @@ def train(
     if not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset, data_dir, download=download, **(data_options or {}))
     parts = split if isinstance(split, Split) else _split_dataset(dataset, split, seed=seed)
-    if isinstance(model, str):
+    if isinstance(model, str) and not auto:
         options = dict(config or {})
         if "seed" in model_class(model).Config.__dataclass_fields__:
             options.setdefault("seed", seed)
         model = get_model(model, options)
-    if model.needs_ratings() and parts.dataset.implicit:
+    if not auto and model.needs_ratings() and parts.dataset.implicit:
         ranking = [name for name in model_names() if not model_class(name).needs_ratings()]
         raise ConfigError(
             f"{model.name} predicts ratings, and {parts.dataset.name!r} has no rating column "
             f"(implicit feedback); use a ranking model: {', '.join(ranking)}"
         )
-    if parts.cold_items is not None and not model.serves_new_items:
+    if not auto and parts.cold_items is not None and not model.serves_new_items:
         serving = [name for name in model_names() if model_class(name).serves_new_items]
         raise ConfigError(
             f"{model.name} cannot score items absent from training, as split 'cold-items' "
             f"asks; models that can: {', '.join(serving) or 'none installed'}"
         )
     checkpoints = None
-    if run_dir is not None and model.trains_by_epochs:
+    if run_dir is not None and budget is None and model.trains_by_epochs:
         identity = {
             "model": model.name,
             "config": model.config.to_dict(),
@@ -189,7 +207,13 @@ def train(
             model.fit(parts, options)
 
         chosen = resume_.saved_refit_options(checkpoints) if refit else None
-        if chosen is None:
+        searched = {}
+        if budget is not None:
+            trials = TrainingOptions(strategy=tf_strategy)
+            model, searched = tuning.search(
+                model, parts, budget, config, seed=seed, k=k, metric=tune_metric, options=trials
+            )
+        elif chosen is None:
             fit(model, parts, "train")
         fit_on = parts
         if refit:
@@ -213,6 +237,7 @@ def train(
             "seed": seed,
             "k": k,
             **{f"n_{name}": n for name, n in parts.sizes().items()},
+            **searched,
         }
         if parts.method != "none":
             started = time.perf_counter()
