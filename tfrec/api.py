@@ -167,13 +167,17 @@ def train(
             options.setdefault("seed", seed)
         model = get_model(model, options)
     if not auto and model.needs_ratings() and parts.dataset.implicit:
-        ranking = [name for name in model_names() if not model_class(name).needs_ratings()]
+        ranking = [
+            name for name in model_names(installed=True) if not model_class(name).needs_ratings()
+        ]
         raise ConfigError(
             f"{model.name} predicts ratings, and {parts.dataset.name!r} has no rating column "
             f"(implicit feedback); use a ranking model: {', '.join(ranking)}"
         )
     if not auto and parts.cold_items is not None and not model.serves_new_items:
-        serving = [name for name in model_names() if model_class(name).serves_new_items]
+        serving = [
+            name for name in model_names(installed=True) if model_class(name).serves_new_items
+        ]
         raise ConfigError(
             f"{model.name} cannot score items absent from training, as split 'cold-items' "
             f"asks; models that can: {', '.join(serving) or 'none installed'}"

@@ -49,13 +49,19 @@ _PEERS = {
 INSTALL_HINT = 'pip install "tfrec[peers]"'
 
 
-def model_names(peers: bool = True) -> list[str]:
+def model_names(peers: bool = True, installed: bool = False) -> list[str]:
     """Names accepted by :func:`get_model` and ``tfrec train --model``.
 
     Args:
         peers: Include the peer libraries' models, installed or not.
+        installed: Only the models whose library is installed: the names a
+            message may suggest, or a listing may load with :func:`model_class`.
     """
-    return [name for name in _MODELS if peers or name not in _PEERS]
+    return [
+        name
+        for name in _MODELS
+        if (peers or name not in _PEERS) and (not installed or is_available(name))
+    ]
 
 
 def peer_names() -> list[str]:
@@ -85,7 +91,12 @@ def available_peers() -> tuple[list[str], str | None]:
 def model_class(name: str) -> type[Recommender]:
     """The Recommender class registered under ``name``."""
     if name not in _MODELS:
-        raise ConfigError(f"unknown model {name!r}; accepted: {', '.join(_MODELS)}")
+        missing = [peer for peer in _PEERS if not is_available(peer)]
+        after_install = f" (after {INSTALL_HINT}, also: {', '.join(missing)})" if missing else ""
+        raise ConfigError(
+            f"unknown model {name!r}; accepted: {', '.join(model_names(installed=True))}"
+            + after_install
+        )
     if not is_available(name):
         raise ConfigError(
             f"model {name!r} needs {_PEERS[name][1]}, which is not installed; {INSTALL_HINT}"
