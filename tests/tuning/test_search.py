@@ -67,15 +67,17 @@ def test_train_tune_scores_test_once_and_writes_the_choice(peek, groups, tmp_pat
 
     monkeypatch.setattr(tfrec.api, "evaluate", spy(tfrec.api.evaluate))
     monkeypatch.setattr(tfrec.tuning.search, "evaluate", spy(tfrec.tuning.search.evaluate))
-    result = tfrec.train(peek, groups.dataset, groups, out=tmp_path / "run", tune=True, tune_budget="1m")
+    result = tfrec.train(
+        peek, groups.dataset, groups, out=tmp_path / "run", config={"blur": 0.0}, tune=True
+    )
     tuning = result.metrics["tuning"]
     assert parts.count("test") == 1 and parts[-1] == "test"
-    assert parts.count("validation") == tuning["n_trials"] > 1
+    assert parts.count("validation") == tuning["n_trials"] == 2  # peek False, True
     config = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
     assert config["peek"] is True and config["peek"] == tuning["chosen"]["peek"]
     written = json.loads((tmp_path / "run" / "metrics.json").read_text())["tuning"]
     assert written["best_validation"] == max(t["score"] for t in written["trials"])
-    assert written["budget_seconds"] == 60.0
+    assert written["budget_seconds"] == 600.0 and written["fixed"]["blur"] == 0.0
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("10m", 600), ("1h", 3600), (45, 45)])
