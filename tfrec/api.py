@@ -215,7 +215,15 @@ def train(
         if budget is not None:
             trials = TrainingOptions(strategy=tf_strategy)
             model, searched = tuning.search(
-                model, parts, budget, config, seed=seed, k=k, metric=tune_metric, options=trials
+                model,
+                parts,
+                budget,
+                config,
+                verbose=verbose,
+                seed=seed,
+                k=k,
+                metric=tune_metric,
+                options=trials,
             )
         elif chosen is None:
             fit(model, parts, "train")

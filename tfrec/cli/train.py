@@ -39,7 +39,28 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     from tfrec.models import model_names
 
     p.add_argument(
-        "--model", required=True, metavar="NAME", help=f"one of: {', '.join(model_names())}"
+        "--model",
+        required=True,
+        metavar="NAME",
+        help=f"one of: {', '.join(model_names())}; or auto: every model that fits the data, "
+        "defaults first, tuned within --tune-budget (default 15m), the best on validation kept",
+    )
+    p.add_argument(
+        "--tune",
+        action="store_true",
+        help="search the model's options on validation (Optuna TPE) within --tune-budget; "
+        "the best setting is kept and scored once on test",
+    )
+    p.add_argument(
+        "--tune-budget",
+        metavar="DURATION",
+        help="time for --tune (default 10m) or --model auto (default 15m), e.g. 90s, 10m, 1h",
+    )
+    p.add_argument(
+        "--tune-metric",
+        metavar="METRIC",
+        help="validation metric of the search (default ndcg@K; rmse for a rating model on "
+        "rating data)",
     )
     p.add_argument(
         "--set",
@@ -114,13 +135,29 @@ def run(args) -> int:
         strategy=args.strategy,
         resume=args.resume,
         data_options=data_options(args),
+        tune=args.tune,
+        tune_budget=args.tune_budget,
+        tune_metric=args.tune_metric,
     )
     if result.run_dir is None:  # a multi-worker peer
         return 0
     if not args.quiet:
         _print_metrics(result.metrics, args.k)
+        _print_search(result.metrics)
         print(f"wrote {result.run_dir}/ (metrics.json, config.json, model/)")
     return 0
+
+
+def _print_search(m: dict) -> None:
+    """What the search chose, and why (``--tune``, ``--model auto``)."""
+    if "auto" in m:
+        print(f"  {m['auto']['reason']}")
+    if "tuning" in m:
+        t = m["tuning"]
+        print(
+            f"  tuned: {t['chosen'] or 'the defaults'} ({t['metric']} {t['best_validation']:.4f}, "
+            f"trial {t['best_trial']} of {t['n_trials']}, {t['seconds']:.0f} s)"
+        )
 
 
 def _print_metrics(m: dict, k: int) -> None:

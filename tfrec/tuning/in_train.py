@@ -38,6 +38,8 @@ def search(
     parts,
     budget: float,
     config: dict | None,
+    *,
+    verbose: bool = True,
     **search_options,
 ) -> tuple[Recommender, dict]:
     """Runs the search and returns the chosen fitted model and what
@@ -50,6 +52,7 @@ def search(
         parts: The split; it needs a validation part.
         budget: Seconds.
         config: The options the user gave (refused for auto).
+        verbose: Print a line per trial (on stderr).
         **search_options: ``seed``, ``k``, ``metric``, ``options`` (see
             :class:`~tfrec.tuning.search.Search`).
     """
@@ -61,6 +64,8 @@ def search(
             f"tuning scores settings on validation, and split {parts.method!r} has none; "
             "use a split with validation (temporal, random, leave-one-out)"
         )
+    if not verbose:
+        search_options["say"] = _silent
     if isinstance(model, str):  # "auto"
         if config:
             raise ConfigError(
@@ -82,3 +87,7 @@ def search(
         **search_options,
     )
     return done.best_model, {"tuning": done.to_dict(budget)}
+
+
+def _silent(line: str) -> None:
+    """Drops a progress line (``verbose=False``)."""
