@@ -166,9 +166,13 @@ def test_bad_input_is_one_line(capsys, argv, message):
     assert err.startswith("tfrec: error: ") and message in err and err.count("\n") == 1
 
 
-def test_unknown_user(svd_run, capsys):
-    code, _, err = _run(capsys, "recommend", "--model-dir", str(svd_run), "--user-id", "99999")
-    assert code == 2 and "unknown user id 99999" in err
+def test_unknown_user_gets_popular_items_and_a_non_integer_id_is_refused(svd_run, capsys):
+    code, out, err = _run(capsys, "recommend", "--model-dir", str(svd_run), "--user-id", "99999")
+    assert code == 0 and len(out.splitlines()) == 11
+    note = f"user 99999 is not in the training data of {svd_run}: the most popular items"
+    assert err == f"note: {note}\n"
+    code, _, err = _run(capsys, "recommend", "--model-dir", str(svd_run), "--user-id", "abc")
+    assert code == 2 and "user id 'abc' is not an integer, and this run's user IDs are" in err
 
 
 @pytest.mark.parametrize("writer, name", [(write_100k, "ml-100k"), (write_1m, "ml-1m")])

@@ -141,7 +141,8 @@ def print_rows(rows: list[dict], as_json: bool, heading: str) -> None:
         return
     print(heading)
     for rank, row in enumerate(rows, 1):
-        line = f"{rank:>3}. {row['title']}  [{row['item_id']}]  score {row['score']:.4f}"
+        score = "-" if row["score"] is None else f"{row['score']:.4f}"
+        line = f"{rank:>3}. {row['title']}  [{row['item_id']}]  score {score}"
         if "reason" in row:
             line += f"  - {row['reason']}"
         print(line)

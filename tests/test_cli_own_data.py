@@ -1,0 +1,110 @@
+"""The CLI on a user's own files: reasons, unknown IDs, export names, reading flags."""
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tfrec.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _write_log(folder, ratings: bool):
+    """12 users x 10 string-ID items in two taste groups, and an items table that
+    also lists two items no one chose (``s98``, ``s99``)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for user in range(12):
+        group = user % 2
+        for item in rng.choice(5, size=4, replace=False) + 5 * group:
+            rows.append((f"c{user}", f"s{item}", float(rng.integers(3, 6)), 1000 + len(rows)))
+    log = pd.DataFrame(rows, columns=["customer", "sku", "stars", "ts"])
+    if not ratings:
+        log = log.drop(columns="stars")
+    log.to_csv(folder / "shop.csv", index=False)
+    titles = [f"s{i}" for i in (*range(10), 98, 99)]
+    items = pd.DataFrame({"sku": titles, "name": [f"Product {t}" for t in titles]})
+    items.to_csv(folder / "products.csv", index=False)
+    return folder / "shop.csv", folder / "products.csv"
+
+
+@pytest.fixture(scope="module", params=["implicit", "ratings"])
+def own_runs(request, tmp_path_factory):
+    """itemknn and popularity runs on an own log whose items table has unused items."""
+    folder = tmp_path_factory.mktemp(request.param)
+    log, items = _write_log(folder, ratings=request.param == "ratings")
+    columns = "user=customer,item=sku,timestamp=ts"
+    columns += ",rating=stars" if request.param == "ratings" else ""
+    runs = {}
+    for model in ("itemknn", "popularity"):
+        runs[model] = folder / model
+        argv = ["train", "--model", model, "--dataset", str(log), "--columns", columns]
+        argv += ["--items", str(items), "--item-columns", "item=sku,title=name"]
+        argv += ["--split", "random", "--no-export", "--quiet", "--out", str(runs[model])]
+        assert main(argv) == 0
+    return request.param, runs
+
+
+@pytest.mark.parametrize("model", ["itemknn", "popularity"])
+def test_explain_on_own_data_with_items_absent_from_training(own_runs, model, capsys):
+    kind, runs = own_runs
+    stats = pd.read_csv(runs[model] / "items.csv").set_index("item_id")
+    assert stats.loc[["s98", "s99"], "mean_rating"].isna().all()  # blank cells
+    argv = ["recommend", "--model-dir", str(runs[model]), "--user-id", "c0", "-k", "6"]
+    code, out, err = _run(capsys, *argv, "--explain", "--json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert len(rows) == 6
+    for row in rows:
+        reason, info = row["reason"], stats.loc[row["item_id"]]
+        liked = re.fullmatch(r"because you (chose|rated) Product (s\d+)( highly \(\d\))?", reason)
+        if liked:  # a neighbour c0 chose in training: c0 is in the group of s0-s4
+            assert model == "itemknn" and liked[2] in {f"s{i}" for i in range(5)}
+            assert (liked[1] == "chose") == (kind == "implicit")
+        elif kind == "implicit":
+            assert reason == f"{info.n_ratings} interactions in training"
+        else:
+            assert reason == f"rated {info.n_ratings} times, average {info.mean_rating:.2f}"
+    if kind == "implicit" and model == "itemknn":
+        assert any(row["reason"].startswith("because you chose") for row in rows)
+    code, out, _ = _run(capsys, *argv[:-2], "-k", "3", "--explain")  # the text form too
+    assert code == 0 and out.count(" - ") == 3
+
+
+def test_unknown_user_gets_the_most_popular_items_with_a_note(own_runs, capsys):
+    _, runs = own_runs
+    run = str(runs["itemknn"])
+    code, out, err = _run(capsys, "recommend", "--model-dir", run, "--user-id", "nobody", "--json")
+    assert code == 0
+    note = f"user 'nobody' is not in the training data of {run}: the most popular items"
+    assert err == f"note: {note}\n"
+    rows = json.loads(out)
+    train = pd.read_csv(runs["popularity"] / "items.csv").set_index("item_id")["n_ratings"]
+    counts = sorted(train, reverse=True)[: len(rows)]
+    assert [train[row["item_id"]] for row in rows] == counts  # most chosen first
+    assert all(row["note"] == note for row in rows)
+    code, out, _ = _run(capsys, "recommend", "--model-dir", run, "--user-id", "c0", "--json")
+    assert code == 0 and "note" not in json.loads(out)[0]
+
+
+def test_unknown_item_gets_the_most_popular_items_without_scores(own_runs, capsys):
+    _, runs = own_runs
+    run = str(runs["itemknn"])
+    code, out, err = _run(capsys, "similar", "--model-dir", run, "--item-id", "s98", "--json")
+    rows = json.loads(out)
+    assert code == 0 and err.startswith("note: item 's98' is not in the training data of")
+    assert all(row["score"] is None and "note" in row for row in rows)
+    code, out, _ = _run(capsys, "similar", "--model-dir", run, "--item-id", "s98")
+    assert code == 0 and out.splitlines()[1].endswith("score -")
