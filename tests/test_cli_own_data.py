@@ -108,3 +108,46 @@ def test_unknown_item_gets_the_most_popular_items_without_scores(own_runs, capsy
     assert all(row["score"] is None and "note" in row for row in rows)
     code, out, _ = _run(capsys, "similar", "--model-dir", run, "--item-id", "s98")
     assert code == 0 and out.splitlines()[1].endswith("score -")
+
+
+def _info(capsys, *argv):
+    code, out, err = _run(capsys, "data", "info", *argv, "--json")
+    assert code == 0, err
+    return json.loads(out), err.splitlines()
+
+
+def test_headerless_log_and_items_table_with_names(tmp_path, capsys):
+    (tmp_path / "plays.tsv").write_text("u1\ta\t3\nu1\tb\t10\nu2\ta\t1\nu2\ta\t2\n")
+    (tmp_path / "artists.tsv").write_text("a\tAbba\nb\tBeck\nc\tCake\n")
+    info, err = _info(
+        capsys,
+        *("--dataset", str(tmp_path / "plays.tsv"), "--no-header", "--names", "user,artist,plays"),
+        *("--items", str(tmp_path / "artists.tsv"), "--items-no-header"),
+        *("--item-names", "id,name", "--item-columns", "item=id,title=name"),
+        *("--columns", "item=artist"),
+    )
+    assert (info["n_users"], info["n_items_in_catalog"], info["n_ratings"]) == (2, 3, 3)
+    assert (
+        err[0]
+        == "columns: user=user, item=artist, weight=plays (detected; set them with --columns)"
+    )
+    assert err[1].startswith("note: 1 repeated (user, item) row") and len(err) == 2
+
+
+def test_implicit_ignores_the_rating_column_and_the_notes_are_printed(tmp_path, capsys):
+    (tmp_path / "log.csv").write_text("user,item,rating\n1,10,4\n1,11,5\n2,10,3\n2,10,3\n")
+    info, err = _info(capsys, "--dataset", str(tmp_path / "log.csv"))
+    assert info["feedback"] != "implicit"
+    detected = "columns: user=user, item=item, rating=rating (detected; set them with {})"
+    assert err[0] == detected.format("--columns, --implicit")
+    info, err = _info(capsys, "--dataset", str(tmp_path / "log.csv"), "--implicit")
+    assert info["feedback"] == "implicit"
+    assert err[0] == "columns: user=user, item=item (detected; set them with --columns)"
+    assert any(line.startswith("note: ") for line in err)
+    train = ["train", "--model", "popularity", "--dataset", "log.csv", "--implicit"]
+    code, _, err = _run(capsys, *train, "--split", "random", "--no-export", "--out", "r", "--quiet")
+    assert code == 0 and err == ""
+    code, _, err = _run(
+        capsys, "data", "info", "--dataset", "log.csv", "--implicit", "--columns", "rating=rating"
+    )
+    assert code == 2 and "--implicit ignores the rating column" in err

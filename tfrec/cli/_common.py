@@ -35,10 +35,18 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("your own data (--dataset FILE)")
     g.add_argument(
         "--columns",
-        metavar="user=C,item=C[,rating=C][,timestamp=C]",
-        help="the file's columns (default: detected from common names)",
+        metavar="user=C,item=C[,rating=C][,timestamp=C][,weight=C]",
+        help="the file's columns (default: detected from common names); weight: a "
+        "non-negative strength such as play counts, hours or quantity; KEY=none: no such column",
+    )
+    g.add_argument(
+        "--implicit",
+        action="store_true",
+        help="implicit feedback: ignore any rating column (--columns rating=none)",
     )
     g.add_argument("--sep", help="field separator of a text file (default: detected)")
+    g.add_argument("--no-header", action="store_true", help="the log has no header row")
+    g.add_argument("--names", metavar="A,B,C", help="column names of a log without a header row")
     g.add_argument(
         "--timestamp-unit", choices=("s", "ms", "iso"), help="time unit (default: detected)"
     )
@@ -54,6 +62,12 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
         metavar="item=C[,title=C][,genres=C][,tags=C][,year=C]",
         help="the items table's columns (default: detected)",
     )
+    g.add_argument(
+        "--items-no-header", action="store_true", help="the items table has no header row"
+    )
+    g.add_argument(
+        "--item-names", metavar="A,B,C", help="column names of an items table without a header"
+    )
     g.add_argument("--list-sep", default="|", help="separator of genres and tags (default |)")
     g.add_argument("--min-user-interactions", type=int, default=1, metavar="N")
     g.add_argument("--min-item-interactions", type=int, default=1, metavar="N")
@@ -62,21 +76,47 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
 def data_options(args) -> dict:
     """The load_dataset options of ``add_data_options``'s flags (set ones only)."""
     options = {
-        "columns": args.columns,
+        "columns": _columns(args.columns, args.implicit),
         "sep": args.sep,
+        "names": _names(args.names),
         "timestamp_unit": args.timestamp_unit,
         "rating_scale": _scale(args.rating_scale),
         "duplicates": args.duplicates,
         "items": args.items,
         "item_columns": args.item_columns,
+        "item_names": _names(args.item_names),
     }
     options = {key: value for key, value in options.items() if value is not None}
+    if args.no_header:
+        options["header"] = False
+    if args.items_no_header:
+        options["item_header"] = False
     if args.list_sep != "|":
         options["list_sep"] = args.list_sep
     for key in ("min_user_interactions", "min_item_interactions"):
         if getattr(args, key) != 1:
             options[key] = getattr(args, key)
     return options
+
+
+def _columns(text: str | None, implicit: bool) -> str | None:
+    """``--columns``, with ``rating=none`` added by ``--implicit``."""
+    if not implicit:
+        return text
+    from tfrec.data.interaction_log import parse_mapping
+
+    rating = parse_mapping(text).get("rating")
+    if rating is not None:
+        raise ConfigError(
+            f"--implicit ignores the rating column, and --columns maps rating={rating}; "
+            "drop one of them"
+        )
+    return f"{text},rating=none" if text else "rating=none"
+
+
+def _names(text: str | None) -> list[str] | None:
+    """``"a,b,c"`` -> ``["a", "b", "c"]`` (``--names``, ``--item-names``)."""
+    return None if text is None else [name.strip() for name in text.split(",")]
 
 
 def _scale(text: str | None):
@@ -99,11 +139,25 @@ def load_data(args):
         download=getattr(args, "download", False),
         **data_options(args),
     )
-    mapping = dataset.extra.get("columns")
-    if mapping and not args.columns and not getattr(args, "quiet", False):
-        used = ",".join(f"{key}={column}" for key, column in mapping.items())
-        print(f"columns: {used} (detected; set them with --columns)", file=sys.stderr)
+    if not getattr(args, "quiet", False):
+        for line in _reading_lines(dataset, args.columns):
+            print(line, file=sys.stderr)
     return dataset
+
+
+def _reading_lines(dataset, columns: str | None) -> list[str]:
+    """What the reader chose and changed: the columns when any was detected,
+    then one ``note:`` line per note of the reader."""
+    from tfrec.data.interaction_log import parse_mapping
+
+    lines = []
+    mapping = dataset.extra.get("columns") or {}
+    if set(mapping) - set(parse_mapping(columns)):
+        used = ", ".join(f"{key}={column}" for key, column in mapping.items())
+        flags = "--columns, --implicit" if "rating" in mapping else "--columns"
+        lines.append(f"columns: {used} (detected; set them with {flags})")
+    lines += [f"note: {note}" for note in dataset.extra.get("notes", ())]
+    return lines
 
 
 def parse_options(pairs: list[str]) -> dict:
