@@ -151,3 +151,26 @@ def test_implicit_ignores_the_rating_column_and_the_notes_are_printed(tmp_path, 
         capsys, "data", "info", "--dataset", "log.csv", "--implicit", "--columns", "rating=rating"
     )
     assert code == 2 and "--implicit ignores the rating column" in err
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--columns", "customer"],
+        ["--columns", "item=sku,rating=stars", "--dataset", "nouser.csv"],
+        ["--items", "products.csv", "--item-columns", "sku"],
+        ["--items", "products.csv", "--item-columns", "title=name", "--item-names", "a,name"],
+        ["--items", "products.csv", "--item-columns", "user=customer,item=sku"],
+    ],
+)
+def test_every_example_in_a_reading_error_is_valid(tmp_path, capsys, flags):
+    from tfrec.data.interaction_log import ITEM_KEYS, RATING_KEYS, parse_mapping
+
+    _write_log(tmp_path, ratings=True)
+    pd.DataFrame({"sku": ["s1"], "stars": [4.0]}).to_csv(tmp_path / "nouser.csv", index=False)
+    code, _, err = _run(capsys, "data", "info", "--dataset", "shop.csv", *flags)
+    assert code == 2 and err.startswith("tfrec: error: "), err
+    examples = re.findall(r"e\.g\. (--[\w-]+) ([\w=,]+)", err)
+    assert examples or "unknown key 'user' in --item-columns; accepted: item, title" in err
+    for flag, example in examples:
+        parse_mapping(example, RATING_KEYS if flag == "--columns" else ITEM_KEYS, flag)

@@ -116,7 +116,7 @@ def _pairs(text: str, flag: str):
     for pair in filter(None, (p.strip() for p in text.split(","))):
         key, sep, column = pair.partition("=")
         if not sep or not key.strip() or not column.strip():
-            raise ConfigError(f"{flag} takes KEY=COLUMN pairs, e.g. user=customer_id; got {pair!r}")
+            raise ConfigError(f"{flag} takes KEY=COLUMN pairs, e.g. {flag} item=sku; got {pair!r}")
         yield key.strip(), column.strip()
 
 
