@@ -363,3 +363,36 @@ def test_verbose_after_hiding_shows_the_lines_and_a_users_level_stays(monkeypatc
     tf_logging.hide_startup_lines()
     tf_logging.show_startup_lines()
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1" and not tf_logging.hidden()
+
+
+@pytest.mark.parametrize(
+    "model, options, procedure",
+    [
+        ("popularity", {}, "fit on train"),
+        ("itemknn", {}, "fit on train"),
+        ("ease", {}, "fit on train (l2 chosen on validation)"),
+        ("ease", {"l2": 100.0}, "fit on train"),
+        ("mf", {}, "fit on train (early stopping on validation)"),
+        ("mf", {"patience": 0}, "fit on train"),
+        (
+            "two_tower",
+            {},
+            "fit on train (early stopping on validation; popularity_weight chosen on validation)",
+        ),
+    ],
+)
+def test_run_header_describes_each_models_procedure(model, options, procedure):
+    from tfrec.api import fit_procedure
+    from tfrec.models import get_model
+
+    assert fit_procedure(get_model(model, options)) == procedure
+
+
+def test_train_prints_the_procedure_in_its_header(tmp_path, capsys):
+    argv = ["train", "--model", "popularity", "--dataset", "synthetic-tiny", "--no-export"]
+    code, out, _ = _run(capsys, *argv, "--out", str(tmp_path / "r"))
+    assert code == 0
+    assert (
+        out.splitlines()[0]
+        == "popularity on synthetic-tiny (temporal split; fit on train; metrics on test)"
+    )

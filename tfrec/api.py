@@ -245,7 +245,7 @@ def train(
             "dataset": parts.dataset.name,
             "split": parts.method,
             "protocol": "refit" if refit else "train",
-            "protocol_description": _protocol(parts, refit),
+            "protocol_description": _protocol(parts, refit, model),
             "seed": seed,
             "k": k,
             **{f"n_{name}": n for name, n in parts.sizes().items()},
@@ -333,7 +333,9 @@ def load_model(path) -> Recommender:
     return _load_saved_model(path / "model" if (path / "model").is_dir() else path)
 
 
-def _protocol(parts: Split, refit: bool) -> str:
+def _protocol(parts: Split, refit: bool, model: Recommender) -> str:
+    """The run's procedure as the model followed it, e.g. \"random split; fit on train
+    (l2 chosen on validation); metrics on test\"."""
     if parts.method == "none":
         return "fit on all ratings; not evaluated"
     if refit:
@@ -341,7 +343,20 @@ def _protocol(parts: Split, refit: bool) -> str:
             f"{parts.method} split; settings chosen on validation, refit on "
             "train+validation; metrics on test"
         )
-    return f"{parts.method} split; fit on train (early stopping on validation); metrics on test"
+    return f"{parts.method} split; {fit_procedure(model)}; metrics on test"
+
+
+def fit_procedure(model: Recommender) -> str:
+    """How ``model``'s fit used the split: \"fit on train\", with early stopping
+    (models that train by epochs, with patience) and the options it chose on
+    validation (:attr:`Recommender.chosen_on_validation` left unset)."""
+    steps = []
+    if model.trains_by_epochs and getattr(model.config, "patience", 1):
+        steps.append("early stopping on validation")
+    chosen = [o for o in model.chosen_on_validation if getattr(model.config, o, 0) is None]
+    if chosen:
+        steps.append(f"{', '.join(chosen)} chosen on validation")
+    return f"fit on train ({'; '.join(steps)})" if steps else "fit on train"
 
 
 def _jsonable(options: dict | None) -> dict | None:

@@ -163,6 +163,7 @@ class Recommender(abc.ABC):
     similar_items_supported: ClassVar[bool] = False  # similar_items works
     exportable: ClassVar[bool] = True  # export writes a SavedModel (serving_scorer)
     trains_by_epochs: ClassVar[bool] = False  # TensorBoard logs, per-epoch checkpoints, resume
+    chosen_on_validation: ClassVar[tuple[str, ...]] = ()  # options fit chooses when None
     strategies: ClassVar[tuple[str, ...]] = ()  # tf.distribute strategies it trains under
     parallel_scoring: ClassVar[bool] = False  # _score is numpy only: evaluation may use threads
     uses_timestamps: ClassVar[bool] = False

@@ -63,6 +63,7 @@ class Blend(Recommender):
 
     name = "blend"
     Config = BlendConfig
+    chosen_on_validation = ("weights",)
 
     def _fit(self, data, split, options) -> None:
         from tfrec.models import get_model

@@ -219,6 +219,7 @@ class TwoTower(Recommender):
     Config = TwoTowerConfig
     predicts_ratings = False
     trains_by_epochs = True
+    chosen_on_validation = ("popularity_weight",)
     strategies = ("mirrored", "multi-worker")
     similar_items_supported = True
     parallel_scoring = True
