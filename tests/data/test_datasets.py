@@ -1,10 +1,11 @@
 """MovieLens parsers, validation errors and dataset resolution."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.movielens_files import RATINGS, write_1m, write_100k, write_latest, write_tmdb
-from tfrec.data import load_dataset
+from tfrec.data import load_dataset, synthetic
 from tfrec.data.registry import dataset_names
 from tfrec.data.synthetic import generate
 from tfrec.errors import DataError
@@ -158,3 +159,63 @@ def test_sequential_synthetic_orders_each_history_by_theme():
 def test_synthetic_preset_loads_by_name():
     data = load_dataset("synthetic-tiny")
     assert data.name == "synthetic-tiny" and len(data.ratings) > 1_000
+
+
+@pytest.mark.parametrize("shape", ["music", "shop"])
+def test_shapes_are_seeded_implicit_with_float32_strengths(shape):
+    make = getattr(synthetic, shape)
+    a, b, c = make(seed=3), make(seed=3), make(seed=4)
+    assert a.ratings.equals(b.ratings) and not a.ratings.equals(c.ratings)
+    r = a.ratings
+    assert a.implicit and r.weight.dtype == np.float32 and r.weight.min() >= 1
+    assert not r.duplicated(["user_id", "item_id"]).any()
+    assert load_dataset(f"synthetic-{shape}", seed=3).ratings.equals(r)
+
+
+def test_music_has_a_long_tail_and_counts_that_follow_taste():
+    data = synthetic.music(n_users=400, n_items=8_000, n_pairs=20_000, seed=0)
+    r = data.ratings
+    listeners = r.groupby("item_id").size()
+    assert not data.has_timestamps and 45 <= r.groupby("user_id").size().mean() <= 55
+    assert (listeners <= 2).mean() > 0.4 and listeners.max() > 50 * listeners.median()
+    assert r.weight.quantile(0.99) > 20 * r.weight.median()  # heavy-tailed plays
+    # Taste recovered from the plays alone: a user's heavily played genres are
+    # the genres of their other artists more often than a lightly played artist's.
+    genres = data.items.set_index("item_id")["genres"].map(frozenset)
+    r = r.assign(genres=genres.reindex(r.item_id).to_numpy())
+    top = r.loc[r.groupby("user_id")["weight"].idxmax()].set_index("user_id")["genres"]
+    low = r.loc[r.groupby("user_id")["weight"].idxmin()].set_index("user_id")["genres"]
+    share = {
+        name: np.mean([bool(pick[u] & g) for u, g in zip(r.user_id, r.genres, strict=True)])
+        for name, pick in (("top", top), ("low", low))
+    }
+    assert share["top"] > share["low"] + 0.05
+
+
+def test_shop_has_string_ids_short_histories_and_repeats_that_round_trip():
+    data = synthetic.shop(n_users=400, n_items=200, n_pairs=2_000, seed=0)
+    r = data.ratings
+    assert data.raw_user_ids([0])[0] == "C-00000" and data.raw_item_ids([7])[0] == "SKU-000007"
+    assert r.groupby("user_id").size().median() <= 6 and (r.weight > 1).mean() > 0.2
+    log, items = synthetic.shop_log(data)
+    assert len(log) == r.weight.sum() and set(items.sku) == set(data.raw_item_ids(range(200)))
+    back = load_dataset(log, columns={"user": "customer", "item": "sku", "timestamp": "when"})
+
+    def keyed(d):
+        f = d.ratings.assign(
+            u=d.raw_user_ids(d.ratings.user_id), i=d.raw_item_ids(d.ratings.item_id)
+        )
+        return f.set_index(["u", "i"])[["weight", "timestamp"]].sort_index()
+
+    pd.testing.assert_frame_equal(keyed(back), keyed(data))
+
+
+def test_music_log_reads_back_with_plays_as_weight():
+    data = synthetic.music(n_users=50, n_items=400, n_pairs=2_000, seed=1)
+    log, items = synthetic.music_log(data)
+    assert list(log.columns) == ["user", "artist", "plays"] and len(items) == 400
+    back = load_dataset(log, columns={"user": "user", "item": "artist", "weight": "plays"})
+    got = back.ratings.sort_values(["user_id", "item_id"], ignore_index=True)
+    want = data.ratings.sort_values(["user_id", "item_id"], ignore_index=True)
+    np.testing.assert_array_equal(got[["user_id", "item_id"]], want[["user_id", "item_id"]])
+    np.testing.assert_array_equal(got.weight, want.weight)

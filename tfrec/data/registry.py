@@ -79,7 +79,7 @@ DATASETS = {spec.name: spec for spec in (
 
 def dataset_names() -> list[str]:
     """All names ``load_dataset`` accepts."""
-    return [*synthetic.SIZES, *DATASETS]
+    return [*synthetic.SIZES, *synthetic.SHAPES, *DATASETS]
 
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
@@ -129,9 +129,11 @@ def load_dataset(
 
     Args:
         name: ``synthetic`` (default; also ``synthetic-tiny``, ``synthetic-1m``,
-            ``synthetic-25m``, and ``synthetic-seq`` whose users watch in an
-            order with a next-item signal), a MovieLens name (``ml-latest-small``,
-            ``ml-100k``, ``ml-1m``, ``ml-20m``, ``ml-25m``, ``ml-latest``), or
+            ``synthetic-25m``, ``synthetic-seq`` whose users watch in an
+            order with a next-item signal, and the implicit shapes with
+            strengths ``synthetic-music`` and ``synthetic-shop``), a MovieLens
+            name (``ml-latest-small``, ``ml-100k``, ``ml-1m``, ``ml-20m``,
+            ``ml-25m``, ``ml-latest``), or
             a ``.csv``/``.tsv``/``.parquet`` file or a pandas DataFrame (see
             :func:`tfrec.data.interaction_log.read_interactions`).
         data_dir: Directory holding ``<name>/`` as unpacked from the official
@@ -181,6 +183,8 @@ def load_dataset(
 
 
 def _load_registered(name: str, data_dir, download: bool, seed: int) -> Dataset:
+    if name in synthetic.SHAPES:
+        return synthetic.SHAPES[name](seed=seed, name=name)
     if name in synthetic.SIZES:
         n_users, n_items, n_ratings = synthetic.SIZES[name]
         sequential = synthetic.SEQUENTIAL.get(name, 0.0)
@@ -217,7 +221,7 @@ def fetch(name: str, data_dir=None, *, quiet: bool = False) -> Path:
     Returns:
         The unpacked dataset directory, ``<data root>/<name>``.
     """
-    if name in synthetic.SIZES:
+    if name in synthetic.SIZES or name in synthetic.SHAPES:
         raise DataError(f"{name!r} is generated on the fly; there is nothing to fetch")
     spec = get_spec(name)
     root = data_root(data_dir)
