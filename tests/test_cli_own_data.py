@@ -174,3 +174,30 @@ def test_every_example_in_a_reading_error_is_valid(tmp_path, capsys, flags):
     assert examples or "unknown key 'user' in --item-columns; accepted: item, title" in err
     for flag, example in examples:
         parse_mapping(example, RATING_KEYS if flag == "--columns" else ITEM_KEYS, flag)
+
+
+def test_benchmark_reproduce_command_runs_as_printed(tmp_path, capsys):
+    import shlex
+
+    from tfrec.cli import build_parser, data_options
+
+    log, _ = _write_log(tmp_path, ratings=True)
+    lines = log.read_text().splitlines()[1:]  # headerless, ';'-separated
+    (tmp_path / "shop.txt").write_text("\n".join(line.replace(",", ";") for line in lines))
+    argv = ["benchmark", "--dataset", "shop.txt", "--no-header", "--sep", ";"]
+    argv += ["--names", "c,s,r,t", "--columns", "user=c,item=s,timestamp=t", "--implicit"]
+    argv += ["--min-item-interactions", "2", "--models", "popularity", "--seeds", "1"]
+    argv += ["--bootstrap", "10", "--split", "random", "--out", "bench"]
+    code, _, err = _run(capsys, *argv, "--quiet")
+    assert code == 0, err
+    settings = json.loads((tmp_path / "bench" / "leaderboard.json").read_text())["settings"]
+    words = shlex.split(settings["command"])
+    assert words[:2] == ["tfrec", "benchmark"]
+    again, given = build_parser().parse_args(words[1:]), build_parser().parse_args(argv)
+    assert again.dataset == "shop.txt" and data_options(again) == data_options(given)
+    assert (again.models, again.split, again.seeds, again.out) == (
+        "popularity",
+        "random",
+        1,
+        "bench",
+    )

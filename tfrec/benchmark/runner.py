@@ -215,7 +215,8 @@ def run_benchmark(
             "bootstrap_seed": 0,
             "jobs": jobs,
             "command": _command(
-                dataset.name,
+                dataset,
+                data_options,
                 data_dir,
                 models,
                 split,
@@ -542,16 +543,21 @@ def _clock(seconds: float) -> str:
 
 
 def _command(
-    dataset, data_dir, models, split, seeds, peers, tune, configs, n_boot, jobs, out
+    dataset, data_options, data_dir, models, split, seeds, peers, tune, configs, n_boot, jobs, out
 ) -> str:
-    """The ``tfrec benchmark`` command line that reproduces the run."""
+    """The ``tfrec benchmark`` command line that reproduces the run: a file dataset
+    by its path, with the reading options as their flags."""
     import json
     import shlex
 
+    from tfrec.data.interaction_log import is_table_source
+
     models = models if isinstance(models, str) else ",".join(models)
-    words = ["tfrec", "benchmark", "--dataset", dataset]
+    source = dataset.source if is_table_source(dataset.source) else dataset.name
+    words = ["tfrec", "benchmark", "--dataset", source]
     if data_dir:
         words += ["--data-dir", str(data_dir)]
+    words += _data_flags(data_options or {})
     words += ["--models", models, "--split", split, "--seeds", str(seeds)]
     words += ["--peers"] * peers + ["--tune"] * tune
     for name, options in configs.items():
@@ -561,3 +567,19 @@ def _command(
         words += ["--bootstrap", str(n_boot)]
     words += ["--jobs", str(jobs), "--out", str(out)]
     return shlex.join(words)
+
+
+def _data_flags(options: dict) -> list[str]:
+    """The command-line flags of :func:`tfrec.data.load_dataset`'s reading options
+    (``item_columns`` -> ``--item-columns``, ``header=False`` -> ``--no-header``)."""
+    words = []
+    for key, value in options.items():
+        if key in ("header", "item_header"):
+            words += [] if value else ["--no-header" if key == "header" else "--items-no-header"]
+            continue
+        if isinstance(value, dict):
+            value = ",".join(f"{k}={'none' if v is None else v}" for k, v in value.items())
+        elif isinstance(value, list | tuple):
+            value = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+        words += ["--" + key.replace("_", "-"), str(value)]
+    return words
