@@ -112,11 +112,13 @@ def implicit_dataset(
     batch_size: int,
     seed: int,
     epochs: int,
+    weights: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """Positives with ``negatives`` fresh unseen items each per epoch, shuffled and batched.
 
     Elements are ``({"user", "item"}, label)`` with label 1 for a training
-    pair and 0 for a sampled one.
+    pair and 0 for a sampled one; with ``weights`` (one per training pair),
+    ``({"user", "item"}, label, weight)``, each sampled pair weighing 1.
     """
     users = tf.constant(users, tf.int64)
     items = tf.constant(items, tf.int64)
@@ -136,11 +138,13 @@ def implicit_dataset(
             "item": tf.concat([items, tf.reshape(sampled, [-1])], 0),
             "label": tf.concat([tf.ones([n]), tf.zeros([n * negatives])], 0),
         }
+        if weights is not None:
+            columns["weight"] = tf.concat([positive_weights, tf.ones([n * negatives])], 0)
         return epoch_batches(columns, batch_size, seed, epoch)
 
-    return (
-        tf.data.Dataset.range(epochs)
-        .flat_map(one_epoch)
-        .map(lambda b: ({"user": b["user"], "item": b["item"]}, b["label"]))
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    def example(b):
+        features = {"user": b["user"], "item": b["item"]}
+        return (features, b["label"]) if weights is None else (features, b["label"], b["weight"])
+
+    positive_weights = None if weights is None else tf.constant(weights, tf.float32)
+    return tf.data.Dataset.range(epochs).flat_map(one_epoch).map(example).prefetch(tf.data.AUTOTUNE)

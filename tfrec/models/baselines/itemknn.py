@@ -9,7 +9,17 @@ nearest items ``N(j)`` with similarities ``s(j, i)``:
     r_hat(u, j)  = score(u, j) / sum_{i in N(j), rated by u} s(j, i)
 
 (the user's mean rating when no neighbour of ``j`` was rated). On implicit
-feedback (every r_ui = 1) it is a ranking model: predictions are the scores.
+feedback it is a ranking model (predictions are the scores) and r_ui is the
+confidence of the interaction's strength w_ui (play count, hours; 1 when the
+log has none), in both the item vectors and the score:
+
+    r_ui = c_ui = 1 + alpha * log(1 + w_ui)      (weighting="log")
+
+(:mod:`tfrec.models.weighting`). The default is ``weighting="binary"``
+(r_ui = 1): on steam-hours (hours played; random split, validation NDCG@10,
+mean of seeds 0-2) binary scored 0.246, log 0.238 (alpha 3: 0.231), raw
+hours (alpha 0.1) 0.119; log weights in the similarity alone 0.238, in the
+score alone 0.244. ``--tune`` searches it.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from tfrec.errors import check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
+from tfrec.models.weighting import check_weighting, confidence
 from tfrec.topk import cosine_top_k
 
 
@@ -32,14 +43,23 @@ class ItemKNNConfig(ModelConfig):
 
     Attributes:
         n_neighbors: Neighbours kept per item for scoring and prediction.
+        weighting: How implicit data's strengths become r_ui: ``log``,
+            ``raw`` or ``binary`` (:mod:`tfrec.models.weighting`).
+        alpha: Scale of the strength in the confidence.
     """
 
-    tuning_grid: ClassVar[dict[str, list]] = {"n_neighbors": [10, 20, 50]}
+    tuning_grid: ClassVar[dict[str, list]] = {
+        "n_neighbors": [10, 20, 50],
+        "weighting": ["binary", "log"],
+    }
 
     n_neighbors: int = 20
+    weighting: str = "binary"
+    alpha: float = 1.0
 
     def validate(self):
         check_positive_int("n_neighbors", self.n_neighbors)
+        check_weighting(self.weighting, self.alpha, 1.0)
 
 
 class ItemKNN(Recommender):
@@ -53,7 +73,12 @@ class ItemKNN(Recommender):
     similar_items_supported = True
 
     def _fit(self, data, split, options) -> None:
-        item_user = data.matrix.T.tocsr()
+        if not self.predicts_ratings and data.weights is not None:
+            c = confidence(data.weights, len(data.users), self.config.weighting, self.config.alpha)
+            shape = data.matrix.shape
+            self.seen_ = sp.csr_matrix((c, (data.users, data.items)), shape=shape)
+            self.seen_.sort_indices()
+        item_user = self.seen_.T.tocsr()
         n_items = item_user.shape[0]
         n = min(self.config.n_neighbors + 1, n_items)
         nn = NearestNeighbors(metric="cosine", algorithm="brute", n_neighbors=n)
@@ -66,9 +91,9 @@ class ItemKNN(Recommender):
             shape=(n_items, n_items),
         )
         self.item_user_ = item_user.astype(np.float32)
-        counts = np.diff(data.matrix.indptr)
+        counts = np.diff(self.seen_.indptr)
         self.user_means_ = (
-            np.asarray(data.matrix.sum(axis=1)).ravel() / np.maximum(counts, 1)
+            np.asarray(self.seen_.sum(axis=1)).ravel() / np.maximum(counts, 1)
         ).astype(np.float32)
 
     def _score(self, users):

@@ -5,8 +5,18 @@
 Trained with binary cross-entropy on the training pairs (label 1) and
 ``negatives`` items per pair drawn uniformly from the items the user has not
 interacted with in training (label 0), re-drawn every epoch inside the tf.data
-pipeline. Early stopping keeps the epoch with the best validation NDCG@10
-(full ranking over the catalogue minus the user's training items).
+pipeline. A training pair with a strength w_ui (play count, hours) weighs
+c_ui in the loss (:mod:`tfrec.models.weighting`; ``weighting="binary"``,
+the default: 1), a sampled pair 1:
+
+    loss = - sum_(u,i) c_ui log p_ui - sum_(u,j) log(1 - p_uj)
+
+On steam-hours (hours played; random split, validation, mean of seeds 0-2)
+log weighting and binary tie (NDCG@10 0.2844 against 0.2840), so the
+default stays binary.
+
+Early stopping keeps the epoch with the best validation NDCG@10 (full
+ranking over the catalogue minus the user's training items).
 
 Since ``w . (p_u * q_i) = (w * p_u) . q_i``, the whole catalogue is scored
 with one matrix product.
@@ -21,6 +31,7 @@ import numpy as np
 
 from tfrec.errors import check_non_negative, check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
+from tfrec.models.weighting import check_weighting, confidence
 
 
 @dataclasses.dataclass
@@ -36,6 +47,9 @@ class GMFConfig(ModelConfig):
         epochs: Maximum epochs.
         patience: Epochs without validation NDCG@10 improvement before stopping.
         seed: Seed of initialisation, sampling and shuffling.
+        weighting: How a pair's strength becomes its loss weight: ``binary``,
+            ``log`` or ``raw`` (:mod:`tfrec.models.weighting`).
+        alpha: Scale of the strength in the confidence.
     """
 
     tuning_grid: ClassVar[dict[str, list]] = {"embedding_dim": [32, 64], "negatives": [4, 8]}
@@ -48,8 +62,11 @@ class GMFConfig(ModelConfig):
     epochs: int = 30
     patience: int = 5
     seed: int = 0
+    weighting: str = "binary"
+    alpha: float = 1.0
 
     def validate(self):
+        check_weighting(self.weighting, self.alpha, 1.0)
         for name in ("embedding_dim", "negatives", "batch_size", "epochs"):
             check_positive_int(name, getattr(self, name))
         for name in ("l2", "learning_rate", "patience"):
@@ -79,12 +96,22 @@ class GMF(Recommender):
         model = self._build(keras, len(data.user_ids), n_items)
         model.compile(keras.optimizers.Adam(c.learning_rate), loss="binary_crossentropy")
         steps = steps_per_epoch(len(data.users) * (1 + c.negatives), c.batch_size)
+        weights = None
+        if data.weights is not None and c.weighting != "binary":
+            weights = confidence(data.weights, len(data.users), c.weighting, c.alpha)
         fit_with_ranking(
             self,
             options,
             model,
             lambda: implicit_dataset(
-                data.users, data.items, n_items, c.negatives, c.batch_size, c.seed, c.epochs
+                data.users,
+                data.items,
+                n_items,
+                c.negatives,
+                c.batch_size,
+                c.seed,
+                c.epochs,
+                weights,
             ),
             steps,
             len(data.users) * (1 + c.negatives),
