@@ -222,20 +222,19 @@ def test_all_means_every_registered_model_and_unknown_names_are_refused():
     assert blend["mf"] == {"seed": 2} and "itemknn" not in blend
 
 
-def test_every_grid_point_is_a_valid_config_and_includes_the_default(monkeypatch):
+def test_every_search_space_is_counted_and_options_given_are_not_searched(monkeypatch):
     # Every registered model, a peer's adapter too whether or not its library is installed.
     monkeypatch.setattr(models, "is_available", lambda name: True)
-    tuned = [name for name in models.model_names() if tune.grid(name)]
+    tuned = [name for name in models.model_names() if tune.space(name)]
     assert {"svd", "mf", "two_tower", "implicit_als"} <= set(tuned)
     for name in tuned:
-        cls, grid = models.model_class(name), tune.grid(name)
-        defaults = cls.Config().to_dict()
-        points = tune.grid_points(name)
-        assert len(points) == int(np.prod([len(v) for v in grid.values()]))
-        for point in points:
-            cls.Config.from_dict(point)
-        assert any(all(p[k] == defaults[k] for k in grid) for p in points), name
-    assert tune.grid_points("svd", {"k": 7}) == [{"k": 7}]
+        grid = models.model_class(name).Config.tuning_grid
+        if tune.space(name).keys() == grid.keys():  # a grid alone: every point is tried
+            assert tune.n_trials(name) == int(np.prod([len(v) for v in grid.values()]))
+        else:
+            assert tune.n_trials(name) == tune.TRIALS
+    assert tune.space("itemknn", {"n_neighbors": 7, "weighting": "log"}) == {}
+    assert tune.n_trials("itemknn", {"n_neighbors": 7, "weighting": "log"}) == 1
 
 
 def test_tuning_reads_validation_only(small_split):
@@ -252,7 +251,8 @@ def test_tuning_reads_validation_only(small_split):
     )
     again = tune_job(job, garbled, None)
     assert [p["validation"] for p in result["points"]] == [p["validation"] for p in again["points"]]
-    assert tune.choose(result["points"])["config"]["k"] in (20, 50, 100)
+    assert result["points"][0]["config"]["k"] == 50  # the defaults first
+    assert len(result["points"]) == tune.n_trials("svd")
 
 
 def test_missing_peers_give_a_one_line_note(monkeypatch):

@@ -122,9 +122,9 @@ def markdown(board: dict) -> str:
     if board["tuning"]:
         lines += [
             "",
-            "## Tuning (`--tune`: grid on validation, first seed; test never read)",
+            "## Tuning (`--tune`: search on validation, first seed; test never read)",
             "",
-            "| model | grid | chosen | validation NDCG@10 (chosen / default) |",
+            "| model | searched | chosen | validation NDCG@10 (chosen / default) |",
             "| --- | --- | --- | --- |",
         ]
         for name, tuned in board["tuning"].items():

@@ -35,7 +35,7 @@ import numpy as np
 from tfrec import tf_logging
 from tfrec.benchmark import catalog
 from tfrec.benchmark.leaderboard import build_leaderboard
-from tfrec.benchmark.tune import TUNE_METRIC, choose, grid, grid_points
+from tfrec.benchmark.tune import TUNE_METRIC, choose, n_trials, space
 from tfrec.data import Dataset, load_dataset
 from tfrec.errors import ConfigError, TfrecError, check_choice, check_positive_int
 from tfrec.io import atomic_dir, write_json
@@ -154,9 +154,7 @@ def run_benchmark(
     jobs = default_jobs(len(dataset.ratings)) if jobs is None else jobs
 
     tune_specs = [
-        ("tune", name, 0)
-        for name in names
-        if tune and len(grid_points(name, configs.get(name))) > 1
+        ("tune", name, 0) for name in names if tune and n_trials(name, configs.get(name)) > 1
     ]
     fit_specs = [
         ("fit", name, seed)
@@ -187,7 +185,7 @@ def run_benchmark(
             chosen = record["chosen"]
             tuning[name] = {
                 "metric": f"validation {TUNE_METRIC}",
-                "grid": {k: v for k, v in grid(name).items() if k not in job["config"]},
+                "grid": space(name, job["config"]),
                 "points": record["points"],
                 "defaults": model_class(name).Config.from_dict(configs.get(name, {})).to_dict(),
                 "chosen": chosen["config"],
@@ -488,7 +486,7 @@ class _Progress:
     def start(self, kind, name, seed, job) -> None:
         with self.lock:
             if kind == "tune":
-                self.units[(kind, name, seed)] = len(grid_points(name, job["config"]))
+                self.units[(kind, name, seed)] = n_trials(name, job["config"])
             self.n_started += 1
             number = self.n_started
         self.say(f"[{number}/{self.total}] {self.label(kind, name, seed)} ...")
@@ -522,7 +520,7 @@ class _Progress:
         fallback = float(np.mean(list(known.values())))
         total = 0.0
         for kind, name, _ in self.remaining:
-            units = len(grid_points(name)) if kind == "tune" else 1
+            units = n_trials(name) if kind == "tune" else 1
             total += units * known.get(name, fallback)
         return total / self.at_once
 

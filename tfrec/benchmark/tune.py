@@ -1,49 +1,67 @@
-"""``--tune``: a small grid per model, scored on the validation split only.
+"""``tfrec benchmark --tune``: each model's search on validation, first seed.
 
-Every point of a model's grid (the product of its option lists, which
-always include the model's default) is fitted on train with the first
-seed, with early stopping on validation as usual, and scored on
-validation by :func:`tfrec.evaluate` (``part="validation"``: candidates are
-all items but the user's training items, relevant are their validation
-items). The point with the best validation NDCG@10 is then used for every
-seed; test ratings are never read. Models without a grid keep their
-defaults.
+The machinery of ``tfrec train --tune`` (:mod:`tfrec.tuning.search`): the
+model's search space (``Config.search_space()``, beside its config), the
+defaults as the first trial, Optuna's TPE sampler seeded with the first
+seed, each trial fitted on train (early stopping on validation as usual) and
+scored by :func:`tfrec.evaluate` with ``part="validation"``. The benchmark
+ranks every model by validation NDCG@10, and runs a fixed number of trials
+rather than a time budget, so that a benchmark repeats: every setting of a
+finite space (the ``tuning_grid``), or :data:`TRIALS` settings of a space
+with ranges. The chosen setting is used for every seed; test ratings are
+never read. Models without a space keep their defaults.
 """
 
 from __future__ import annotations
 
-import itertools
+import math
 
 from tfrec.models import model_class
-
-
-def grid(name: str) -> dict[str, list]:
-    """The model's ``tuning_grid`` (beside its config): option -> values.
-
-    Options not in it keep the model's defaults (tuned on validation by hand
-    for the model issues); each list includes the default value.
-    """
-    return dict(model_class(name).Config.tuning_grid)
-
+from tfrec.tuning import space as space_
 
 TUNE_METRIC = "ndcg@10"  # higher is better
+TRIALS = 8  # trials of a space with ranges
 
 
-def grid_points(name: str, base: dict | None = None) -> list[dict]:
-    """Every config of the model's grid on top of ``base`` (user options).
+def space(name: str, base: dict | None = None) -> dict:
+    """The model's searched options (not those in ``base``), described:
+    choices as lists, ranges as text."""
+    return space_.describe(space_.searched(model_class(name).Config, base))
 
-    Options the user set explicitly are not searched. A model without a
-    grid gives one point, ``base`` itself.
+
+def n_trials(name: str, base: dict | None = None) -> int:
+    """Trials of the model's search: 1 when there is nothing to search."""
+    size = space_.size(space_.searched(model_class(name).Config, base))
+    return int(min(size, TRIALS)) if math.isinf(size) else int(size)
+
+
+def run(job: dict, split) -> dict:
+    """The worker's ``tune`` job: the search, as one point per trial.
+
+    Returns:
+        ``{"model", "seed", "points": [{"config", "validation", "seconds", "error"}]}``;
+        ``validation`` holds :data:`TUNE_METRIC` (empty for a failed trial).
     """
-    base = dict(base or {})
-    searched = {k: v for k, v in grid(name).items() if k not in base}
-    if not searched:
-        return [base]
-    keys = list(searched)
-    return [
-        {**base, **dict(zip(keys, values, strict=True))}
-        for values in itertools.product(*searched.values())
+    from tfrec.tuning.search import Search
+
+    search = Search(
+        job["model"],
+        split,
+        config=job["config"],
+        seed=job["seed"],
+        metric=TUNE_METRIC,
+        say=print if job["verbose"] else _silent,
+    ).run(n_trials=n_trials(job["model"], job["config"]))
+    points = [
+        {
+            "config": {**job["config"], **trial.params},
+            "validation": {} if trial.score is None else {TUNE_METRIC: trial.score},
+            "seconds": trial.seconds,
+            "error": trial.error,
+        }
+        for trial in search.trials
     ]
+    return {"model": job["model"], "seed": job["seed"], "points": points}
 
 
 def choose(points: list[dict]) -> dict:
@@ -56,3 +74,7 @@ def choose(points: list[dict]) -> dict:
     finite = [(s, i) for i, s in enumerate(scores) if s == s]
     best = max(finite, key=lambda pair: (pair[0], -pair[1]))[1] if finite else 0
     return points[best]
+
+
+def _silent(line: str) -> None:
+    """Drops a progress line (a quiet benchmark)."""

@@ -5,7 +5,7 @@
 ``JOB_DIR/job.json`` says what to do: ``fit`` one model with one seed (fit
 on train, evaluate on test, rank the top 50, and, when ``export`` is true
 (the first seed), export a SavedModel to measure its size), or ``tune`` one
-model over its grid on validation. Results go to
+model's options on validation. Results go to
 ``JOB_DIR/result.json`` (and ``result.npz``: per-user values); an exception
 goes to ``JOB_DIR/error.json`` and the exit status is 1.
 """
@@ -119,31 +119,10 @@ def fit_and_score(job: dict, split, job_dir: Path) -> dict:
 
 
 def tune(job: dict, split, job_dir: Path) -> dict:
-    """Fits every grid point with the first seed and scores it on validation."""
-    from tfrec.benchmark.catalog import build_model
-    from tfrec.benchmark.tune import grid_points
-    from tfrec.evaluation import evaluate
+    """Searches the model's options on validation (:func:`tfrec.benchmark.tune.run`)."""
+    from tfrec.benchmark.tune import run
 
-    points = []
-    for config in grid_points(job["model"], job["config"]):
-        started = time.perf_counter()
-        model = build_model(job["model"], config, job["seed"]).fit(split)
-        validation = evaluate(model, split, k=K, part="validation").to_dict()
-        points.append(
-            {
-                "config": config,
-                "validation": validation,
-                "best_epoch": getattr(model, "best_epoch_", None),
-                "seconds": time.perf_counter() - started,
-            }
-        )
-        if job["verbose"]:
-            print(
-                f"  tune {job['model']} {config}: validation NDCG@{K} "
-                f"{validation[f'ndcg@{K}']:.4f}",
-                flush=True,
-            )
-    return {"model": job["model"], "seed": job["seed"], "points": points}
+    return run(job, split)
 
 
 def _peak_rss_mb() -> float:
