@@ -69,3 +69,16 @@ def test_gmf_pipeline_weighs_positives_by_confidence():
     assert sorted(weights[positive]) == [1.0, 2.0, 5.0]
     assert (weights[~positive] == 1.0).all()
     assert len(next(iter(implicit_dataset(users, items, 4, 1, 64, 0, 1)))) == 2
+
+
+def test_implicit_als_reads_log_strengths():
+    pytest.importorskip("implicit")
+    rows = [
+        (f"u{u}", f"i{(u * 7 + j) % 12}", 1 + (u * j) % 50) for u in range(30) for j in range(5)
+    ]
+    log = pd.DataFrame(rows, columns=["user", "item", "plays"])
+    binary = _fit_all(log, "implicit_als", factors=4, iterations=3)
+    weighted = _fit_all(log, "implicit_als", factors=4, iterations=3, weighting="log")
+    assert not np.allclose(binary.score(["u1"]), weighted.score(["u1"]))
+    with pytest.raises(ConfigError, match="weighting must be one of"):
+        get_model("implicit_als", weighting="loud")
