@@ -1,8 +1,6 @@
 """EASE^R (Steck 2019): a closed-form linear item-item model for implicit feedback.
 
-With X the (n_users, n_items) training matrix (1 where the user rated the
-item, or the rating itself with ``use_ratings``), EASE learns item-item
-weights
+With X the (n_users, n_items) training matrix, EASE learns item-item weights
 
     B = argmin_B ||X - X B||_F^2 + l2 ||B||_F^2   subject to diag(B) = 0
 
@@ -12,27 +10,39 @@ whose closed form, with P = (X^T X + l2 I)^-1, is
 
     score(u, j) = sum_i X_ui B_ij = (X_u B)_j
 
-P is computed in float64 by LAPACK's Cholesky routines (potrf, potri), three
-times faster than ``tf.linalg`` here (26 s against 84 s for ml-latest-small's
-8,255 training items, two busy cores; ``tf.linalg.eigh`` took 728 s). Unless
-``l2`` is set, it is the value of ``L2_GRID`` whose dense B has the best
-validation NDCG@10, one inversion per value.
+X_ui is the confidence of the interaction (Hu, Koren & Volinsky 2008; see
+:mod:`tfrec.models.weighting`), from the log's strength w_ui (play count,
+hours, repeats) when it has one:
+
+    X_ui = c_ui = 1 + alpha * log(1 + w_ui / eps)    (weighting="log")
+    X_ui = 1                                         (weighting="binary")
+
+or the rating itself with ``use_ratings``. Users are scored with the same X.
+
+The fit is one Cholesky inversion (LAPACK potrf, potri) of the dense Gram
+matrix, in float32, in place: P, then B, overwrite X^T X, so the fit holds
+one n_items^2 float32 array. Unless ``l2`` is set, it is the value of
+``L2_GRID`` whose B, fitted in float64 on the sub-Gram matrix of the
+``choice_items`` most popular items (X restricted to them), ranks validation
+best (NDCG@10 over those items); the full B is then factorised once.
 
 Each column of B then keeps only its ``top_weights`` largest |B_ij|: that
 sparse B is what numpy and the SavedModel both score with. On ml-latest-small's
 temporal split (l2 = 200 chosen) it gives HR@10 0.311 and NDCG@10 0.0688
 (dense B: 0.309, 0.0682), and 0.372 and 0.0843 with ``--refit`` (dense: 0.357,
-0.0797). The fit holds dense n_items x n_items matrices, so it refuses
-catalogues whose estimate exceeds ``max_memory_gb``.
+0.0797). The fit refuses catalogues whose dense matrix exceeds ``max_memory_gb``.
 
-Reference: H. Steck, "Embarrassingly Shallow Autoencoders for Sparse Data",
-WWW 2019.
+References: H. Steck, "Embarrassingly Shallow Autoencoders for Sparse Data",
+WWW 2019; Y. Hu, Y. Koren and C. Volinsky, "Collaborative Filtering for
+Implicit Feedback Datasets", ICDM 2008.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import sys
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -40,12 +50,14 @@ from scipy.linalg import lapack
 
 from tfrec.errors import ConfigError, TfrecError, check_positive, check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
+from tfrec.models.weighting import check_weighting, confidence
 from tfrec.topk import top_k
 
 L2_GRID = (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
 DEFAULT_L2 = 500.0  # when the split has no validation ratings (Steck's ML-20M value)
-BYTES_PER_ITEM_PAIR = 24  # float64 Gram matrix and inverse, float32 B and best B so far
-_BLOCK = 1024  # rows of B built, or columns pruned, at once
+BYTES_PER_ITEM_PAIR = 8  # the float32 Gram matrix (factorised into B), and what it is built from
+_BLOCK = 1024  # columns of B built, or pruned, at once
+_ETA_AFTER_S = 2.0  # steps expected to take longer print their ETA
 
 
 @dataclasses.dataclass
@@ -54,22 +66,34 @@ class EASEConfig(ModelConfig):
 
     Attributes:
         l2: The L2 penalty lambda; None chooses it from ``L2_GRID`` on
-            validation NDCG@10.
-        use_ratings: X holds the ratings instead of 1 per rated item.
+            validation NDCG@10 (on the ``choice_items`` most popular items).
+        use_ratings: X holds the ratings instead of confidences.
+        weighting: How a strength becomes X_ui: ``log``, ``raw`` or
+            ``binary`` (see :mod:`tfrec.models.weighting`); data without
+            strengths is binary either way.
+        alpha: Scale of the strength in the confidence.
+        eps: Strength unit of the log scaling.
+        choice_items: Items whose sub-Gram matrix chooses l2.
         top_weights: Weights kept per column of B (per scored item).
-        max_memory_gb: Largest estimated memory of the dense matrices
+        max_memory_gb: Largest estimated memory of the dense matrix
             (``BYTES_PER_ITEM_PAIR`` per item pair); None: half of this
             machine's RAM.
     """
 
     l2: float | None = None
     use_ratings: bool = False
+    weighting: str = "log"
+    alpha: float = 1.0
+    eps: float = 1.0
+    choice_items: int = 3_000
     top_weights: int = 500
     max_memory_gb: float | None = None
 
     def validate(self):
         if self.l2 is not None:
             check_positive("l2", self.l2)
+        check_weighting(self.weighting, self.alpha, self.eps)
+        check_positive_int("choice_items", self.choice_items)
         check_positive_int("top_weights", self.top_weights)
         if self.max_memory_gb is not None:
             check_positive("max_memory_gb", self.max_memory_gb)
@@ -89,45 +113,58 @@ def check_memory(n_items: int, max_memory_gb: float | None) -> None:
     if needed > limit:
         raise ConfigError(
             f"ease needs about {needed:.1f} GB for its dense {n_items:,} x {n_items:,} item "
-            f"matrices, more than {limit:.1f} GB ({source}); keep fewer items with "
+            f"matrix, more than {limit:.1f} GB ({source}); keep fewer items with "
             "--min-item-interactions N (items rated fewer than N times are dropped) "
             "or raise max_memory_gb"
         )
 
 
-def gram_matrix(x: sp.csr_matrix) -> np.ndarray:
-    """X^T X as a dense float64 array in Fortran order (for LAPACK)."""
-    x = x.astype(np.float64)
+def gram_matrix(x: sp.csr_matrix, dtype=np.float64) -> np.ndarray:
+    """X^T X as a dense array in Fortran order (for LAPACK)."""
+    x = x.astype(dtype)
     return (x.T @ x).toarray(order="F")
 
 
-def ease_matrix(gram: np.ndarray, l2: float) -> np.ndarray:
-    """The closed-form B for ``gram`` = X^T X.
+def ease_matrix(gram: np.ndarray, l2: float, *, overwrite: bool = False) -> np.ndarray:
+    """The closed-form B for ``gram`` = X^T X, in ``gram``'s precision.
+
+    Args:
+        gram: (n_items, n_items) float32 or float64 X^T X.
+        l2: The L2 penalty.
+        overwrite: Compute B in ``gram``'s memory (it must be Fortran-ordered).
 
     Returns:
-        (n_items, n_items) float32 array; entry (i, j) is B_ij.
+        (n_items, n_items) array in Fortran order; entry (i, j) is B_ij.
     """
     n = len(gram)
-    a = gram.copy(order="F")
+    a = gram if overwrite else gram.copy(order="F")
     a[np.diag_indices(n)] += l2
-    factor, info = lapack.dpotrf(a, lower=True, overwrite_a=True)
+    potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (a,))
+    factor, info = potrf(a, lower=True, overwrite_a=True, clean=False)
     if info == 0:
-        inverse, info = lapack.dpotri(factor, lower=True, overwrite_c=True)
+        inverse, info = potri(factor, lower=True, overwrite_c=True)
     if info != 0:
         raise TfrecError(f"X^T X + l2 I is not positive definite (LAPACK info {info}); raise l2")
-    diagonal = inverse.diagonal().copy()
-    b = np.empty((n, n), np.float32)
+    # potri filled the lower triangle of P, the (i, j) with i >= j: mirror it, then
+    # scale each column j by -1 / P_jj, in place, one block of columns at a time.
     for start in range(0, n, _BLOCK):
-        rows = np.arange(start, min(start + _BLOCK, n))
-        # Rows i of P; potri filled only its lower triangle, the (i, j) with i >= j.
-        upper = np.arange(n)[None, :] > rows[:, None]
-        b[rows] = -np.where(upper, inverse[:, rows].T, inverse[rows, :]) / diagonal[None, :]
-        b[rows, rows] = 0.0
-    return b
+        cols = slice(start, min(start + _BLOCK, n))
+        inverse[:start, cols] = inverse[cols, :start].T
+        block = inverse[cols, cols]
+        inverse[cols, cols] = np.tril(block) + np.tril(block, -1).T
+    diagonal = inverse.diagonal().copy()
+    for start in range(0, n, _BLOCK):
+        cols = slice(start, min(start + _BLOCK, n))
+        inverse[:, cols] /= -diagonal[cols]
+    inverse[np.diag_indices(n)] = 0.0
+    return inverse
 
 
-def prune(b: np.ndarray, top_weights: int) -> sp.csr_matrix:
-    """``b`` with each column's ``top_weights`` largest |B_ij| kept (ties to the lower i)."""
+def prune(b: np.ndarray, top_weights: int, report=None) -> sp.csr_matrix:
+    """``b`` with each column's ``top_weights`` largest |B_ij| kept (ties to the lower i).
+
+    ``report(done, total)`` is called after each block of columns.
+    """
     n = len(b)
     k = min(top_weights, n - 1)
     sources, targets = [], []
@@ -136,6 +173,8 @@ def prune(b: np.ndarray, top_weights: int) -> sp.csr_matrix:
         index, _ = top_k(columns, k)
         sources.append(index.ravel())
         targets.append(np.repeat(np.arange(start, start + len(columns)), k))
+        if report is not None:
+            report(start + len(columns), n)
     sources, targets = np.concatenate(sources), np.concatenate(targets)
     pruned = sp.csr_matrix((b[sources, targets], (sources, targets)), shape=(n, n))
     pruned.eliminate_zeros()
@@ -143,71 +182,154 @@ def prune(b: np.ndarray, top_weights: int) -> sp.csr_matrix:
     return pruned
 
 
+class _Progress:
+    """Progress lines on stderr (with ``verbose``): each step's seconds, and ETAs."""
+
+    def __init__(self, verbose: bool):
+        self.verbose = verbose
+        self.flops_per_s = None  # of the Cholesky inversion, measured on the l2 grid
+
+    def say(self, line: str) -> None:
+        if self.verbose:
+            print(f"ease: {line}", file=sys.stderr, flush=True)
+
+    def inversion_eta(self, n: int) -> str:
+        """The expected seconds of an n x n inversion (n^3 flops), when measured."""
+        if self.flops_per_s is None:
+            return ""
+        seconds = n**3 / self.flops_per_s
+        return f" - ETA {seconds:.0f}s" if seconds > _ETA_AFTER_S else ""
+
+    def blocks(self, what: str, started: float):
+        """A ``report(done, total)`` for a loop over blocks: one line when the first
+        block predicts a long loop, one at the end."""
+
+        def report(done, total):
+            seconds = time.perf_counter() - started
+            left = seconds / done * (total - done)
+            if done < total and (done == min(_BLOCK, total)) and left > _ETA_AFTER_S:
+                self.say(f"{what} {done:,}/{total:,} - {seconds:.1f}s - ETA {left:.0f}s")
+            elif done == total:
+                self.say(f"{what} done in {seconds:.1f}s")
+
+        return report
+
+
 class EASE(Recommender):
     """Steck's EASE^R: a ridge regression of each item on all others (a ranking model)."""
 
     name = "ease"
     Config = EASEConfig
-    chosen_on_validation = ("l2",)
     predicts_ratings = False
     parallel_scoring = True
 
     def _fit(self, data, split, options) -> None:
-        check_memory(len(data.item_ids), self.config.max_memory_gb)
-        gram = gram_matrix(self._inputs(data.matrix))
+        n = len(data.item_ids)
+        check_memory(n, self.config.max_memory_gb)
+        progress = _Progress(options.verbose)
+        self.confidence_ = self._confidence(data)
+        x = self._rows(np.arange(len(data.user_ids)))
+        started = time.perf_counter()
+        gram = gram_matrix(x, np.float32)
+        progress.say(f"Gram matrix X^T X of {n:,} items in {time.perf_counter() - started:.1f}s")
         if self.config.l2 is not None:
             self.l2_ = float(self.config.l2)
-            b = ease_matrix(gram, self.l2_)
         else:
-            self.l2_, b = self._choose_l2(gram, split.validation, options.verbose)
-        del gram
-        self.weights_ = prune(b, self.config.top_weights)
+            self.l2_ = self._choose_l2(gram, x, split.validation, progress)
+        started = time.perf_counter()
+        progress.say(f"factorising at l2 {self.l2_:g} (float32){progress.inversion_eta(n)}")
+        b = ease_matrix(gram, self.l2_, overwrite=True)
+        progress.say(f"B in {time.perf_counter() - started:.1f}s")
+        report = progress.blocks("pruning B's columns", time.perf_counter())
+        self.weights_ = prune(b, self.config.top_weights, report)
 
-    def _choose_l2(self, gram, validation, verbose: bool) -> tuple[float, np.ndarray]:
-        """The grid's l2 whose dense B has the best validation NDCG@10, and that B."""
+    def _confidence(self, data) -> sp.csr_matrix | None:
+        """X's entries c_ui when strengths make them differ from 1 (else None)."""
+        if self.config.use_ratings or data.weights is None or self.config.weighting == "binary":
+            return None
+        c = confidence(
+            data.weights,
+            len(data.users),
+            self.config.weighting,
+            self.config.alpha,
+            self.config.eps,
+        )
+        matrix = sp.csr_matrix((c, (data.users, data.items)), shape=data.matrix.shape)
+        matrix.sort_indices()
+        return matrix
+
+    def _choose_l2(self, gram, x, validation, progress) -> float:
+        """The grid's l2 whose float64 B on the most popular items ranks validation best."""
         from tfrec.models.training.ranking_stopping import ValidationRanking
 
         ranking = ValidationRanking(self, validation, None, None)
         if not ranking.active:
-            return DEFAULT_L2, ease_matrix(gram, DEFAULT_L2)
-        best, ndcg = None, {}
-        for l2 in L2_GRID:
-            b = ease_matrix(gram, l2)
-            scores = ranking.measure(lambda rows, b=b: self._inputs(self.seen_[rows]) @ b)
-            ndcg[l2] = scores["val_ndcg@10"]
-            if best is None or ndcg[l2] > ndcg[best[0]]:
-                best = (l2, b)
-            del b  # freed before the next inversion
-        if verbose:
-            tried = ", ".join(f"{l2:g}: {value:.4f}" for l2, value in ndcg.items())
-            print(f"l2 {best[0]:g} chosen on validation NDCG@10 of the dense B ({tried})")
+            progress.say(f"no validation users: l2 {DEFAULT_L2:g}")
+            return DEFAULT_L2
+        n = len(gram)
+        chosen = np.sort(np.argsort(-gram.diagonal(), kind="stable")[: self.config.choice_items])
+        sub_gram = gram[np.ix_(chosen, chosen)].astype(np.float64, order="F")
+        x_chosen = x[:, chosen].tocsr()
+        ndcg = {}
+        for position, l2 in enumerate(L2_GRID):
+            started = time.perf_counter()
+            b = ease_matrix(sub_gram, l2)
+
+            def score_rows(rows, b=b):
+                scores = np.full((len(rows), n), -np.inf, np.float32)
+                scores[:, chosen] = x_chosen[rows] @ b
+                return scores
+
+            ndcg[l2] = ranking.measure(score_rows)["val_ndcg@10"]
+            seconds = time.perf_counter() - started
+            progress.flops_per_s = len(chosen) ** 3 / seconds  # an upper bound of the time
+            left = seconds * (len(L2_GRID) - position - 1)
+            eta = f" - ETA {left:.0f}s" if left > _ETA_AFTER_S else ""
+            progress.say(
+                f"l2 {l2:g} ({position + 1}/{len(L2_GRID)}): validation NDCG@10 "
+                f"{ndcg[l2]:.4f} on the {len(chosen):,} most popular items - {seconds:.1f}s{eta}"
+            )
+        best = max(ndcg, key=ndcg.get)
+        tried = ", ".join(f"{l2:g}: {value:.4f}" for l2, value in ndcg.items())
+        progress.say(f"l2 {best:g} chosen on validation NDCG@10 ({tried})")
         return best
 
     def refit_options(self) -> dict:
         return {"l2": self.l2_}
 
-    def _inputs(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
-        """Rows of X: the ratings, or 1 per rated item."""
-        x = matrix.astype(np.float32)
+    def _rows(self, users) -> sp.csr_matrix:
+        """Rows of X: confidences, the ratings, or 1 per rated item."""
+        if self.confidence_ is not None:
+            return self.confidence_[users]
+        x = self.seen_[users].astype(np.float32)
         if not self.config.use_ratings:
             x.data[:] = 1.0
         return x
 
     def _score(self, users):
-        return (self._inputs(self.seen_[users]) @ self.weights_).toarray()
+        return (self._rows(users) @ self.weights_).toarray()
 
     def serving_scorer(self, seen):
         from tfrec.models.scorers import SparseProductScorer
+        from tfrec.signatures import SeenItems
 
+        if self.confidence_ is not None:
+            return SparseProductScorer(SeenItems(self.confidence_), [self.weights_], binary=False)
         return SparseProductScorer(seen, [self.weights_], binary=not self.config.use_ratings)
 
     def _arrays(self):
-        w = self.weights_
-        l2 = np.float64(self.l2_)
-        return {"data": w.data, "indices": w.indices, "indptr": w.indptr, "l2": l2}
+        w, c = self.weights_, self.confidence_
+        arrays = {"data": w.data, "indices": w.indices, "indptr": w.indptr, "l2": self.l2_}
+        if c is not None:
+            arrays.update({"c_data": c.data, "c_indices": c.indices, "c_indptr": c.indptr})
+        return arrays
 
     def _load_arrays(self, arrays):
         n = len(self.item_ids_)
         weights = (arrays["data"], arrays["indices"], arrays["indptr"])
         self.weights_ = sp.csr_matrix(weights, shape=(n, n))
         self.l2_ = float(arrays["l2"])
+        self.confidence_ = None
+        if "c_data" in arrays:
+            c = (arrays["c_data"], arrays["c_indices"], arrays["c_indptr"])
+            self.confidence_ = sp.csr_matrix(c, shape=(len(self.user_ids_), n))
