@@ -201,3 +201,28 @@ def test_benchmark_reproduce_command_runs_as_printed(tmp_path, capsys):
         1,
         "bench",
     )
+
+
+def test_exports_of_different_datasets_never_share_a_name(tmp_path, capsys):
+    import shutil
+
+    log, _ = _write_log(tmp_path, ratings=False)
+    shutil.copy(log, tmp_path / "hours.csv")
+    train = ["train", "--model", "popularity", "--split", "random", "--quiet"]
+    train += ["--columns", "user=customer,item=sku,timestamp=ts"]
+    assert main([*train, "--dataset", "hours.csv", "--out", "a"]) == 0
+    export = tmp_path / "saved_models" / "hours-popularity" / "1"
+    assert json.loads((export / "assets.extra" / "tfrec.json").read_text())["dataset"] == "hours"
+
+    mixed = [*train, "--dataset", "shop.csv", "--export-name", "hours-popularity"]
+    code, _, err = _run(capsys, *mixed, "--out", "b")
+    assert code == 2 and err.count("\n") == 1 and "--export-name NAME" in err
+    assert "hours-popularity holds versions trained on 'hours', and this model on 'shop'" in err
+    assert not (tmp_path / "b").exists()  # refused before the fit
+    assert main([*train, "--dataset", "shop.csv", "--out", "b"]) == 0
+    assert (tmp_path / "saved_models" / "shop-popularity" / "1").is_dir()
+
+    assert main(["export", "--model-dir", "a"]) == 0  # named as train names it
+    assert (tmp_path / "saved_models" / "hours-popularity" / "2").is_dir()
+    code, _, err = _run(capsys, "export", "--model-dir", "b", "--name", "hours-popularity")
+    assert code == 2 and "tfrec export --name NAME" in err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import shutil
 import sys
@@ -23,9 +24,12 @@ import pandas as pd
 from tfrec import resume as resume_
 from tfrec.benchmark import BenchmarkResult, run_benchmark
 from tfrec.data import Dataset, load_dataset
+from tfrec.data.interaction_log import is_table_source
+from tfrec.data.registry import dataset_names
 from tfrec.distribute import check_strategy, cluster_task, make_strategy, serve_if_server_task
 from tfrec.errors import ConfigError
 from tfrec.evaluation import EvaluationResult, evaluate
+from tfrec.export import existing_versions
 from tfrec.io import atomic_dir, write_json, write_text
 from tfrec.models import Recommender, get_model, model_class, model_names
 from tfrec.models import load_model as _load_saved_model
@@ -87,6 +91,7 @@ def train(
     tune: bool = False,
     tune_budget: str | float | None = None,
     tune_metric: str | None = None,
+    export_name: str | None = None,
 ) -> TrainResult:
     """Loads data, splits, fits, evaluates on test, writes a run and exports it.
 
@@ -111,7 +116,13 @@ def train(
         k: Cut-off of the top-N metrics.
         download: Download a missing MovieLens dataset.
         verbose: Show per-epoch progress.
-        export_root: Export a SavedModel under this root (TF Serving layout).
+        export_root: Export a SavedModel under this root (TF Serving layout), as
+            ``<export_name>/<version>/``.
+        export_name: The served model's name; by default the model's name for a
+            registered dataset and ``<dataset>-<model>`` for the user's own data
+            (:func:`default_export_name`). A new version of a name whose newest
+            version was trained on another dataset is refused before the fit
+            (:func:`check_export_name`).
         overwrite: Replace an existing run in ``out``; without it a non-empty
             ``out`` is refused before anything is fitted.
         strategy: ``default``, ``mirrored``, ``multi-worker`` or
@@ -182,6 +193,8 @@ def train(
             f"{model.name} cannot score items absent from training, as split 'cold-items' "
             f"asks; models that can: {', '.join(serving) or 'none installed'}"
         )
+    if export_root is not None and not auto:
+        check_export_name(export_root, export_name, model.name, *_identity(parts.dataset))
     checkpoints = None
     if run_dir is not None and budget is None and model.trains_by_epochs:
         identity = {
@@ -265,14 +278,15 @@ def train(
                 print(f"{model.name} has no SavedModel export; the run is saved without one")
             export_root = None
         inside = _inside(export_root, run_dir)
+        exporting = (export_name, parts.dataset, record)
         if export_root is not None and inside is None:
-            _export(model, Path(export_root), Path(export_root), record)
+            _export(model, Path(export_root), Path(export_root), *exporting)
         if run_dir is not None:
             with atomic_dir(run_dir) as staging:
                 if inside is not None:  # an export root in the run dir moves with it
                     if (run_dir / inside).is_dir():
                         shutil.copytree(run_dir / inside, staging / inside, dirs_exist_ok=True)
-                    _export(model, staging / inside, run_dir / inside, record)
+                    _export(model, staging / inside, run_dir / inside, *exporting)
                 _write_run_files(staging, model, parts, record, data_dir, data_options)
                 if log_dir is not None and log_dir.is_dir() and any(log_dir.iterdir()):
                     os.replace(log_dir, staging / "logs")
@@ -314,10 +328,42 @@ def _inside(export_root, run_dir) -> Path | None:
         return None
 
 
-def _export(model, root: Path, final_root: Path, record: dict) -> None:
-    path = model.export(root)
+def _export(model, root: Path, final_root: Path, name, dataset: Dataset, record: dict) -> None:
+    name = check_export_name(final_root, name, model.name, *_identity(dataset))
+    path = model.export(root, name=name, metadata={"dataset": dataset.name})
     record["export_path"] = str(final_root / path.relative_to(root))
     record["export_size_mb"] = round(_size(path) / 1e6, 3)
+
+
+def default_export_name(model_name: str, dataset_name: str, source: str) -> str:
+    """``<model>`` for a registered dataset (synthetic, MovieLens), ``<dataset>-<model>``
+    for the user's own data (a file's stem, a DataFrame's name), e.g. ``hours-ease``."""
+    if dataset_name in dataset_names() and not is_table_source(source):
+        return model_name
+    return f"{dataset_name}-{model_name}"
+
+
+def _identity(dataset: Dataset) -> tuple[str, str]:
+    return dataset.name, dataset.source
+
+
+def check_export_name(
+    export_root, name: str | None, model_name: str, dataset_name: str, source: str
+) -> str:
+    """The export name (``name``, else :func:`default_export_name`), refused when the
+    newest version under it was trained on another dataset (its ``tfrec.json`` says)."""
+    name = name or default_export_name(model_name, dataset_name, source)
+    base = Path(export_root) / name
+    versions = existing_versions(base)
+    meta = base / str(versions[-1]) / "assets.extra" / "tfrec.json" if versions else None
+    trained_on = json.loads(meta.read_text()).get("dataset") if meta and meta.exists() else None
+    if trained_on is not None and trained_on != dataset_name:
+        raise ConfigError(
+            f"{base} holds versions trained on {trained_on!r}, and this model on "
+            f"{dataset_name!r}; give it a name of its own (tfrec train --export-name NAME, "
+            "tfrec export --name NAME)"
+        )
+    return name
 
 
 def _size(path: Path) -> int:

@@ -39,7 +39,11 @@ from tfrec.version import __version__
 
 
 def export(
-    model, export_root="saved_models", name: str | None = None, version: int | None = None
+    model,
+    export_root="saved_models",
+    name: str | None = None,
+    version: int | None = None,
+    metadata: dict | None = None,
 ) -> Path:
     """Exports a fitted model as a versioned SavedModel.
 
@@ -48,6 +52,8 @@ def export(
         export_root: Root of the TF Serving model base paths.
         name: Model name under the root; defaults to the model's name.
         version: Version number; defaults to one more than the newest.
+        metadata: More entries of ``tfrec.json``, e.g. the ``dataset`` it was
+            trained on (see :func:`tfrec.api.check_export_name`).
 
     Returns:
         The version directory.
@@ -90,6 +96,7 @@ def export(
                 "predicts_ratings": model.predicts_ratings,
                 "fallback": "unknown user: most popular items; unknown pair: "
                 + ("training mean rating" if model.predicts_ratings else "popularity"),
+                **(metadata or {}),
             },
         )
         write_warmup(staging / "model", name, signatures, _warmup_sample(model))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from tfrec.cli._common import finish
 from tfrec.errors import ConfigError
 
@@ -16,7 +19,11 @@ def add_parser(commands) -> None:
         metavar="DIR",
         help="TF Serving model base paths root (default: saved_models)",
     )
-    p.add_argument("--name", help="model name under the root (default: the model's name)")
+    p.add_argument(
+        "--name",
+        help="model name under the root (default: as tfrec train names it: the model's name, "
+        "or <dataset>-<model> for a run on your own file)",
+    )
     p.add_argument("--version", type=int, help="version number (default: newest + 1)")
     p.add_argument(
         "--items",
@@ -31,7 +38,7 @@ def add_parser(commands) -> None:
 
 def run(args) -> int:
     """Exports the run's model, with the items of ``--items`` added when given."""
-    from tfrec.api import load_model
+    from tfrec.api import check_export_name, load_model
 
     model = load_model(args.model_dir)
     added = ""
@@ -45,6 +52,13 @@ def run(args) -> int:
         added = f", {len(model.item_ids) - n_before:,} new items from {args.items}"
     elif args.item_columns:
         raise ConfigError("--item-columns needs --items, the items table to read")
-    path = model.export(args.export_root, name=args.name, version=args.version)
+    name, metadata = args.name, None
+    run_file = Path(args.model_dir) / "config.json"
+    if run_file.exists():  # a run directory: named, and its dataset recorded, as train does
+        run = json.loads(run_file.read_text())
+        dataset, source = run["dataset"], run.get("source") or ""
+        name = check_export_name(args.export_root, name, model.name, dataset, source)
+        metadata = {"dataset": dataset}
+    path = model.export(args.export_root, name=name, version=args.version, metadata=metadata)
     print(f"exported {path} (signatures: recommend, predict, serving_default{added})")
     return 0

@@ -106,7 +106,13 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
         "--export-root",
         default="saved_models",
         metavar="DIR",
-        help="export a SavedModel to DIR/<model>/<version>/ (default: saved_models)",
+        help="export a SavedModel to DIR/NAME/<version>/ (default: saved_models)",
+    )
+    p.add_argument(
+        "--export-name",
+        metavar="NAME",
+        help="the served model's name (default: the model's name on a registered dataset, "
+        "<dataset>-<model> on your own file, e.g. hours-ease)",
     )
     p.add_argument("--no-export", action="store_true", help="do not export a SavedModel")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
@@ -138,6 +144,7 @@ def run(args) -> int:
         tune=args.tune,
         tune_budget=args.tune_budget,
         tune_metric=args.tune_metric,
+        export_name=args.export_name,
     )
     if result.run_dir is None:  # a multi-worker peer
         return 0

@@ -479,14 +479,14 @@ class Recommender(abc.ABC):
         """
         raise NotSupportedError(f"model {self.name!r} cannot be exported as a SavedModel")
 
-    def export(self, export_root="saved_models", name=None, version=None) -> Path:
+    def export(self, export_root="saved_models", name=None, version=None, metadata=None) -> Path:
         """Exports a SavedModel for TF Serving; see :func:`tfrec.export.export`."""
         from tfrec.export import export
 
         self._check_fitted()
         if not self.exportable:
             raise NotSupportedError(f"model {self.name!r} cannot be exported as a SavedModel")
-        return export(self, export_root, name=name, version=version)
+        return export(self, export_root, name=name, version=version, metadata=metadata)
 
     # ---- persistence -----------------------------------------------------------------------
 

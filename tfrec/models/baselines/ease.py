@@ -220,6 +220,7 @@ class EASE(Recommender):
 
     name = "ease"
     Config = EASEConfig
+    chosen_on_validation = ("l2",)
     predicts_ratings = False
     parallel_scoring = True
 
