@@ -14,8 +14,6 @@ never read. Models without a space keep their defaults.
 
 from __future__ import annotations
 
-import math
-
 from tfrec.models import model_class
 from tfrec.tuning import space as space_
 
@@ -31,8 +29,9 @@ def space(name: str, base: dict | None = None) -> dict:
 
 def n_trials(name: str, base: dict | None = None) -> int:
     """Trials of the model's search: 1 when there is nothing to search."""
-    size = space_.size(space_.searched(model_class(name).Config, base))
-    return int(min(size, TRIALS)) if math.isinf(size) else int(size)
+    searched = space_.searched(model_class(name).Config, base)
+    ranged = any(isinstance(v, space_.Range) for v in searched.values())
+    return int(min(space_.size(searched), TRIALS) if ranged else space_.size(searched))
 
 
 def run(job: dict, split) -> dict:

@@ -16,6 +16,7 @@ import numpy as np
 
 from tfrec.errors import check_non_negative, check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
+from tfrec.tuning.space import Range
 
 
 @dataclasses.dataclass
@@ -28,9 +29,9 @@ class BiasConfig(ModelConfig):
         n_iterations: Alternating passes.
     """
 
-    tuning_grid: ClassVar[dict[str, list]] = {
-        "reg_user": [5.0, 15.0, 25.0],
-        "reg_item": [5.0, 10.0, 25.0],
+    tuning_ranges: ClassVar[dict] = {
+        "reg_user": Range(1.0, 50.0, log=True),
+        "reg_item": Range(1.0, 50.0, log=True),
     }
 
     reg_user: float = 15.0

@@ -24,6 +24,7 @@ from scipy.sparse.linalg import svds
 from tfrec.errors import ConfigError, check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
 from tfrec.models.factors import biased_dot
+from tfrec.tuning.space import Range
 
 
 @dataclasses.dataclass
@@ -35,7 +36,7 @@ class SVDConfig(ModelConfig):
         seed: Seed of ARPACK's starting vector, for repeatable factors.
     """
 
-    tuning_grid: ClassVar[dict[str, list]] = {"k": [20, 50, 100]}
+    tuning_ranges: ClassVar[dict] = {"k": Range(10, 200, log=True)}
 
     k: int = 50
     seed: int = 0

@@ -36,6 +36,7 @@ import numpy as np
 
 from tfrec.errors import check_non_negative, check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
+from tfrec.tuning.space import Range
 
 
 @dataclasses.dataclass
@@ -56,7 +57,8 @@ class MFConfig(ModelConfig):
         seed: Seed of initialisation and shuffling.
     """
 
-    tuning_grid: ClassVar[dict[str, list]] = {"n_factors": [32, 64], "l2": [0.05, 0.15]}
+    tuning_grid: ClassVar[dict[str, list]] = {"n_factors": [32, 64]}
+    tuning_ranges: ClassVar[dict] = {"l2": Range(0.01, 1.0, log=True)}
 
     n_factors: int = 64
     l2: float = 0.15

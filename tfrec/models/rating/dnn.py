@@ -26,6 +26,7 @@ import numpy as np
 from tfrec.errors import check_non_negative, check_positive_int
 from tfrec.models.base import ModelConfig
 from tfrec.models.rating.keras_rating import KerasRatingModel
+from tfrec.tuning.space import Range
 
 
 @dataclasses.dataclass
@@ -45,7 +46,8 @@ class DNNConfig(ModelConfig):
         seed: Seed of initialisation, dropout and shuffling.
     """
 
-    tuning_grid: ClassVar[dict[str, list]] = {"embedding_dim": [32, 64], "dropout": [0.1, 0.3]}
+    tuning_grid: ClassVar[dict[str, list]] = {"embedding_dim": [32, 64]}
+    tuning_ranges: ClassVar[dict] = {"dropout": Range(0.0, 0.5), "l2": Range(1e-4, 1e-1, log=True)}
 
     embedding_dim: int = 64
     hidden_units: tuple[int, ...] = (32, 16)
