@@ -31,12 +31,32 @@ def test_mean_windows_give_each_target_its_own_query():
     expected = tower(user, position, start).numpy()
     for stride in (1, 2, 3, 5):
         windows = {k: tf.constant(v) for k, v in sequences.windows(stride, True).items()}
-        queries, targets, groups, _ = tower.windows(windows, stride)
+        queries, targets, positions, groups, _ = tower.windows(windows, stride)
         # Windows run oldest first per user, so the kept targets are every position in order.
         np.testing.assert_array_equal(targets.numpy(), ITEMS)
+        np.testing.assert_array_equal(positions.numpy(), np.arange(len(ITEMS)))
         np.testing.assert_allclose(queries.numpy(), expected, rtol=1e-5, atol=1e-6)
         sizes = np.bincount(groups.numpy())
         assert sizes.max() <= stride and sizes.sum() == len(ITEMS)
+
+
+def test_bag_query_is_the_mean_of_the_users_other_items():
+    # No time order: every query reads the user's last 5 items as stored, unweighted
+    # (the decay is ignored), and a training target leaves itself out.
+    tower = QueryTower(3, 10, ITEMS, dim=4, history=5, history_decay=0.7, encoder="mean",
+                       user_embedding=False, l2=None, seed=0, bag=True)  # fmt: skip
+    tower(tf.zeros([1], tf.int64), tf.zeros([1], tf.int64), tf.zeros([1], tf.int64))
+    table = tower.history_items.embeddings.numpy()
+    user = np.array([0, 0, 1, 2])
+    position = np.array([6, 1, 7, 9])  # user 0's newest and an item outside its last 5
+    ends, starts = ENDS[user], STARTS[user]
+    user, ends, starts, position = (
+        tf.constant(v, tf.int64) for v in (user, ends, starts, position)
+    )
+    got = tower.with_rows(user, ends, starts, leave_out=position)[0]
+    bags = [[4, 1, 5, 9], [4, 1, 5, 9, 2], [], [5, 5, 8]]  # user 2 without its item 3
+    expected = [table[bag].mean(0) if bag else np.zeros(4) for bag in bags]
+    np.testing.assert_allclose(got.numpy(), np.array(expected), rtol=1e-5, atol=1e-7)
 
 
 def _softmax_loss(logits, excluded):
@@ -90,7 +110,7 @@ def test_sampled_softmax_with_fewer_and_uniform_negatives():
 
 def test_sampled_softmax_gradient_equals_autodiff_of_its_formula():
     # The hand-written gradient against TensorFlow's gradient of the same scores,
-    # on random embeddings, with log-q, a window mask and uniform draws.
+    # on random embeddings, with log-q, a window mask, uniform draws and example weights.
     rng = np.random.default_rng(0)
     queries, candidates = (tf.constant(rng.normal(size=(6, 3)), tf.float32) for _ in range(2))
     items, windows = tf.constant([0, 2, 1, 3, 0, 1]), tf.constant([0, 0, 1, 1, 1, 2])
@@ -98,6 +118,8 @@ def test_sampled_softmax_gradient_equals_autodiff_of_its_formula():
     softmax = SampledSoftmax(POPULARITY, logq=True, negatives=4, uniform_negatives=3,
                              candidate_tower=tower)  # fmt: skip
     log_p = tf.constant(LOG_P, tf.float32)
+
+    weights = tf.constant([1.0, 2.0, 0.5, 1.0, 3.0, 1.0])
 
     def reference(queries, candidates, drawn):
         bias = tf.gather(log_p, items) + np.log(4.0)
@@ -108,12 +130,12 @@ def test_sampled_softmax_gradient_equals_autodiff_of_its_formula():
                               items[:, None] == drawn[None, :]], 1)  # fmt: skip
         logits = tf.where(excluded, -1e30, tf.concat([in_batch, uniform], 1))
         logits = tf.concat([positive[:, None], logits], 1)
-        return tf.reduce_sum(tf.reduce_logsumexp(logits, 1) - positive)
+        return tf.reduce_sum(weights * (tf.reduce_logsumexp(logits, 1) - positive))
 
     tf.random.set_seed(7)
     with tf.GradientTape() as tape:
         tape.watch([queries, candidates])
-        loss = softmax(items, queries, candidates, windows)
+        loss = softmax(items, queries, candidates, windows, weights)
     tf.random.set_seed(7)
     drawn = tf.random.uniform([3], 0, 4, dtype=items.dtype)  # the draws the loss made
     with tf.GradientTape() as reference_tape:

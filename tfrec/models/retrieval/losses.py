@@ -23,6 +23,10 @@ Triplet (``triplet``), a margin loss on cosine similarity against one
 uniformly drawn item ``n_b`` per positive:
 
     L = mean_b max(0, m - cos(q_b, c_b) + cos(q_b, c(n_b)))
+
+Either loss takes per-positive example weights ``w_b`` (the confidence of
+the interaction, :func:`tfrec.models.weighting.confidence`): each term of
+the sum (or mean) over ``b`` is multiplied by ``w_b``.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ class SampledSoftmax:
         self.n_items, self.candidate_tower = len(popularity), candidate_tower
         self.log_probability = tf.constant(np.log(np.maximum(probability, 1e-12)), tf.float32)
 
-    def __call__(self, items, queries, candidates, windows=None):
+    def __call__(self, items, queries, candidates, windows=None, weights=None):
         n = tf.shape(items)[0]
         k = n if not self.negatives else tf.minimum(n, self.negatives)
         bias = tf.zeros([n])
@@ -74,14 +78,14 @@ class SampledSoftmax:
             negative_bias = tf.concat([negative_bias, tf.fill([self.uniform], uniform_bias)], 0)
             excluded = tf.concat([excluded, tf.equal(items[:, None], drawn[None, :])], 1)
         return shared_negatives_softmax(
-            queries, candidates, negatives, bias, negative_bias, excluded
+            queries, candidates, negatives, bias, negative_bias, excluded, weights
         )
 
 
 def shared_negatives_softmax(
-    queries, positives, negatives, positive_bias, negative_bias, excluded
+    queries, positives, negatives, positive_bias, negative_bias, excluded, weights=None
 ) -> tf.Tensor:
-    """``Σ_b -log softmax`` of each query's positive against negatives shared by the batch.
+    """``Σ_b -w_b log softmax`` of each query's positive against negatives shared by the batch.
 
     Scores are ``q_b · c_b - positive_bias_b`` for the positive and ``q_b · n_j
     - negative_bias_j`` for negative ``j``, which is left out where
@@ -98,6 +102,7 @@ def shared_negatives_softmax(
         positive_bias: (n,) subtracted from the positives' scores (log-q).
         negative_bias: (k,) subtracted from the negatives' scores.
         excluded: (n, k) bool, the negatives each query leaves out.
+        weights: (n,) example weights ``w_b``, or None: all 1.
 
     Returns:
         The summed loss, a scalar.
@@ -113,7 +118,10 @@ def shared_negatives_softmax(
         exp_positive = tf.exp(positive - top)
         total = tf.reduce_sum(exp_scores, 1) + exp_positive
 
+        losses = tf.math.log(total) + top - positive
+
         def gradient(upstream):
+            upstream = upstream if weights is None else upstream * weights
             scale = upstream / total
             softmax = exp_scores * scale[:, None]
             d_positive = (exp_positive * scale - upstream)[:, None]
@@ -123,7 +131,7 @@ def shared_negatives_softmax(
                 tf.matmul(softmax, queries, transpose_a=True),
             )
 
-        return tf.reduce_sum(tf.math.log(total) + top - positive), gradient
+        return tf.reduce_sum(losses if weights is None else losses * weights), gradient
 
     return loss(queries, positives, negatives)
 
@@ -140,9 +148,10 @@ class Triplet:
     def __init__(self, candidate_tower, n_items: int, margin: float):
         self.candidate_tower, self.n_items, self.margin = candidate_tower, n_items, margin
 
-    def __call__(self, items, queries, candidates, windows=None):
+    def __call__(self, items, queries, candidates, windows=None, weights=None):
         negatives = tf.random.uniform(tf.shape(items), 0, self.n_items, dtype=items.dtype)
         q = tf.math.l2_normalize(queries, -1)
         positive = tf.reduce_sum(q * tf.math.l2_normalize(candidates, -1), -1)
         negative = tf.reduce_sum(q * tf.math.l2_normalize(self.candidate_tower(negatives), -1), -1)
-        return tf.reduce_mean(tf.nn.relu(self.margin - positive + negative))
+        losses = tf.nn.relu(self.margin - positive + negative)
+        return tf.reduce_mean(losses if weights is None else losses * weights)

@@ -30,10 +30,28 @@ class RetrievalModel(tfrs.Model):
             optimizer; 0 when the tables carry whole-table L2).
         window_stride: Targets per training window (None: one query per
             positive, read from the ``user``/``position`` columns).
+        bag: Each positive's query reads the user's bag (the ``end`` column)
+            without the positive (its ``position``).
+        sequence_weights: (n,) example weight of each sequence position (the
+            interaction's confidence), or None: all 1.
     """
 
-    def __init__(self, query_tower, candidate_tower, loss, task, row_l2: float, window_stride):
+    def __init__(
+        self,
+        query_tower,
+        candidate_tower,
+        loss,
+        task,
+        row_l2: float,
+        window_stride,
+        bag=False,
+        sequence_weights=None,
+    ):
         super().__init__()
+        self.bag = bag
+        self.sequence_weights = (
+            None if sequence_weights is None else tf.constant(sequence_weights, tf.float32)
+        )
         self.query_tower, self.candidate_tower = query_tower, candidate_tower
         self.training_loss, self.task = loss, task
         self.row_l2, self.window_stride = row_l2, window_stride
@@ -43,14 +61,20 @@ class RetrievalModel(tfrs.Model):
             queries = self.query_tower(batch["user"], batch["position"], batch["start"])
             return self.task(queries, self.candidate_tower(batch["item"]), compute_metrics=True)
         if self.window_stride:
-            queries, items, windows, read = self.query_tower.windows(batch, self.window_stride)
-        else:
-            queries, read = self.query_tower.with_rows(
-                batch["user"], batch["position"], batch["start"]
+            queries, items, positions, windows, read = self.query_tower.windows(
+                batch, self.window_stride
             )
-            items, windows = batch["item"], None
+        else:
+            positions, items, windows = batch["position"], batch["item"], None
+            read_to, leave_out = (batch["end"], positions) if self.bag else (positions, None)
+            queries, read = self.query_tower.with_rows(
+                batch["user"], read_to, batch["start"], leave_out
+            )
+        weights = None
+        if self.sequence_weights is not None:
+            weights = tf.gather(self.sequence_weights, positions)
         candidates, item_rows = self.candidate_tower.with_rows(items, training=True)
-        loss = self.training_loss(items, queries, candidates, windows)
+        loss = self.training_loss(items, queries, candidates, windows, weights)
         if not self.row_l2:
             return loss
         read.append((item_rows, None))
@@ -97,7 +121,9 @@ class RetrievalModel(tfrs.Model):
         return users.astype(np.float32), items.astype(np.float32)
 
 
-def retrieval_model(config, n_users, n_items, genres, popularity, sequences) -> RetrievalModel:
+def retrieval_model(
+    config, n_users, n_items, genres, popularity, sequences, sequence_weights=None
+) -> RetrievalModel:
     """The two towers, the loss and the metrics that ``config`` asks for.
 
     Args:
@@ -107,6 +133,7 @@ def retrieval_model(config, n_users, n_items, genres, popularity, sequences) -> 
         genres: (n_items, n_genres) multi-hot for the candidate tower, or None.
         popularity: (n_items,) training counts (the log-q correction).
         sequences: The users' training sequences (the query's history).
+        sequence_weights: (n,) example weight of each sequence position, or None.
     """
     c = config
     # adam: L2 on whole tables (Keras layer losses); lazy_adam: on the rows each
@@ -123,6 +150,7 @@ def retrieval_model(config, n_users, n_items, genres, popularity, sequences) -> 
         user_embedding=c.user_embedding,
         l2=table_l2,
         seed=c.seed,
+        bag=c.history_order == "bag",
     )
     candidate_tower = CandidateTower(
         n_items, genres, dim=c.embedding_dim, l2=table_l2, seed=c.seed, id_dropout=c.id_dropout
@@ -146,4 +174,6 @@ def retrieval_model(config, n_users, n_items, genres, popularity, sequences) -> 
         task,
         row_l2,
         c.window_stride if c.windowed else None,
+        bag=bool(c.history) and c.history_order == "bag",
+        sequence_weights=sequence_weights,
     )

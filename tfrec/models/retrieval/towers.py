@@ -5,6 +5,16 @@ Query tower, for user ``u`` before position ``t`` of their sequence::
     q(u, t) = e_u + Σ_j d^j h_{i(t-1-j)} / Σ_j d^j        (encoder "mean", j < history)
     q(u, t) = e_u + W · RNN(h_{i(t-history)}, ..., h_{i(t-1)})   (encoder "lstm" / "gru")
 
+On a log without time order (``bag``) a position says nothing about what
+came before, so every query reads the same items, the user's last
+``history`` training items as stored, and a training positive ``i`` leaves
+itself out:
+
+    q(u, i) = [e_u +] Σ_{j ∈ B_u, j ≠ i} h_j / |B_u - {i}|      (encoder "mean", d = 1)
+
+the query that serving computes from all of ``B_u`` (two_tower leaves ``e_u``
+out by default then: the item-based query of FISM, Kabbur et al. 2013).
+
 Candidate tower, for item ``i`` with genre multi-hot ``g_i``::
 
     c(i) = v_i + G g_i      (an item seen in training)
@@ -60,6 +70,9 @@ class QueryTower(keras.layers.Layer):
         user_embedding: Whether ``e_u`` is part of the query.
         l2: Whole-table L2 weight (None: none).
         seed: Seed of the tables' initializers.
+        bag: Read the history as an unordered bag (``d`` = 1): training
+            passes the user's end as the position and the target's position
+            as ``leave_out``.
     """
 
     def __init__(
@@ -75,9 +88,10 @@ class QueryTower(keras.layers.Layer):
         user_embedding: bool,
         l2: float | None,
         seed: int,
+        bag: bool = False,
     ):
         super().__init__(name="query_tower")
-        self.history, self.history_decay = history, history_decay
+        self.history, self.history_decay = history, 1.0 if bag else history_decay
         self.users = embedding_table(n_users, dim, "user_embedding", seed + 1, l2)
         self.use_user_embedding = user_embedding
         self.history_items = None
@@ -97,14 +111,20 @@ class QueryTower(keras.layers.Layer):
         (not before ``starts``, the users' first positions)."""
         return self.with_rows(users, positions, starts)[0]
 
-    def with_rows(self, users, positions, starts):
-        """The query vectors, and the embedding rows they read as (rows, mask) pairs."""
+    def with_rows(self, users, positions, starts, leave_out=None):
+        """The query vectors, and the embedding rows they read as (rows, mask) pairs.
+
+        ``leave_out``: (batch,) a position each query does not read (a bag's target), or None.
+        """
         parts, read = [], []
         if self.use_user_embedding:
             parts.append(self.users(users))
             read.append((parts[0], None))
         if self.history_items is not None:
             items, mask = history_window(self.sequence_items, positions, starts, self.history)
+            if leave_out is not None:
+                read_at = positions[:, None] + tf.range(-self.history, 0, dtype=positions.dtype)
+                mask *= tf.cast(read_at != leave_out[:, None], mask.dtype)
             embedded = self.history_items(items)
             read.append((embedded, mask))
             if self.encoder is not None:
@@ -120,8 +140,9 @@ class QueryTower(keras.layers.Layer):
     def windows(self, batch, stride: int):
         """Training windows: the query of each target (the encoder's state at each
         weighted position, or the mean encoder's exact q(u, t); + the user
-        embedding), the target items, the window each target belongs to, and
-        the embedding rows read as (rows, mask) pairs."""
+        embedding), the target items, their sequence positions, the window
+        each target belongs to, and the embedding rows read as (rows, mask)
+        pairs."""
         if self.encoder is None:
             return self._mean_windows(batch, stride)
         items, mask, targets, weights = target_windows(
@@ -134,7 +155,12 @@ class QueryTower(keras.layers.Layer):
         )
         embedded = self.history_items(items)
         queries = self.encoder(embedded, mask=mask > 0)
-        return self._window_queries(batch, queries, targets, weights > 0, [(embedded, mask)])
+        positions = (
+            batch["last"][:, None] + 1 - self.history + tf.range(self.history, dtype=tf.int64)
+        )
+        return self._window_queries(
+            batch, queries, targets, positions, weights > 0, [(embedded, mask)]
+        )
 
     def _mean_windows(self, batch, stride: int):
         """The mean encoder's windows: window target k (of ``stride``, position
@@ -152,10 +178,14 @@ class QueryTower(keras.layers.Layer):
         weights = band[None, :, :] * mask[:, None, :]  # (windows, stride, length)
         total = tf.einsum("wsl,wld->wsd", weights, embedded)
         queries = total / tf.maximum(tf.reduce_sum(weights, -1, keepdims=True), 1.0)
-        return self._window_queries(batch, queries, targets, valid > 0, [(embedded, mask)])
+        positions = last[:, None] + 1 - stride + tf.range(stride, dtype=tf.int64)
+        return self._window_queries(
+            batch, queries, targets, positions, valid > 0, [(embedded, mask)]
+        )
 
-    def _window_queries(self, batch, queries, targets, keep, read):
-        """The kept (window, position) queries + user embeddings, their targets and windows."""
+    def _window_queries(self, batch, queries, targets, positions, keep, read):
+        """The kept (window, position) queries + user embeddings, their targets,
+        the targets' positions and windows."""
         windows = tf.broadcast_to(tf.range(tf.shape(keep)[0])[:, None], tf.shape(keep))
         queries = tf.boolean_mask(queries, keep)
         if self.use_user_embedding:
@@ -163,7 +193,8 @@ class QueryTower(keras.layers.Layer):
             rows = self.users(tf.boolean_mask(users, keep))
             queries += rows
             read.append((rows, None))
-        return queries, tf.boolean_mask(targets, keep), tf.boolean_mask(windows, keep), read
+        kept = [tf.boolean_mask(values, keep) for values in (targets, positions, windows)]
+        return queries, *kept, read
 
 
 class CandidateTower(keras.layers.Layer):

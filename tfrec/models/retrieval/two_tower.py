@@ -36,8 +36,10 @@ import numpy as np
 
 from tfrec.errors import ConfigError, check_choice, check_non_negative, check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
+from tfrec.models.weighting import check_weighting, confidence
 
 INDEXES = ("brute_force", "scann")
+HISTORY_ORDERS = ("time", "bag")
 OPTIMIZERS = ("adam", "lazy_adam")
 # Embedding rows above which dense Adam's per-step full-table update costs more than
 # lazy_adam's row updates (and is worth a warning when asked for).
@@ -147,9 +149,12 @@ class TwoTowerConfig(ModelConfig):
     history: int = 50
     history_decay: float = 0.9
     history_encoder: str = "mean"
+    history_order: str | None = None
     stride: int | None = None
-    user_embedding: bool = True
+    user_embedding: bool | None = None
     popularity_weight: float | None = None
+    weighting: str = "binary"
+    alpha: float = 1.0
     index: str = "brute_force"
     negatives: int | None = None
     uniform_negatives: int = 0
@@ -177,10 +182,22 @@ class TwoTowerConfig(ModelConfig):
             self, **{key: value for key, value in chosen.items() if getattr(self, key) is None}
         )
 
+    def for_dataset(self, dataset) -> TwoTowerConfig:
+        """This config with ``history_order`` and ``user_embedding`` set, where ``None``,
+        from ``dataset.has_timestamps``: ``time`` and a user embedding with
+        timestamps, ``bag`` and none without."""
+        order = self.history_order or ("time" if dataset.has_timestamps else "bag")
+        user_embedding = self.user_embedding
+        if user_embedding is None:
+            user_embedding = order == "time" or not self.history
+        return dataclasses.replace(self, history_order=order, user_embedding=user_embedding)
+
     @property
     def windowed(self) -> bool:
         """Whether training reads history windows (an lstm / gru query tower, or a stride)."""
-        return bool(self.history) and (self.history_encoder != "mean" or self.stride > 1)
+        if not self.history or self.history_order == "bag":
+            return False
+        return self.history_encoder != "mean" or self.stride > 1
 
     @property
     def window_stride(self) -> int:
@@ -189,11 +206,14 @@ class TwoTowerConfig(ModelConfig):
 
     def validate(self):
         check_choice("loss", self.loss, ("softmax", "triplet"))
+        check_weighting(self.weighting, self.alpha, 1.0)
         check_choice("index", self.index, INDEXES)
         if self.optimizer is not None:
             check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("history_encoder", self.history_encoder, ("mean", "lstm", "gru"))
-        if not self.history and not self.user_embedding:
+        if self.history_order is not None:
+            check_choice("history_order", self.history_order, HISTORY_ORDERS)
+        if not self.history and self.user_embedding is False:
             raise ConfigError("the query tower needs user_embedding=true or history > 0")
         for name in ("embedding_dim", "batch_size", "epochs", "stride"):
             if getattr(self, name) is not None:
@@ -236,7 +256,9 @@ class TwoTower(Recommender):
 
         n_items = len(data.item_ids)
         rows = len(data.user_ids) + n_items * (2 if self.config.history else 1)
-        self.config = c = self.config.for_interactions(len(data.users), rows)
+        self.config = c = self.config.for_interactions(len(data.users), rows).for_dataset(
+            split.dataset
+        )
         if options.verbose:
             print(
                 f"{self.name}: embedding_dim {c.embedding_dim}, stride {c.stride}, "
@@ -253,7 +275,15 @@ class TwoTower(Recommender):
         self.genre_names_ = genre_names(items, data.item_ids) if c.use_genres else []
         genres = genre_multi_hot(items, data.item_ids, self.genre_names_) if c.use_genres else None
         sequences = UserSequences.from_interactions(data)
-        model = retrieval_model(c, len(data.user_ids), n_items, genres, self.popularity_, sequences)
+        model = retrieval_model(
+            c,
+            len(data.user_ids),
+            n_items,
+            genres,
+            self.popularity_,
+            sequences,
+            self._sequence_confidence(data, sequences),
+        )
         model.build_variables()
         if c.optimizer == "lazy_adam":
             from tfrec.models.training.lazy_adam import LazyAdam
@@ -274,6 +304,7 @@ class TwoTower(Recommender):
             columns = sequences.windows(c.window_stride, first_targets=True)
         else:
             batch_size, columns = c.batch_size, sequences.columns()
+            columns["end"] = sequences.ends[sequences.users]
         fit_with_ranking(
             self,
             options,
@@ -288,6 +319,23 @@ class TwoTower(Recommender):
         )
         self.log_popularity_ = self._log_popularity(self.popularity_)
         self.popularity_weight_ = self._choose_popularity_weight(split.validation, options.verbose)
+
+    def _sequence_confidence(self, data, sequences) -> np.ndarray | None:
+        """Each sequence position's confidence (the loss's example weight), or
+        None when every interaction weighs 1."""
+        import scipy.sparse as sp
+
+        c = self.config
+        if data.weights is None or c.weighting == "binary":
+            return None
+        by_pair = sp.csr_matrix(
+            (
+                confidence(data.weights, len(data.users), c.weighting, c.alpha),
+                (data.users, data.items),
+            ),
+            shape=data.matrix.shape,
+        )
+        return np.asarray(by_pair[sequences.users, sequences.items]).ravel()
 
     def _validation_batches(self, validation, sequences):
         """Validation pairs for the TFRS metrics: the query reads the user's
