@@ -51,6 +51,13 @@ def test_bench_size_defaults_small():
     assert all(0 < s["best_val_ndcg@10"] <= 1 and len(s["epoch_s"]) <= 2 for s in (first, second))
 
 
+def test_bench_ease_small():
+    args = ["scripts/bench_ease.py", "--users", "60", "--items", "400", "--pairs", "3000"]
+    figures = _last_json_line([*args, "--weighting", "log"])
+    assert figures["n_items"] > 100 and figures["l2"] > 0 and 0 < figures["val_ndcg@10"] <= 1
+    assert figures["fit_s"] > 0 and figures["peak_rss_gb"] > 0
+
+
 def test_bench_quality_small():
     figures = _last_json_line(
         [
