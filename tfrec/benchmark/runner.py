@@ -42,6 +42,7 @@ from tfrec.io import atomic_dir, write_json
 from tfrec.models import model_class
 from tfrec.splits import SPLIT_METHODS
 from tfrec.splits import split as make_split
+from tfrec.tuning.space import fixed_by_data
 from tfrec.version import __version__
 
 BENCH_SPLITS = tuple(m for m in SPLIT_METHODS if m != "none")
@@ -152,6 +153,11 @@ def run_benchmark(
             notes.append(f"left out the models that cannot score new items: {', '.join(warm)}")
     parts = make_split(dataset, split, seed=0)
     jobs = default_jobs(len(dataset.ratings)) if jobs is None else jobs
+    if tune:  # options the data leaves nothing to choose for are not searched
+        for name in names:
+            fixed = fixed_by_data(model_class(name).Config, parts.train)
+            if fixed:
+                configs[name] = {**fixed, **configs.get(name, {})}
 
     tune_specs = [
         ("tune", name, 0) for name in names if tune and n_trials(name, configs.get(name)) > 1

@@ -98,7 +98,7 @@ class Search:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         cls = model_class(name)
         self.name, self.parts, self.k = name, parts, k
-        self.fixed = dict(config or {})
+        self.fixed = {**space_.fixed_by_data(cls.Config, parts.train), **(config or {})}
         if "seed" in cls.Config.__dataclass_fields__:
             self.fixed.setdefault("seed", seed)
         self.metric = metric or default_metric(name, parts.dataset, k)

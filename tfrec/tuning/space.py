@@ -55,6 +55,15 @@ def searched(config_class, fixed: dict | None = None) -> dict:
     return {k: v for k, v in config_class.search_space().items() if k not in (fixed or {})}
 
 
+def fixed_by_data(config_class, train) -> dict:
+    """Options that the training frame leaves nothing to choose for: without
+    a ``weight`` column (no strengths) ``weighting`` keeps its default."""
+    fields = config_class.__dataclass_fields__
+    if "weight" in train.columns or "weighting" not in fields:
+        return {}
+    return {"weighting": fields["weighting"].default}
+
+
 def distributions(space: dict) -> dict:
     """Optuna distributions of a space (Optuna is imported here, on use)."""
     from optuna.distributions import (
