@@ -29,8 +29,10 @@ ml-latest-small (temporal split) this chooses the full grid's l2 (200) and
 float32 gives the float64 figures below. On ``synthetic-music`` (random split,
 seed 0, 18,328 training items; ``scripts/bench_ease.py``) the fit took 322 s on
 two cores shared with three other jobs (load average 8): Gram matrix 10 s,
-the grid 101 s, the inversion 184 s, pruning 17 s; validation NDCG@10 0.1789
-at l2 200. The float64 fit with an inversion per grid value took 954 s there.
+the grid 101 s (then ranking all 18k columns; now only the chosen ones), the
+inversion 184 s, pruning 17 s; validation NDCG@10 0.1789 at l2 200. The
+float64 fit with an inversion per grid value took 954 s (issue 30's figure,
+on the last.fm log of the same size).
 
 Each column of B then keeps only its ``top_weights`` largest |B_ij|: that
 sparse B is what numpy and the SavedModel both score with. On ml-latest-small's
