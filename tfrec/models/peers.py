@@ -25,6 +25,7 @@ import scipy.sparse as sp
 
 from tfrec.models.base import ModelConfig, Recommender
 from tfrec.models.weighting import check_weighting, confidence
+from tfrec.tuning.space import Range
 
 # ---- Surprise -------------------------------------------------------------------------------
 
@@ -194,9 +195,11 @@ class ImplicitALSConfig(ModelConfig):
 
     tuning_grid: ClassVar[dict[str, list]] = {
         "factors": [64, 100],
-        "regularization": [0.01, 0.1],
-        "alpha": [1.0, 10.0],
         "weighting": ["binary", "log"],
+    }
+    tuning_ranges: ClassVar[dict] = {
+        "regularization": Range(1e-3, 1.0, log=True),
+        "alpha": Range(0.5, 50.0, log=True),
     }
 
     factors: int = 100

@@ -32,6 +32,7 @@ import numpy as np
 from tfrec.errors import check_non_negative, check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
 from tfrec.models.weighting import check_weighting, confidence
+from tfrec.tuning.space import Range
 
 
 @dataclasses.dataclass
@@ -52,7 +53,12 @@ class GMFConfig(ModelConfig):
         alpha: Scale of the strength in the confidence.
     """
 
-    tuning_grid: ClassVar[dict[str, list]] = {"embedding_dim": [32, 64], "negatives": [4, 8]}
+    tuning_grid: ClassVar[dict[str, list]] = {
+        "embedding_dim": [32, 64],
+        "negatives": [4, 8],
+        "weighting": ["binary", "log"],
+    }
+    tuning_ranges: ClassVar[dict] = {"l2": Range(1e-7, 1e-3, log=True)}
 
     embedding_dim: int = 64
     negatives: int = 4
