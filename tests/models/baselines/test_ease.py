@@ -134,7 +134,7 @@ def test_confidences_survive_save_load_and_export(tmp_path):
     import tensorflow as tf
 
     data = synthetic.music(n_users=40, n_items=200, n_pairs=1_500, seed=0)
-    model = get_model("ease", l2=20.0).fit(split(data, "none"))
+    model = get_model("ease", l2=20.0, weighting="log").fit(split(data, "none"))
     assert model.confidence_ is not None
     users = model.user_ids[:5]
     items, scores = model.recommend(users, k=5)

@@ -76,9 +76,11 @@ class EASEConfig(ModelConfig):
         l2: The L2 penalty lambda; None chooses it from ``L2_GRID`` on
             validation NDCG@10 (on the ``choice_items`` most popular items).
         use_ratings: X holds the ratings instead of confidences.
-        weighting: How a strength becomes X_ui: ``log``, ``raw`` or
-            ``binary`` (see :mod:`tfrec.models.weighting`); data without
-            strengths is binary either way.
+        weighting: How a strength becomes X_ui: ``binary`` (the default:
+            on steam-hours, random split seed 0, validation NDCG@10 0.3129
+            against 0.3063 for ``log``), ``log`` or ``raw`` (see
+            :mod:`tfrec.models.weighting`); data without strengths is
+            binary either way.
         alpha: Scale of the strength in the confidence.
         eps: Strength unit of the log scaling.
         choice_items: Items whose sub-Gram matrix chooses l2.
@@ -90,7 +92,7 @@ class EASEConfig(ModelConfig):
 
     l2: float | None = None
     use_ratings: bool = False
-    weighting: str = "log"
+    weighting: str = "binary"
     alpha: float = 1.0
     eps: float = 1.0
     choice_items: int = 3_000
