@@ -29,6 +29,8 @@ def info(args) -> int:
         print(json.dumps(summary, indent=2))
     else:
         for key, value in summary.items():
+            if key == "notes":  # printed above as note: lines
+                continue
             print(f"{key:<22} {value:.6f}" if isinstance(value, float) else f"{key:<22} {value}")
     return 0
 

@@ -3,7 +3,8 @@
 * ``ratings``: ``user_id`` (int32), ``item_id`` (int32), ``rating`` (float32),
   ``timestamp`` (int64, seconds since the epoch); one row per (user, item).
   Implicit feedback (no rating column in the source) has rating 1.0 and may
-  carry ``weight`` (float32): how many times the pair occurred.
+  carry ``weight`` (float32): the pair's strength (a play count, hours, a
+  quantity, or how many times the pair occurred).
 * ``items``: ``item_id``, ``title``, ``genres`` (list of str), ``tags``
   (list of str), ``year`` (float, NaN when unknown); one row per item.
 * ``users``: ``user_id`` plus whatever demographics the dataset has, or None.
@@ -100,10 +101,23 @@ class Dataset:
             "mean_rating": None if self.implicit or not n else float(self.ratings["rating"].mean()),
             "first_rating": first.strftime("%Y-%m-%d") if first is not None else None,
             "last_rating": last.strftime("%Y-%m-%d") if last is not None else None,
+            "weights": _weight_summary(self.ratings),
             "has_tags": bool(self.items["tags"].map(len).sum() > 0),
             "has_user_demographics": self.users is not None,
             **self.extra,
         }
+
+
+def _weight_summary(ratings: pd.DataFrame) -> str | None:
+    """The strengths' range and median, e.g. ``"0.1 to 11,754 (median 4.5)"``; None: none."""
+    if "weight" not in ratings or not len(ratings):
+        return None
+    w = ratings["weight"].to_numpy()
+
+    def text(x) -> str:
+        return f"{x:,.0f}" if x >= 1000 else f"{x:.4g}"
+
+    return f"{text(w.min())} to {text(w.max())} (median {text(np.median(w))})"
 
 
 def _id_kind(vocab: Vocabulary | None) -> str:
