@@ -1,6 +1,7 @@
 """lstm_retrieval: the shared contract and the next item on a cycle."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.recommender_contract import RecommenderContract
@@ -39,3 +40,15 @@ class TestLSTMRetrieval(RecommenderContract):
         assert (large.embedding_dim, large.stride, large.batch_size, large.negatives) == (
             64, 20, 4096, 256
         )  # fmt: skip
+
+    def test_a_log_without_timestamps_is_read_as_a_bag(self):
+        from tfrec.data.interaction_log import read_interactions
+        from tfrec.splits import split
+
+        rng = np.random.default_rng(0)
+        log = pd.DataFrame({"user": rng.integers(0, 20, 200), "item": rng.integers(0, 30, 200)})
+        data = read_interactions(log, duplicates="count")
+        model = self.make(epochs=1).fit(split(data, "none"))
+        assert (model.config.history_order, model.config.windowed) == ("bag", False)
+        items, _ = model.recommend(model.user_ids[:3], k=4)
+        assert items.shape == (3, 4)

@@ -20,7 +20,9 @@ class LSTMRetrievalConfig(TwoTowerConfig):
     embeddings and a window per target (``stride`` 1); from there on 64-d
     embeddings and windows of 20 targets, with 4,096 positives per batch
     sharing 256 negatives (at 25M ratings, validation NDCG@10 after one epoch
-    0.0672 at 64-d against 0.0671 at 128-d, in about half the time)."""
+    0.0672 at 64-d against 0.0671 at 128-d, in about half the time). On a
+    log without timestamps the LSTM reads the user's training items as
+    stored, the training target left out (``history_order`` ``bag``)."""
 
     tuning_grid: ClassVar[dict[str, list]] = {"history": [10, 20]}
     SMALL_DATA: ClassVar[dict] = {
