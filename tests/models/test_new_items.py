@@ -43,7 +43,7 @@ def test_export_with_new_items_serves_them_in_a_fresh_process(run, capsys):
     assert "2 new items" in capsys.readouterr().out
     code = (
         "import json, sys, tensorflow as tf\n"
-        f"m = tf.saved_model.load({str(run / 'exp' / 'content_knn' / '1')!r})\n"
+        f"m = tf.saved_model.load({str(run / 'exp' / 'log-content_knn' / '1')!r})\n"
         "out = m.signatures['recommend'](user_id=tf.constant(['ann', 'bob']), k=tf.constant([2]))\n"
         "print(json.dumps(out['item_ids'].numpy().astype(str).tolist()))\n"
     )
