@@ -222,9 +222,7 @@ class Recommender(abc.ABC):
         self.items_ = _raw_vocabulary(dataset.item_vocab, data.item_ids)
         self.seen_ = data.matrix
         self.global_mean_ = float(np.mean(data.ratings, dtype=np.float64))
-        self.popularity_ = np.bincount(data.items, minlength=len(data.item_ids)).astype(
-            np.float32
-        )
+        self.popularity_ = np.bincount(data.items, minlength=len(data.item_ids)).astype(np.float32)
         self.rating_scale_ = tuple(float(x) for x in split.dataset.rating_scale)
         with options.scope():
             self._fit(data, split, options)
