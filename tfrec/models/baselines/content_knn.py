@@ -23,6 +23,7 @@ NDCG@10 0.0071 (popularity: 0.212 and 0.0473).
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,7 @@ from tfrec.errors import DataError, check_positive
 from tfrec.features.text import item_documents
 from tfrec.models.base import ModelConfig, Recommender
 from tfrec.topk import cosine_top_k
+from tfrec.tuning.space import Range
 
 
 def item_rows(items: pd.DataFrame, item_ids: np.ndarray) -> pd.DataFrame:
@@ -142,6 +144,8 @@ class ContentKNNConfig(ModelConfig):
         titles: Add the title words to each item's document.
     """
 
+    tuning_grid: ClassVar[dict[str, list]] = {"titles": [False, True]}
+
     titles: bool = False
 
 
@@ -220,6 +224,11 @@ class ContentPopConfig(ContentKNNConfig):
         power: Exponent of the boost.
         l2: Ridge penalty of the popularity regression.
     """
+
+    tuning_ranges: ClassVar[dict] = {
+        "power": Range(0.5, 4.0, log=True),
+        "l2": Range(0.1, 100.0, log=True),
+    }
 
     power: float = 2.0
     l2: float = 1.0
