@@ -11,9 +11,8 @@ serving time the user's last training items). On a log without timestamps
 the order of a user's items means nothing: the query is then the plain mean
 of the user's training items (a bag, the training positive left out; FISM,
 Kabbur et al. 2013), without the user embedding (``history_order``).
-Candidate tower: an item-ID
-embedding plus a learned projection of the item's genre multi-hot (a
-constant table inside the model). Trained on the training interactions as
+Candidate tower: an item-ID embedding plus a learned projection of the
+item's genre multi-hot (a constant table inside the model). Trained on the training interactions as
 implicit positives (an ``lstm`` / ``gru`` history encoder reads them in
 windows: ``stride``) with
 
@@ -299,7 +298,9 @@ class TwoTower(Recommender):
         )
         if options.verbose:
             print(
-                f"{self.name}: embedding_dim {c.embedding_dim}, stride {c.stride}, "
+                f"{self.name}: history {c.history} ({c.history_order} order, user embedding "
+                f"{'on' if c.user_embedding else 'off'}), embedding_dim {c.embedding_dim}, "
+                f"stride {c.stride if c.windowed else 1}, "
                 f"batch_size {c.batch_size}, negatives "
                 f"{c.negatives or 'in-batch'}, optimizer {c.optimizer} "
                 f"({len(data.users):,} interactions, {rows:,} table rows)"
