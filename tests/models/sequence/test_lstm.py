@@ -41,12 +41,14 @@ class TestGRU(RecommenderContract):
             out["item_ids"].numpy(), fitted.recommend_history([long_history], k=3)[0]
         )
 
-    @pytest.mark.parametrize(("softmax", "stride"), [("full", 1), ("sampled", 1), ("full", 3)])
-    def test_learns_the_next_item(self, cycle_split, softmax, stride):
+    @pytest.mark.parametrize(
+        ("softmax", "stride", "tied"), [("full", 1, True), ("sampled", 1, True), ("full", 3, False)]
+    )
+    def test_learns_the_next_item(self, cycle_split, softmax, stride, tied):
+        # Input dropout (default 0.5) is for real data; the cycle has nothing to overfit.
         options = {**_SMALL, "epochs": 40, "max_len": 3, "patience": 0, "learning_rate": 0.02}
-        model = get_model("lstm", softmax=softmax, num_sampled=4, stride=stride, **options).fit(
-            cycle_split
-        )
+        options.update(embedding_dropout=0.0, tied_output=tied, num_sampled=4)
+        model = get_model("lstm", softmax=softmax, stride=stride, **options).fit(cycle_split)
         items, _ = model.recommend_history([[3, 4, 5], [10, 11, 12], [7, 8]], k=1)
         assert items[:, 0].tolist() == [6, 1, 9]
 
@@ -54,11 +56,19 @@ class TestGRU(RecommenderContract):
 @pytest.mark.parametrize(
     "options",
     [
-        {"encoder": "lstm", "item_vectors": True, "vector_dim": 8},
+        {"encoder": "lstm", "item_vectors": True, "vector_dim": 8, "tied_output": False},
         {"encoder": "transformer", "item_vectors": True, "vector_dim": 8},
         {"encoder": "gru", "item_features": True, "softmax": "sampled", "num_sampled": 20},
+        {"embedding_dropout": 0.3, "label_smoothing": 0.1},
+        {"softmax": "sampled", "num_sampled": 20},
     ],
-    ids=["lstm-vectors", "transformer-vectors", "gru-categories-sampled"],
+    ids=[
+        "lstm-vectors-untied",
+        "transformer-vectors",
+        "gru-categories-sampled",
+        "tied-dropout-smoothing",
+        "tied-sampled",
+    ],
 )
 def test_other_options_fit_save_and_export(options, small_split, tmp_path):
     import tensorflow as tf

@@ -24,13 +24,14 @@ def build_next_item_model(
     """
     c = config
     history = keras.Input(shape=(c.max_len,), dtype="int64", name="history")
-    x = keras.layers.Embedding(
+    embedding = keras.layers.Embedding(
         n_items + 1,
         c.embedding_dim,
         mask_zero=True,
         embeddings_initializer=keras.initializers.RandomNormal(0.0, 0.05, seed=c.seed),
         name="item_embedding",
-    )(history)
+    )
+    x = embedding(history)
     if vectors is not None:
         table = np.vstack([np.zeros((1, vectors.shape[1])), vectors]).astype(np.float32)
         content = keras.layers.Embedding(
@@ -45,13 +46,20 @@ def build_next_item_model(
     if categories is not None:
         bag = CategoryBag(categories, c.embedding_dim, c.seed, name="item_categories")(history)
         x = keras.layers.Concatenate()([x, bag])
+    x = keras.layers.Dropout(c.embedding_dropout, seed=c.seed + 3, name="input_dropout")(x)
     if c.encoder == "transformer":
         h = _self_attention(x, history, c)
     else:
         cell = keras.layers.LSTM if c.encoder == "lstm" else keras.layers.GRU
         h = cell(c.units, return_sequences=True, name=c.encoder)(x)
+    if c.tied_output:
+        h = keras.layers.Dense(c.embedding_dim, name="state_projection")(h)
     states = keras.layers.Dropout(c.dropout, seed=c.seed, name="states")(h)
-    logits = keras.layers.Dense(n_items, name="logits")(NewestState()(states))
+    if c.tied_output:
+        output = TiedLogits(embedding, name="logits")
+    else:
+        output = keras.layers.Dense(n_items, name="logits")
+    logits = output(NewestState()(states))
     return keras.Model(history, logits, name=f"next_item_{c.encoder}")
 
 
@@ -63,6 +71,28 @@ class NewestState(keras.layers.Layer):
 
     def compute_mask(self, inputs, mask=None):
         return None
+
+
+class TiedLogits(keras.layers.Layer):
+    """logits = h E^T + b over the input item embeddings E (the pad row left out).
+
+    ``kernel`` is E^T, as a Dense layer's, for the sampled softmax.
+    """
+
+    def __init__(self, embedding: keras.layers.Embedding, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = embedding
+
+    def build(self, input_shape):
+        rows = self.embedding.input_dim - 1
+        self.bias = self.add_weight("bias", (rows,), initializer="zeros")
+
+    @property
+    def kernel(self):
+        return tf.transpose(self.embedding.embeddings[1:])
+
+    def call(self, hidden):
+        return tf.matmul(hidden, self.embedding.embeddings[1:], transpose_b=True) + self.bias
 
 
 class PositionEmbedding(keras.layers.Layer):
@@ -110,7 +140,9 @@ class NextItemTrainer(keras.Model):
     :func:`tfrec.sequences.target_windows`; the positions with weight 1 are
     gathered once, and only their states meet the output layer, with
 
-    * ``unigrams=None``: softmax cross-entropy over the whole catalogue;
+    * ``unigrams=None``: softmax cross-entropy over the whole catalogue,
+      with ``label_smoothing`` epsilon of the target's mass spread evenly
+      over the catalogue: ``(1 - eps) * CE + eps * (logsumexp(z) - mean(z))``;
     * else sampled softmax over ``num_sampled`` negatives drawn from the
       items' training frequency (``unigrams``, distortion 0.75 as in
       Word2Vec), with the log-q correction of
@@ -119,8 +151,15 @@ class NextItemTrainer(keras.Model):
     Called, it gives the model's full logits of the newest position.
     """
 
-    def __init__(self, model: keras.Model, unigrams: np.ndarray | None, num_sampled: int):
+    def __init__(
+        self,
+        model: keras.Model,
+        unigrams: np.ndarray | None,
+        num_sampled: int,
+        label_smoothing: float = 0.0,
+    ):
         super().__init__(name=f"{model.name}_trainer")
+        self.label_smoothing = float(label_smoothing)
         self.model = model
         self.output_layer = model.get_layer("logits")
         self.states = keras.Model(model.input, model.get_layer("states").output)
@@ -155,7 +194,12 @@ class NextItemTrainer(keras.Model):
     def _target_losses(self, hidden, labels):
         """The loss of each target."""
         if self.unigrams is None:
-            return tf.nn.sparse_softmax_cross_entropy_with_logits(labels, self.output_layer(hidden))
+            logits = self.output_layer(hidden)
+            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+            if not self.label_smoothing:
+                return losses
+            uniform = tf.reduce_logsumexp(logits, axis=1) - tf.reduce_mean(logits, axis=1)
+            return (1.0 - self.label_smoothing) * losses + self.label_smoothing * uniform
         sampled = tf.random.fixed_unigram_candidate_sampler(
             labels[:, None],
             1,
