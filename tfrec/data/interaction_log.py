@@ -181,7 +181,7 @@ def read_interactions(
         DataError: Unreadable or invalid data, naming the file, line and value.
         ConfigError: Invalid options.
     """
-    mapping = parse_mapping(columns)
+    given = parse_mapping(columns)
     if timestamp_unit is not None:
         check_choice("timestamp_unit", timestamp_unit, TIMESTAMP_UNITS)
     if duplicates is not None:
@@ -190,10 +190,11 @@ def read_interactions(
     min_items = _check_min("min_item_interactions", min_item_interactions)
     notes: list[str] = []
     table = _Table.open(source, sep, header, names)
-    mapping = table.resolve(mapping, RATING_KEYS, required=("user", "item"), flag="--columns")
+    mapping = table.resolve(given, RATING_KEYS, required=("user", "item"), flag="--columns")
     table.load(mapping.values(), ids=(mapping["user"], mapping["item"]))
-    _check_detected_rating(table, mapping, columns, notes)
-    weights = _weights(table, mapping, columns, notes)
+    if "rating" not in given:
+        _check_detected_rating(table, mapping, notes)
+    weights = _weights(table, mapping, "weight" in given, notes)
     user_raw = table.ids(mapping["user"], notes)
     item_raw = table.ids(mapping["item"], notes)
     item_table = None
@@ -289,14 +290,14 @@ def _check_min(name: str, value) -> int:
     return int(value)
 
 
-def _check_detected_rating(table: _Table, mapping: dict, columns, notes: list[str]) -> None:
+def _check_detected_rating(table: _Table, mapping: dict, notes: list[str]) -> None:
     """Drops a *detected* rating column whose values do not look like a rating scale.
 
     A rating scale is a small set of values (at most ``_MAX_RATING_LEVELS``)
     within [-10, 10], such as 1-5 stars in halves or 1-10.
     """
     column = mapping.get("rating")
-    if column is None or "rating" in parse_mapping(columns):
+    if column is None:
         return
     values = _as_numbers(table.table.column(column).combine_chunks())
     if values is None:  # text in a rating column: read as a rating, the bad value named
@@ -313,7 +314,7 @@ def _check_detected_rating(table: _Table, mapping: dict, columns, notes: list[st
     )
 
 
-def _weights(table: _Table, mapping: dict, columns, notes: list[str]) -> np.ndarray | None:
+def _weights(table: _Table, mapping: dict, mapped: bool, notes: list[str]) -> np.ndarray | None:
     """The strength column (counts, hours, quantities) as float32, or None.
 
     A detected column that is not a non-negative number is left out with a
@@ -322,7 +323,6 @@ def _weights(table: _Table, mapping: dict, columns, notes: list[str]) -> np.ndar
     column = mapping.get("weight")
     if column is None:
         return None
-    mapped = "weight" in parse_mapping(columns)
     values = _as_numbers(table.table.column(column).combine_chunks())
     if values is None and mapped:
         table.numbers(column, "weight")  # raises, naming the first non-number
@@ -464,8 +464,9 @@ class _Table:
             if pc.all(pc.or_kleene(whole, pc.is_null(values))).as_py():
                 values = pc.cast(values, pa.int64())
         text = pc.cast(values, pa.string())
+        trimmed = pc.utf8_trim_whitespace(text)
         if notes is not None:
-            padded = pc.not_equal(pc.utf8_trim_whitespace(text), text)
+            padded = pc.not_equal(trimmed, text)
             n_padded = pc.sum(pc.cast(padded, pa.int64())).as_py() or 0
             if n_padded:
                 distinct = len(pc.unique(pc.filter(text, padded)))
@@ -474,7 +475,7 @@ class _Table:
                     "leading or trailing spaces; IDs are kept exactly as written, so 'a ' and "
                     "'a' are different IDs"
                 )
-        missing = _empty(pc.utf8_trim_whitespace(text))
+        missing = _empty(trimmed)
         if missing.any():
             row = int(np.flatnonzero(missing)[0])
             raise DataError(
