@@ -20,6 +20,7 @@ Implicit Feedback Datasets", ICDM 2008.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from tfrec.errors import check_choice, check_non_negative, check_positive
 
@@ -52,3 +53,19 @@ def confidence(
     if weighting == "log":
         return (1.0 + alpha * np.log1p(w / eps)).astype(np.float32)
     return (1.0 + alpha * w).astype(np.float32)
+
+
+def confidence_matrix(
+    data, weighting: str = "log", alpha: float = 1.0, eps: float = 1.0
+) -> sp.csr_matrix:
+    """The (n_users, n_items) CSR matrix of each training interaction's ``c``.
+
+    Args:
+        data: The fit's :class:`~tfrec.models.base.Interactions` (its
+            ``weights``, ``users``, ``items`` and ``matrix`` shape).
+        weighting, alpha, eps: As in :func:`confidence`.
+    """
+    c = confidence(data.weights, len(data.users), weighting, alpha, eps)
+    matrix = sp.csr_matrix((c, (data.users, data.items)), shape=data.matrix.shape)
+    matrix.sort_indices()
+    return matrix

@@ -59,7 +59,7 @@ from scipy.linalg import lapack
 
 from tfrec.errors import ConfigError, TfrecError, check_positive, check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
-from tfrec.models.weighting import check_weighting, confidence
+from tfrec.models.weighting import check_weighting, confidence_matrix
 from tfrec.topk import top_k
 
 L2_GRID = (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
@@ -259,16 +259,8 @@ class EASE(Recommender):
         """X's entries c_ui when strengths make them differ from 1 (else None)."""
         if self.config.use_ratings or data.weights is None or self.config.weighting == "binary":
             return None
-        c = confidence(
-            data.weights,
-            len(data.users),
-            self.config.weighting,
-            self.config.alpha,
-            self.config.eps,
-        )
-        matrix = sp.csr_matrix((c, (data.users, data.items)), shape=data.matrix.shape)
-        matrix.sort_indices()
-        return matrix
+        c = self.config
+        return confidence_matrix(data, c.weighting, c.alpha, c.eps)
 
     def _choose_l2(self, gram, x, validation, progress) -> float:
         """The grid's l2 whose float64 B on the most popular items ranks validation best."""

@@ -33,7 +33,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from tfrec.errors import check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
-from tfrec.models.weighting import check_weighting, confidence
+from tfrec.models.weighting import check_weighting, confidence_matrix
 from tfrec.topk import cosine_top_k
 
 
@@ -74,10 +74,7 @@ class ItemKNN(Recommender):
 
     def _fit(self, data, split, options) -> None:
         if not self.predicts_ratings and data.weights is not None:
-            c = confidence(data.weights, len(data.users), self.config.weighting, self.config.alpha)
-            shape = data.matrix.shape
-            self.seen_ = sp.csr_matrix((c, (data.users, data.items)), shape=shape)
-            self.seen_.sort_indices()
+            self.seen_ = confidence_matrix(data, self.config.weighting, self.config.alpha)
         item_user = self.seen_.T.tocsr()
         n_items = item_user.shape[0]
         n = min(self.config.n_neighbors + 1, n_items)

@@ -47,7 +47,7 @@ import numpy as np
 
 from tfrec.errors import ConfigError, check_choice, check_non_negative, check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
-from tfrec.models.weighting import check_weighting, confidence
+from tfrec.models.weighting import check_weighting, confidence_matrix
 
 INDEXES = ("brute_force", "scann")
 HISTORY_ORDERS = ("time", "bag")
@@ -362,18 +362,10 @@ class TwoTower(Recommender):
     def _sequence_confidence(self, data, sequences) -> np.ndarray | None:
         """Each sequence position's confidence (the loss's example weight), or
         None when every interaction weighs 1."""
-        import scipy.sparse as sp
-
         c = self.config
         if data.weights is None or c.weighting == "binary":
             return None
-        by_pair = sp.csr_matrix(
-            (
-                confidence(data.weights, len(data.users), c.weighting, c.alpha),
-                (data.users, data.items),
-            ),
-            shape=data.matrix.shape,
-        )
+        by_pair = confidence_matrix(data, c.weighting, c.alpha)
         return np.asarray(by_pair[sequences.users, sequences.items]).ravel()
 
     def _validation_batches(self, validation, sequences):
