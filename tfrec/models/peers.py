@@ -238,9 +238,12 @@ class _Implicit(Recommender):
         from threadpoolctl import threadpool_limits
 
         weighting = getattr(self.config, "weighting", "binary")
-        values = confidence(data.weights, len(data.users), weighting, alpha=1.0) - 1.0
-        if weighting == "binary":
-            values[:] = 1.0
+        n = len(data.users)  # x_ui: 1, or the strength's log(1 + w) / w; ALS adds 1 + alpha x
+        values = (
+            np.ones(n, np.float32)
+            if weighting == "binary" or data.weights is None
+            else confidence(data.weights, n, weighting, alpha=1.0) - np.float32(1.0)
+        )
         feedback = sp.csr_matrix((values, (data.users, data.items)), shape=data.matrix.shape)
         # implicit runs its own threads and asks for single-threaded BLAS.
         with threadpool_limits(1, "blas"):
