@@ -82,3 +82,10 @@ def test_implicit_als_reads_log_strengths():
     assert not np.allclose(binary.score(["u1"]), weighted.score(["u1"]))
     with pytest.raises(ConfigError, match="weighting must be one of"):
         get_model("implicit_als", weighting="loud")
+
+
+def test_implicit_als_without_strengths_ignores_weighting(small_split):
+    pytest.importorskip("implicit")
+    binary = get_model("implicit_als", factors=4, iterations=3).fit(small_split)
+    log = get_model("implicit_als", factors=4, iterations=3, weighting="log").fit(small_split)
+    np.testing.assert_allclose(binary.score([1]), log.score([1]), rtol=1e-5)
