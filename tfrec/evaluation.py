@@ -7,6 +7,9 @@
   user's train and validation items; relevant are the user's test items in
   the catalogue. HR, Precision, Recall, NDCG, MAP at K, and catalogue
   coverage (distinct recommended items / catalogue size).
+* New users (split ``cold-users``): each cold user ranks the catalogue minus
+  the items they brought, scored from those items alone; relevant are the
+  next ones (:func:`tfrec.splits.split`).
 * Sampled (the NCF protocol, labelled as such): each user's last test item
   among ``n_negatives`` items sampled uniformly from those the user never
   rated; HR@K and NDCG@K.
@@ -26,6 +29,7 @@ import scipy.sparse as sp
 from tfrec import metrics
 from tfrec.errors import TfrecError, check_choice, check_positive_int
 from tfrec.models.base import Recommender, encode
+from tfrec.models.history import Histories
 
 
 @dataclass
@@ -87,6 +91,8 @@ def evaluate(
     target = split.test if part == "test" else split.validation
     if split.cold_items is not None:
         return _cold_start(model, split, target, split.cold_items[part], k, batch_size)
+    if split.given is not None:
+        return _new_users(model, split.given[part], target, k, batch_size)
     out: dict = {}
     rating_per_user = None
     if model.predicts_ratings:
@@ -223,6 +229,28 @@ def _cold_problem(model, split, target, candidates):
     return user_ids, relevant, excluded, lambda block: scores(rows[block])
 
 
+def _new_users(model, given, target, k, batch_size) -> EvaluationResult:
+    """The cold-users protocol (see :func:`_new_user_problem`)."""
+    user_ids, relevant, excluded, score = _new_user_problem(model, given, target)
+    columns, recommended = metrics.full_ranking(score, relevant, excluded, k, batch_size)
+    frame = pd.DataFrame({"user_id": user_ids, "n_relevant": np.diff(relevant.indptr), **columns})
+    return EvaluationResult(_summary(frame, recommended, k), frame, None)
+
+
+def _new_user_problem(model, given, target):
+    """Each cold user with a relevant item ranks every catalogue item but the
+    ones they brought (``given``), scored from those alone
+    (:meth:`Recommender.score_histories`); relevant: the next ones (``target``).
+
+    Returns:
+        (user_ids, relevant, excluded, ``score(rows)``).
+    """
+    user_ids, relevant = _ranked_users(model, target)
+    histories = Histories.from_frame(given, user_ids, model.item_ids_)
+    excluded = histories.matrix()
+    return user_ids, relevant, excluded, lambda rows: model.score_histories(histories[rows])
+
+
 @dataclass
 class RankedTopK:
     """Each ranked user's top-k list under the full-ranking protocol.
@@ -262,6 +290,8 @@ def ranked_top_k(
         user_ids, relevant, excluded, score = _cold_problem(
             model, split, target, split.cold_items[part]
         )
+    elif split.given is not None:
+        user_ids, relevant, excluded, score = _new_user_problem(model, split.given[part], target)
     else:
         seen = pd.concat([split.train, split.validation] if part == "test" else [split.train])
         user_ids, relevant = _ranked_users(model, target)

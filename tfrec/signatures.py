@@ -68,6 +68,7 @@ class ServingModule(tf.Module):
         self.low, self.high = (float(x) for x in model.rating_scale_)
         self.seen = SeenItems(model.seen_)
         self.scorer = model.serving_scorer(self.seen)
+        self.history_scorer = model.serving_history_scorer()
         specs = [
             tf.TensorSpec([None], user_dtype, name="user_id"),
             tf.TensorSpec([None], self.item_dtype, name="item_id"),
@@ -108,22 +109,33 @@ class ServingModule(tf.Module):
         the pad value, -1 or "", are ignored), excluding the row's own items."""
         columns = self.item_table.lookup(history)
         items = tf.ragged.boolean_mask(columns, columns >= 0)
+        seen = tf.stack([tf.cast(items.value_rowids(), tf.int64), items.flat_values], axis=1)
+        empty = items.row_lengths() == 0
+        if self.history_scorer is not None:
+            shape = tf.stack(
+                [tf.shape(history, out_type=tf.int64)[0], tf.size(self.item_ids, tf.int64)]
+            )
+            ones = tf.ones(tf.shape(seen)[:1], tf.float32)
+            x = tf.minimum(tf.scatter_nd(seen, ones, shape), 1.0)  # multi-hot
+            scores = self.history_scorer.score(x)
+        else:
+            scores = self.scorer.score_history(self._windows(items))
+        scores = tf.where(empty[:, None], self.fallback_scores[None, :], scores)
+        minus_inf = tf.fill(tf.shape(seen)[:1], tf.constant(-np.inf, tf.float32))
+        k = tf.minimum(tf.reduce_max(k), tf.shape(self.item_ids)[0])
+        top = tf.math.top_k(tf.tensor_scatter_nd_update(scores, seen, minus_inf), k)
+        return self._answer(top.values, top.indices)
+
+    def _windows(self, items):
+        """The sequence scorer's input: each row's last ``max_len`` columns + 1,
+        left-padded with 0."""
         length = self.scorer.max_len
         recent = items[:, -length:]
         right_padded = recent.to_tensor(default_value=-1, shape=[None, length])
         shift = length - recent.row_lengths()
         source = tf.range(length, dtype=tf.int64)[None, :] - shift[:, None]
         shifted = tf.gather(right_padded, tf.maximum(source, 0), batch_dims=1)
-        windows = tf.where(source >= 0, shifted + 1, 0)  # column + 1, 0 pads on the left
-        empty = recent.row_lengths() == 0
-        scores = tf.where(
-            empty[:, None], self.fallback_scores[None, :], self.scorer.score_history(windows)
-        )
-        seen = tf.stack([tf.cast(items.value_rowids(), tf.int64), items.flat_values], axis=1)
-        minus_inf = tf.fill(tf.shape(seen)[:1], tf.constant(-np.inf, tf.float32))
-        k = tf.minimum(tf.reduce_max(k), tf.shape(self.item_ids)[0])
-        top = tf.math.top_k(tf.tensor_scatter_nd_update(scores, seen, minus_inf), k)
-        return self._answer(top.values, top.indices)
+        return tf.where(source >= 0, shifted + 1, 0)  # column + 1, 0 pads on the left
 
     def _score_all(self, users, known, seen, k):
         """Top k of the scores of every item, seen items masked."""
@@ -173,7 +185,7 @@ class ServingModule(tf.Module):
         predict = self.predict.get_concrete_function()
         default = predict if self.predicts_ratings else recommend
         out = {"recommend": recommend, "predict": predict, "serving_default": default}
-        if hasattr(self.scorer, "score_history"):
+        if self.history_scorer is not None or hasattr(self.scorer, "score_history"):
             out["recommend_history"] = tf.function(
                 self._recommend_history,
                 input_signature=[

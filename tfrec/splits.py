@@ -14,6 +14,16 @@
   of a cold item leaves train (to test or validation); the rest is train.
   Models rank the cold items from their content alone (see
   :mod:`tfrec.evaluation`).
+* ``cold-users`` (new users): the users, sorted, permuted by
+  ``numpy.random.default_rng(seed)``; the first 20% are the test cold users,
+  the next 10% the validation cold users, and all their interactions leave
+  train. Each cold user's interactions with train items (others dropped),
+  sorted by (timestamp, item), give the first ``history`` (H, default 5) as
+  what the user brings (``Split.given``) and the next 10 as relevant
+  (``validation`` / ``test``); later ones are dropped. On data without
+  timestamps the order is a seeded shuffle instead. Models that serve new
+  users rank every train item but the given ones from the given items (H = 0:
+  from nothing but what they know of the user's features).
 * ``none``: every rating in train (for fitting a final model).
 """
 
@@ -28,9 +38,19 @@ import pandas as pd
 from tfrec.data.schema import Dataset
 from tfrec.errors import ConfigError, check_choice
 
-SPLIT_METHODS = ("temporal", "leave-one-out", "random", "global-time", "cold-items", "none")
+SPLIT_METHODS = (
+    "temporal",
+    "leave-one-out",
+    "random",
+    "global-time",
+    "cold-items",
+    "cold-users",
+    "none",
+)
 COLD_MIN_RATINGS = 5  # items with fewer ratings are never cold
 COLD_TEST_SHARE, COLD_VALIDATION_SHARE = 0.2, 0.1
+DEFAULT_HISTORY = 5  # cold-users: interactions a new user brings
+COLD_RELEVANT = 10  # cold-users: the interactions after them that are relevant
 TIMED_METHODS = ("temporal", "leave-one-out", "global-time")
 
 
@@ -47,6 +67,11 @@ class Split:
         seed: Seed used (random and cold-items splits).
         cold_items: For ``cold-items``: ``{"validation": ..., "test": ...}``,
             the sorted frame IDs of each part's cold items (its candidates).
+        given: For ``cold-users``: ``{"validation": ..., "test": ...}``, the
+            interactions each part's cold users bring (their first
+            ``history``, oldest first); ``validation`` / ``test`` hold the
+            next ones, the relevant items.
+        history: For ``cold-users``: the number of given interactions (H).
     """
 
     dataset: Dataset
@@ -56,18 +81,22 @@ class Split:
     method: str
     seed: int = 0
     cold_items: dict | None = None
+    given: dict | None = None
+    history: int | None = None
 
     def with_validation_in_train(self) -> Split:
-        """The split for ``--refit``: train + validation as train, no validation."""
-        train = pd.concat([self.train, self.validation], ignore_index=True)
-        return Split(
-            self.dataset,
-            train,
-            self.validation.iloc[:0],
-            self.test,
-            f"{self.method}+refit",
-            self.seed,
-            None if self.cold_items is None else {"test": self.cold_items["test"]},
+        """The split for ``--refit``: train + validation as train, no validation
+        (for ``cold-users``, the validation users' given interactions too)."""
+        parts = [self.train, self.validation]
+        if self.given is not None:
+            parts.insert(1, self.given["validation"])
+        return dataclasses.replace(
+            self,
+            train=pd.concat(parts, ignore_index=True),
+            validation=self.validation.iloc[:0],
+            method=f"{self.method}+refit",
+            cold_items=None if self.cold_items is None else {"test": self.cold_items["test"]},
+            given=None if self.given is None else {"test": self.given["test"]},
         )
 
     def sizes(self) -> dict:
@@ -80,7 +109,11 @@ class Split:
 
 
 def split(
-    dataset: Dataset, method: str = "temporal", seed: int = 0, fraction: float = 0.1
+    dataset: Dataset,
+    method: str = "temporal",
+    seed: int = 0,
+    fraction: float = 0.1,
+    history: int | None = None,
 ) -> Split:
     """Splits ``dataset`` with the named method.
 
@@ -89,11 +122,20 @@ def split(
         method: One of ``SPLIT_METHODS``.
         seed: Seed of the random split.
         fraction: Share of validation and of test (temporal, random, global-time).
+        history: ``cold-users`` only: interactions each cold user brings (H,
+            default 5; 0: none).
 
     Returns:
         A :class:`Split`.
     """
     check_choice("split", method, SPLIT_METHODS)
+    if history is not None and method != "cold-users":
+        raise ConfigError(
+            f"history applies to split 'cold-users' only; got split {method!r} "
+            "(drop --history, or use --split cold-users)"
+        )
+    if method == "cold-users":
+        return _cold_users(dataset, seed, DEFAULT_HISTORY if history is None else history)
     if method in TIMED_METHODS and not dataset.has_timestamps:
         raise ConfigError(
             f"split {method!r} orders interactions by time, and {dataset.name!r} has no "
@@ -179,6 +221,44 @@ def _cold_items(ratings, seed):
     part[np.isin(items, validation)] = 1
     part[np.isin(items, test)] = 2
     return part, {"validation": validation, "test": test}
+
+
+def _cold_users(dataset: Dataset, seed: int, history: int) -> Split:
+    if isinstance(history, bool) or not isinstance(history, (int, np.integer)) or history < 0:
+        raise ConfigError(f"history must be a non-negative integer; got {history!r}")
+    ratings = dataset.ratings
+    users = np.unique(ratings["user_id"].to_numpy())
+    order = np.random.default_rng(seed).permutation(users)
+    n_test = int(len(users) * COLD_TEST_SHARE)
+    n_validation = int(len(users) * COLD_VALIDATION_SHARE)
+    if n_test == 0 or n_validation == 0:
+        raise ConfigError(f"split 'cold-users' needs at least 10 users; this data has {len(users)}")
+    part_of_user = {"test": order[:n_test], "validation": order[n_test : n_test + n_validation]}
+    cold = np.isin(ratings["user_id"].to_numpy(), order[: n_test + n_validation])
+    train = ratings[~cold].reset_index(drop=True)
+    rest = ratings[cold & ratings["item_id"].isin(train["item_id"].unique()).to_numpy()]
+    if dataset.has_timestamps:
+        rest = rest.sort_values(["user_id", "timestamp", "item_id"], kind="stable")
+    else:  # no time order: a seeded shuffle within each user
+        shuffle = np.random.default_rng(seed + 1).random(len(rest))
+        rest = rest.iloc[np.lexsort((shuffle, rest["user_id"].to_numpy()))]
+    position = rest.groupby("user_id", sort=False).cumcount().to_numpy()
+    given, relevant = {}, {}
+    for part, part_users in part_of_user.items():
+        mine = rest["user_id"].isin(part_users).to_numpy()
+        given[part] = rest[mine & (position < history)].reset_index(drop=True)
+        window = (position >= history) & (position < history + COLD_RELEVANT)
+        relevant[part] = rest[mine & window].reset_index(drop=True)
+    return Split(
+        dataset,
+        train,
+        relevant["validation"],
+        relevant["test"],
+        "cold-users",
+        seed,
+        given=given,
+        history=int(history),
+    )
 
 
 def _without_tags(dataset: Dataset, items: np.ndarray) -> Dataset:

@@ -21,6 +21,11 @@ Fallbacks for IDs not seen in training (documented, never a KeyError):
   popularity (ranking models) when the user or the item is unknown.
 * ``score`` / ``recommend``: an unknown user gets the most popular items.
 * ``similar_items``: an unknown item gets the most popular items.
+
+Models with ``serves_new_users`` also score users they never trained on
+from the items such a user brings at request time
+(:meth:`Recommender.recommend_history`, ``_score_history``): fold-in for
+the neighbourhood models, the query tower for the retrieval models.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import scipy.sparse as sp
 from tfrec.data.vocabulary import Vocabulary, as_int64, encode_sorted
 from tfrec.errors import ConfigError, NotSupportedError, TfrecError, check_positive_int
 from tfrec.io import atomic_dir, write_json
+from tfrec.models.history import Histories
 from tfrec.models.options import TrainingOptions
 from tfrec.topk import cosine_top_k, exclude, top_k
 from tfrec.version import __version__
@@ -160,6 +166,7 @@ class Recommender(abc.ABC):
     fits_implicit: ClassVar[bool] = False  # a rating model that ranks implicit data too
     scores_are_predictions: ClassVar[bool] = True  # score(u)[i] == predict(u, i), unclipped
     serves_new_items: ClassVar[bool] = False  # scores items from content: new_item_scorer
+    serves_new_users: ClassVar[bool] = False  # scores a given history: _score_history
     similar_items_supported: ClassVar[bool] = False  # similar_items works
     exportable: ClassVar[bool] = True  # export writes a SavedModel (serving_scorer)
     trains_by_epochs: ClassVar[bool] = False  # TensorBoard logs, per-epoch checkpoints, resume
@@ -216,6 +223,11 @@ class Recommender(abc.ABC):
                 f"model {self.name!r} cannot score items absent from training, as split "
                 "'cold-items' asks; use a model that serves new items (`tfrec models`)"
             )
+        if getattr(split, "given", None) is not None and not self.serves_new_users:
+            raise NotSupportedError(
+                f"model {self.name!r} cannot score users absent from training, as split "
+                "'cold-users' asks; use a model that serves new users (`tfrec models`)"
+            )
         data = Interactions.from_ratings(split.train)
         self.user_ids_, self.item_ids_ = data.user_ids, data.item_ids
         self.users_ = _raw_vocabulary(dataset.user_vocab, data.user_ids)
@@ -236,6 +248,11 @@ class Recommender(abc.ABC):
     @abc.abstractmethod
     def _score(self, users: np.ndarray) -> np.ndarray:
         """(len(users), n_items) float32 scores for known user rows."""
+
+    def _score_history(self, histories: Histories) -> np.ndarray:
+        """(len(histories), n_items) float32 scores of new users from their items
+        (each history holds at least one item; models with ``serves_new_users``)."""
+        raise _no_new_users(self.name)
 
     def _predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Scores of known (user row, item column) pairs; override when cheaper."""
@@ -329,6 +346,52 @@ class Recommender(abc.ABC):
         if not known.all():
             out[~known] = self.popularity_ / max(float(self.popularity_.max()), 1.0)
         return out
+
+    def score_histories(self, histories: Histories) -> np.ndarray:
+        """:meth:`score` for new users given by their items; an empty history
+        gets popularity scores, as an unknown user does."""
+        out = np.empty((len(histories), len(self.item_ids_)), dtype=np.float32)
+        known = histories.lengths > 0
+        if known.any():
+            out[known] = self._score_history(histories[np.flatnonzero(known)])
+        if not known.all():
+            out[~known] = self.popularity_ / max(float(self.popularity_.max()), 1.0)
+        return out
+
+    def recommend_history(self, histories, k: int = 10, exclude_given: bool = True):
+        """The top-``k`` items for users known only by the items they bring.
+
+        Serves users who arrived after training without retraining (models
+        with ``serves_new_users``): fold-in for EASE and item KNN, the query
+        tower for the retrieval models.
+
+        Args:
+            histories: One sequence of raw item IDs per user, oldest first.
+                Unknown items are ignored; an empty history gets the most
+                popular items.
+            k: Number of items per user.
+            exclude_given: Leave out the items of each history.
+
+        Returns:
+            (item_ids, scores) as :meth:`recommend` returns them.
+        """
+        k = check_positive_int("k", k)
+        self._check_fitted()
+        if not self.serves_new_users:
+            raise _no_new_users(self.name)
+        if isinstance(histories, (str, bytes)) or not hasattr(histories, "__len__"):
+            raise TfrecError(
+                f"histories must be a list of item-ID lists, one per user; got {histories!r}"
+            )
+        columns = [self.items_.encode(np.asarray(list(h))) for h in histories]
+        given = Histories.from_lists(columns, len(self.item_ids_))
+        scores = self.score_histories(given)
+        if exclude_given:
+            scores[given.matrix().nonzero()] = -np.inf
+        index, values = top_k(scores, min(k, scores.shape[1]))
+        empty = np.isneginf(values)
+        index[empty], values[empty] = -1, np.nan
+        return self.items_.decode(index), values
 
     def predict(self, user_ids, item_ids, timestamps=None) -> np.ndarray:
         """Predicted rating (rating models) or score of each (user, item) pair.
@@ -477,6 +540,13 @@ class Recommender(abc.ABC):
         """
         raise NotSupportedError(f"model {self.name!r} cannot be exported as a SavedModel")
 
+    def serving_history_scorer(self):
+        """A ``tf.Module`` with ``score(x) -> [batch, n_items]`` scores of new users
+        from their multi-hot item rows x (float32 [batch, n_items]), for the
+        export's ``recommend_history``; None: the model has none (the default).
+        """
+        return None
+
     def export(self, export_root="saved_models", name=None, version=None, metadata=None) -> Path:
         """Exports a SavedModel for TF Serving; see :func:`tfrec.export.export`."""
         from tfrec.export import export
@@ -558,6 +628,13 @@ class Recommender(abc.ABC):
 
     def __repr__(self):
         return f"{type(self).__name__}({self.config})"
+
+
+def _no_new_users(name: str) -> NotSupportedError:
+    return NotSupportedError(
+        f"model {name!r} cannot score users absent from training from their items; use a "
+        "model that serves new users (`tfrec models`)"
+    )
 
 
 def _raw_vocabulary(dataset_vocab: Vocabulary | None, frame_ids: np.ndarray) -> Vocabulary:

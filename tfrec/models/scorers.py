@@ -174,3 +174,27 @@ class SparseProductScorer(tf.Module):
 
     def predict(self, users, items, extra=None):
         return tf.gather(self.score(users), items, batch_dims=1)
+
+
+class FoldInScorer(tf.Module):
+    """Scores of new users from their items, for export's ``recommend_history``:
+
+        score(x) = x W_1 ... W_m + b
+
+    x is the [batch, n_items] multi-hot row of the items a user brings
+    (EASE: ``x B``; item KNN: ``x U U^T``, U the unit item vectors); with no
+    factors, ``b`` alone (popularity).
+    """
+
+    def __init__(self, factors, bias=None):
+        super().__init__(name="fold_in_scorer")
+        self.factors = [SparseMatrix(f) for f in factors]
+        self.bias = (
+            None if bias is None else tf.Variable(np.asarray(bias, np.float32), trainable=False)
+        )
+
+    def score(self, x):
+        out = tf.zeros_like(x) if not self.factors else x
+        for factor in self.factors:
+            out = tf.sparse.sparse_dense_matmul(out, factor.tensor())
+        return out if self.bias is None else out + self.bias[None, :]

@@ -234,6 +234,7 @@ class EASE(Recommender):
     chosen_on_validation = ("l2",)
     predicts_ratings = False
     parallel_scoring = True
+    serves_new_users = True  # fold-in: x_new B
 
     def _fit(self, data, split, options) -> None:
         n = len(data.item_ids)
@@ -247,7 +248,7 @@ class EASE(Recommender):
         if self.config.l2 is not None:
             self.l2_ = float(self.config.l2)
         else:
-            self.l2_ = self._choose_l2(gram, x, split.validation, progress)
+            self.l2_ = self._choose_l2(gram, x, split, progress)
         started = time.perf_counter()
         progress.say(f"factorising at l2 {self.l2_:g} (float32){progress.inversion_eta(n)}")
         b = ease_matrix(gram, self.l2_, overwrite=True)
@@ -262,19 +263,20 @@ class EASE(Recommender):
         c = self.config
         return confidence_matrix(data, c.weighting, c.alpha, c.eps)
 
-    def _choose_l2(self, gram, x, validation, progress) -> float:
+    def _choose_l2(self, gram, x, split, progress) -> float:
         """The grid's l2 whose float64 B on the most popular items ranks validation best."""
         from tfrec.metrics import full_ranking
         from tfrec.models.training.ranking_stopping import VALIDATION_K, ValidationRanking
 
-        ranking = ValidationRanking(self, validation, None, None)
+        given = (getattr(split, "given", None) or {}).get("validation")
+        ranking = ValidationRanking(self, split.validation, None, None, given=given)
         if not ranking.active:
             progress.say(f"no validation users: l2 {DEFAULT_L2:g}")
             return DEFAULT_L2
         chosen = np.sort(np.argsort(-gram.diagonal(), kind="stable")[: self.config.choice_items])
         sub_gram = gram[np.ix_(chosen, chosen)].astype(np.float64, order="F")
         # Validation users' rows, relevant and seen items, over the chosen items only.
-        rows = x[ranking.rows][:, chosen].tocsr()
+        rows = ranking.inputs(x)[:, chosen].tocsr()
         relevant = ranking.relevant[:, chosen].tocsr()
         excluded = ranking.excluded[:, chosen].tocsr()
         ndcg = {}
@@ -316,6 +318,14 @@ class EASE(Recommender):
 
     def _score(self, users):
         return (self._rows(users) @ self.weights_).toarray()
+
+    def _score_history(self, histories):
+        return (histories.matrix() @ self.weights_).toarray()
+
+    def serving_history_scorer(self):
+        from tfrec.models.scorers import FoldInScorer
+
+        return FoldInScorer([self.weights_])
 
     def serving_scorer(self, seen):
         from tfrec.models.scorers import SparseProductScorer

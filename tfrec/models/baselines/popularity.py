@@ -46,6 +46,7 @@ class Popularity(Recommender):
     Config = PopularityConfig
     parallel_scoring = True
     predicts_ratings = False
+    serves_new_users = True
 
     def _fit(self, data, split, options) -> None:
         c = confidence(data.weights, len(data.items), self.config.weighting, self.config.alpha)
@@ -59,6 +60,14 @@ class Popularity(Recommender):
         from tfrec.models.scorers import FactorScorer
 
         return FactorScorer(np.zeros(len(self.user_ids_), np.float32), self.popularity_)
+
+    def _score_history(self, histories):
+        return self._score(np.arange(len(histories)))
+
+    def serving_history_scorer(self):
+        from tfrec.models.scorers import FoldInScorer
+
+        return FoldInScorer([], self.popularity_)
 
     def _predict(self, users, items):
         return self.popularity_[items]

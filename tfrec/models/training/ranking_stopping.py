@@ -40,13 +40,22 @@ class ValidationRanking(keras.callbacks.Callback):
     post-training setting on validation. With more than ``VALIDATION_USERS``
     validation users, a seeded sample of that many (the same for every model
     and seed) is ranked.
+
+    With ``given`` (split ``cold-users``: the items the validation users
+    bring), the validation users are new: ``rows`` index ``histories``, their
+    given items are the excluded ones, and ``score_rows`` must score
+    ``histories[rows]`` (see :meth:`Recommender.score_histories`).
     """
 
-    def __init__(self, recommender, validation, refresh, score_rows):
+    def __init__(self, recommender, validation, refresh, score_rows, given=None):
         super().__init__()
         self.refresh, self.score_rows = refresh, score_rows
         self.active = False
+        self.histories = None
         if validation is None or len(validation) == 0:
+            return
+        if given is not None:
+            self._new_users(recommender, validation, given)
             return
         users, items, ok = recommender.known_pairs(validation)
         users, items = users[ok], items[ok]
@@ -66,6 +75,32 @@ class ValidationRanking(keras.callbacks.Callback):
         self.excluded = recommender.seen_[rows]
         self.threads = RANKING_THREADS if recommender.parallel_scoring else 1
         self.active = True
+
+    def _new_users(self, recommender, validation, given):
+        from tfrec.models.base import encode
+        from tfrec.models.history import Histories
+
+        items = encode(recommender.item_ids_, validation["item_id"])
+        validation = validation[items >= 0]
+        user_ids = np.unique(validation["user_id"].to_numpy()).astype(np.int64)
+        if len(user_ids) == 0:
+            return
+        if len(user_ids) > VALIDATION_USERS:
+            user_ids = np.sort(
+                np.random.default_rng(0).choice(user_ids, VALIDATION_USERS, replace=False)
+            )
+        self.histories = Histories.from_frame(given, user_ids, recommender.item_ids_)
+        target = Histories.from_frame(validation, user_ids, recommender.item_ids_)
+        self.rows = np.arange(len(user_ids))
+        self.relevant = target.matrix()
+        self.excluded = self.histories.matrix()
+        self.threads = RANKING_THREADS if recommender.parallel_scoring else 1
+        self.active = True
+
+    def inputs(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        """The validation users' rows of a (user x item) training matrix, or,
+        for new users, their given items (1 each)."""
+        return matrix[self.rows] if self.histories is None else self.histories.matrix()
 
     def measure(self, score_rows) -> dict[str, float]:
         """``val_ndcg@10`` and ``val_hr@10`` of ``score_rows`` (call when ``active``)."""
