@@ -59,6 +59,22 @@ def implicit_split(small_data):
 
 
 @pytest.fixture(scope="session")
+def group_split():
+    """Two taste groups in an implicit log with string IDs: users u0-u19 take
+    items a0-a7 only, users v0-v19 items b0-b7 only (6 each, seeded)."""
+    rng = np.random.default_rng(3)
+    rows = [
+        (f"{user}{u}", f"{item}{i}")
+        for user, item in (("u", "a"), ("v", "b"))
+        for u in range(20)
+        for i in rng.choice(8, 6, replace=False)
+    ]
+    frame = pd.DataFrame(rows, columns=["user", "item"])
+    frame["when"] = np.arange(len(frame))
+    return split(read_interactions(frame, name="two-groups"), "none")
+
+
+@pytest.fixture(scope="session")
 def board_split():
     return split(checkerboard(), "none")
 

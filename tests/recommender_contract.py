@@ -142,6 +142,52 @@ class RecommenderContract:
         own_group = (users <= len(users) // 2) == (top[:, 0] <= half_items)
         assert own_group.all(), f"top items {top[:, 0]} for users {users}"
 
+    # ---- new users: fold-in from the items they bring, or a one-line refusal -----------------
+
+    def test_new_users_served_or_refused(self, small_data, fitted):
+        from tfrec.evaluation import evaluate
+        from tfrec.splits import split
+
+        parts = split(small_data, "cold-users", seed=0, history=5)
+        model = self.make()
+        if not model.serves_new_users:
+            with pytest.raises(NotSupportedError, match="cannot score users absent from training"):
+                model.fit(parts)
+            with pytest.raises(NotSupportedError, match="serves new users"):
+                fitted.recommend_history([list(fitted.item_ids[:2])])
+            return
+        result = evaluate(model.fit(parts), parts).metrics
+        assert result["n_users_ranked"] > 0 and 0 <= result["ndcg@10"] <= 1
+
+    def test_new_user_fold_in_known_answer(self, group_split):
+        """A new user who brings two items of one taste group gets that group's items."""
+        model = self.make(**self.board_options)
+        if not model.serves_new_users or not self.learns_checkerboard:
+            pytest.skip(f"{self.model_name} does not fold new users in from their items")
+        model.fit(group_split)
+        items, _ = model.recommend_history([["a1", "a2"], ["b3", "b4"], []], k=3)
+        assert all(i.startswith("a") for i in items[0]), items[0]
+        assert all(i.startswith("b") for i in items[1]), items[1]
+        assert not {"a1", "a2"} & set(items[0])  # the given items are excluded
+        assert set(items[2]) <= set(model.item_ids)  # no history: popular items
+
+    def test_savedmodel_recommend_history_equal(self, group_split, tmp_path):
+        import tensorflow as tf
+
+        model = self.make(**self.board_options)
+        if not model.serves_new_users:
+            pytest.skip(f"{self.model_name} does not serve new users")
+        model.fit(group_split)
+        served = tf.saved_model.load(str(model.export(tmp_path / "export")))
+        assert "recommend_history" in served.signatures
+        histories = [["a1", "a2", "unknown"], ["b3", "", ""], ["", "", ""]]
+        out = served.signatures["recommend_history"](
+            history=tf.constant(histories), k=tf.constant([4])
+        )
+        items, scores = model.recommend_history(histories, k=4)
+        np.testing.assert_array_equal(out["item_ids"].numpy().astype(str), items)
+        np.testing.assert_allclose(out["scores"].numpy(), scores, rtol=1e-5, atol=1e-5)
+
     # ---- the same contract on a user's own data: string IDs, implicit feedback ------------
 
     @pytest.fixture(scope="class", params=["string_split", "implicit_split"])

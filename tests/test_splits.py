@@ -98,3 +98,49 @@ def test_cold_items_split(small_data):
     assert set(refit.cold_items) == {"test"} and len(refit.validation) == 0
     assert not np.array_equal(split(small_data, "cold-items", seed=4).cold_items["test"],
                               parts.cold_items["test"])  # fmt: skip
+
+
+def test_cold_users_split(small_data):
+    parts = split(small_data, "cold-users", seed=3, history=4)
+    ratings = small_data.ratings
+    users = np.unique(ratings["user_id"])
+    order = np.random.default_rng(3).permutation(users)
+    test_users, validation_users = order[: len(users) // 5], order[len(users) // 5 :][:12]
+    assert set(parts.test["user_id"]) <= set(test_users)
+    assert set(parts.given["test"]["user_id"]) <= set(test_users)
+    assert set(parts.validation["user_id"]) <= set(validation_users)
+    assert not set(parts.train["user_id"]) & set(order[:36])  # all their interactions left
+    train_items = set(parts.train["item_id"])
+    for part in ("validation", "test"):
+        given, relevant = parts.given[part], getattr(parts, part)
+        assert set(given["item_id"]) | set(relevant["item_id"]) <= train_items
+        assert given.groupby("user_id").size().max() == 4
+        assert relevant.groupby("user_id").size().max() == 10
+    # The first 4 of a user's train-item interactions by (time, item), then the next 10.
+    user = parts.given["test"]["user_id"].iloc[0]
+    mine = ratings[(ratings["user_id"] == user) & ratings["item_id"].isin(train_items)]
+    mine = mine.sort_values(["timestamp", "item_id"])
+    given = parts.given["test"]
+    assert list(given[given["user_id"] == user]["item_id"]) == list(mine["item_id"][:4])
+    assert list(parts.test[parts.test["user_id"] == user]["item_id"]) == list(mine["item_id"][4:14])
+    assert split(small_data, "cold-users", seed=3, history=0).given["test"].empty
+
+
+def test_cold_users_refit_keeps_validation_users(small_data):
+    parts = split(small_data, "cold-users", seed=0)
+    refit = parts.with_validation_in_train()
+    assert len(refit.train) == len(parts.train) + len(parts.validation) + len(
+        parts.given["validation"]
+    )
+    assert refit.given == {"test": parts.given["test"]} and refit.validation.empty
+
+
+@pytest.mark.parametrize("history", [-1, 2.5, True])
+def test_cold_users_history_is_checked(small_data, history):
+    with pytest.raises(ConfigError, match=f"history must be a non-negative integer; got {history}"):
+        split(small_data, "cold-users", history=history)
+
+
+def test_history_applies_to_cold_users_only(small_data):
+    with pytest.raises(ConfigError, match="history applies to split 'cold-users' only"):
+        split(small_data, "temporal", history=5)

@@ -35,7 +35,7 @@ from tfrec.models import Recommender, get_model, model_class, model_names
 from tfrec.models import load_model as _load_saved_model
 from tfrec.models.options import TrainingOptions
 from tfrec.projector import write_model_projector
-from tfrec.splits import Split, split
+from tfrec.splits import NEEDS, Split, models_for, split
 from tfrec.tuning import in_train as tuning
 from tfrec.version import __version__
 
@@ -92,6 +92,7 @@ def train(
     tune_budget: str | float | None = None,
     tune_metric: str | None = None,
     export_name: str | None = None,
+    history: int | None = None,
 ) -> TrainResult:
     """Loads data, splits, fits, evaluates on test, writes a run and exports it.
 
@@ -147,6 +148,9 @@ def train(
             such as ``"90s"``, ``"10m"``, ``"1h"`` (default 10m; 15m for auto).
         tune_metric: Validation metric of the search (default NDCG@k, or
             RMSE for a rating model on rating data).
+        export_name: The served model's name (see :func:`check_export_name`).
+        history: Split ``cold-users`` only: the interactions each new user
+            brings (H, default 5).
 
     Returns:
         A :class:`TrainResult`.
@@ -171,7 +175,10 @@ def train(
         )
     if not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset, data_dir, download=download, **(data_options or {}))
-    parts = split if isinstance(split, Split) else _split_dataset(dataset, split, seed=seed)
+    if isinstance(split, Split):
+        parts = split
+    else:
+        parts = _split_dataset(dataset, split, seed=seed, history=history)
     if isinstance(model, str) and not auto:
         options = dict(config or {})
         if "seed" in model_class(model).Config.__dataclass_fields__:
@@ -185,13 +192,12 @@ def train(
             f"{model.name} predicts ratings, and {parts.dataset.name!r} has no rating column "
             f"(implicit feedback); use a ranking model: {', '.join(ranking)}"
         )
-    if not auto and parts.cold_items is not None and not model.serves_new_items:
-        serving = [
-            name for name in model_names(installed=True) if model_class(name).serves_new_items
-        ]
+    need = NEEDS.get(parts.method)
+    if not auto and need is not None and not getattr(model, need[0]):
+        able = models_for(parts.method, model_names(installed=True))[0]
         raise ConfigError(
-            f"{model.name} cannot score items absent from training, as split 'cold-items' "
-            f"asks; models that can: {', '.join(serving) or 'none installed'}"
+            f"{model.name} cannot {NEEDS[parts.method][1]}, as split {parts.method!r} asks; "
+            f"models that can: {', '.join(able) or 'none installed'}"
         )
     if export_root is not None and not auto:
         check_export_name(export_root, export_name, model.name, *_identity(parts.dataset))

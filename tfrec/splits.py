@@ -52,6 +52,22 @@ COLD_TEST_SHARE, COLD_VALIDATION_SHARE = 0.2, 0.1
 DEFAULT_HISTORY = 5  # cold-users: interactions a new user brings
 COLD_RELEVANT = 10  # cold-users: the interactions after them that are relevant
 TIMED_METHODS = ("temporal", "leave-one-out", "global-time")
+# The splits only some models can score: the capability they need, and what it does.
+NEEDS = {
+    "cold-items": ("serves_new_items", "score items absent from training from their content"),
+    "cold-users": ("serves_new_users", "score users absent from training from their items"),
+}
+
+
+def models_for(method: str, names) -> tuple[list[str], list[str]]:
+    """``names`` split into the models that can be scored on ``method`` and the others."""
+    from tfrec.models import model_class
+
+    if method.split("+")[0] not in NEEDS:
+        return list(names), []
+    flag = NEEDS[method.split("+")[0]][0]
+    able = [n for n in names if getattr(model_class(n), flag)]
+    return able, [n for n in names if n not in able]
 
 
 @dataclass

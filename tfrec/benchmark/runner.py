@@ -40,7 +40,7 @@ from tfrec.data import Dataset, load_dataset
 from tfrec.errors import ConfigError, TfrecError, check_choice, check_positive_int
 from tfrec.io import atomic_dir, write_json
 from tfrec.models import model_class
-from tfrec.splits import SPLIT_METHODS
+from tfrec.splits import NEEDS, SPLIT_METHODS, models_for
 from tfrec.splits import split as make_split
 from tfrec.tuning.space import fixed_by_data
 from tfrec.version import __version__
@@ -78,6 +78,7 @@ def run_benchmark(
     data_dir=None,
     models: str | list[str] = "all",
     split: str = "temporal",
+    history: int | None = None,
     seeds: int = 3,
     peers: bool = False,
     tune: bool = False,
@@ -102,6 +103,8 @@ def run_benchmark(
             (comma-separated string or list); peer names are accepted when
             their library is installed.
         split: Split method (not ``"none"``); made once, with seed 0.
+        history: Split ``cold-users`` only: the interactions each new user
+            brings (H, default 5).
         seeds: Number of seeds (0, 1, ...); models whose fit has no seed
             (popularity, bias, itemknn) are fitted once.
         peers: Add the installed peer adapters (Surprise, implicit).
@@ -141,17 +144,18 @@ def run_benchmark(
             )
         if rating:
             notes.append(f"left out the rating models ({', '.join(rating)}): no ratings")
-    if split == "cold-items":
-        warm = [n for n in names if not model_class(n).serves_new_items]
-        names = [n for n in names if n not in warm]
+    if split in NEEDS:
+        names, left_out = models_for(split, names)
         if not names:
             raise ConfigError(
-                "split 'cold-items' needs models that score new items from their content; "
-                f"none of {', '.join(warm)} can"
+                f"split {split!r} needs models that {NEEDS[split][1]}; none of "
+                f"{', '.join(left_out)} can"
             )
-        if warm:
-            notes.append(f"left out the models that cannot score new items: {', '.join(warm)}")
-    parts = make_split(dataset, split, seed=0)
+        if left_out:
+            notes.append(
+                f"left out the models that cannot {NEEDS[split][1]}: {', '.join(left_out)}"
+            )
+    parts = make_split(dataset, split, seed=0, history=history)
     jobs = default_jobs(len(dataset.ratings)) if jobs is None else jobs
     if tune:  # options the data leaves nothing to choose for are not searched
         for name in names:
@@ -208,6 +212,7 @@ def run_benchmark(
             "source": dataset.source,
             "data_dir": str(data_dir) if data_dir else None,
             "split": split,
+            "history": parts.history,
             "split_seed": 0,
             "sizes": parts.sizes(),
             "models": names,
@@ -224,6 +229,7 @@ def run_benchmark(
                 data_dir,
                 models,
                 split,
+                parts.history,
                 seeds,
                 peers,
                 tune,
@@ -547,7 +553,19 @@ def _clock(seconds: float) -> str:
 
 
 def _command(
-    dataset, data_options, data_dir, models, split, seeds, peers, tune, configs, n_boot, jobs, out
+    dataset,
+    data_options,
+    data_dir,
+    models,
+    split,
+    history,
+    seeds,
+    peers,
+    tune,
+    configs,
+    n_boot,
+    jobs,
+    out,
 ) -> str:
     """The ``tfrec benchmark`` command line that reproduces the run: a file dataset
     by its path, with the reading options as their flags."""
@@ -563,6 +581,7 @@ def _command(
         words += ["--data-dir", str(data_dir)]
     words += _data_flags(data_options or {})
     words += ["--models", models, "--split", split, "--seeds", str(seeds)]
+    words += [] if history is None else ["--history", str(history)]
     words += ["--peers"] * peers + ["--tune"] * tune
     for name, options in configs.items():
         for key, value in options.items():

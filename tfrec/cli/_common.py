@@ -8,6 +8,11 @@ import sys
 
 from tfrec.errors import ConfigError
 
+HISTORY_HELP = (
+    "with --split cold-users: the interactions each new user brings (default 5; "
+    "0: none); the next 10 are relevant"
+)
+
 
 def finish(p: argparse.ArgumentParser, handler, *, tensorflow: bool = False) -> None:
     """Makes ``p`` a runnable command: its handler, ``--verbose``, and whether

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tfrec.cli._common import (
+    HISTORY_HELP,
     add_data_options,
     data_options,
     finish,
@@ -21,6 +22,7 @@ def add_parser(commands) -> None:
     add_data_options(p)
     p.add_argument("--models", default="all", help="all (default) or comma-separated names")
     p.add_argument("--split", default="temporal", choices=[m for m in SPLIT_METHODS if m != "none"])
+    p.add_argument("--history", type=int, metavar="H", help=HISTORY_HELP)
     p.add_argument("--seeds", type=int, default=3, help="number of seeds, 0..N-1 (default 3)")
     p.add_argument("--peers", action="store_true", help="add Surprise and implicit (.[peers])")
     p.add_argument("--tune", action="store_true", help="pick options from a grid on validation")
@@ -49,6 +51,7 @@ def run(args) -> int:
         data_dir=args.data_dir,
         models=args.models,
         split=args.split,
+        history=args.history,
         seeds=args.seeds,
         peers=args.peers,
         tune=args.tune,

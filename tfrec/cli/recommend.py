@@ -2,7 +2,9 @@
 
 A user absent from the run's training data gets the most popular items, as
 the SavedModel's ``recommend`` signature answers, with a note on stderr and
-in each JSON row.
+in each JSON row. ``--history ID,ID,...`` serves a new user from the items
+they bring instead (models that serve new users; the SavedModel's
+``recommend_history``).
 """
 
 from __future__ import annotations
@@ -18,10 +20,15 @@ def add_parser(commands) -> None:
     """Adds ``recommend`` to the ``tfrec`` sub-commands."""
     p = commands.add_parser("recommend", help="top-k items for a user from a saved run")
     p.add_argument("--model-dir", required=True, metavar="RUN_DIR")
-    p.add_argument(
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument(
         "--user-id",
-        required=True,
         help="a raw user ID (integer or string); an unknown user gets the most popular items",
+    )
+    who.add_argument(
+        "--history",
+        metavar="ID,ID,...",
+        help="a new user's items, oldest first (models that serve new users: `tfrec models`)",
     )
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--include-seen", action="store_true", help="do not drop items already rated")
@@ -33,15 +40,24 @@ def add_parser(commands) -> None:
 def run(args) -> int:
     """Prints the user's top-k items."""
     model, items = load_run(args.model_dir)
-    user_id, known = resolve_id(model.users_, args.user_id, "user")
     note = None
-    if not known:
-        note = unknown_note("user", user_id, args.model_dir, "the most popular items")
+    if args.history is not None:
+        given, note = _history(model, args)
+        item_ids, scores = model.recommend_history(
+            [given], k=args.k, exclude_given=not args.include_seen
+        )
+        rated, ratings, who = given, None, "a new user"
+    else:
+        user_id, known = resolve_id(model.users_, args.user_id, "user")
+        if not known:
+            note = unknown_note("user", user_id, args.model_dir, "the most popular items")
+        item_ids, scores = model.recommend([user_id], k=args.k, exclude_seen=not args.include_seen)
+        (rated, ratings), who = model.rated_items(user_id), f"user {args.user_id}"
+    if note is not None:
         print(f"note: {note}", file=sys.stderr)
-    item_ids, scores = model.recommend([user_id], k=args.k, exclude_seen=not args.include_seen)
     keep = item_ids[0] != model.items_.pad
     item_ids, scores = item_ids[0][keep], scores[0][keep]
-    reasons = explain(model, items, user_id, item_ids) if args.explain else None
+    reasons = explain(model, items, rated, ratings, item_ids) if args.explain else None
     rows = []
     for rank, (item_id, score) in enumerate(zip(item_ids, scores, strict=True)):
         row = {
@@ -54,20 +70,40 @@ def run(args) -> int:
         if note is not None:
             row["note"] = note
         rows.append(row)
-    print_rows(rows, args.json, f"Top {len(rows)} for user {args.user_id} ({model.name})")
+    print_rows(rows, args.json, f"Top {len(rows)} for {who} ({model.name})")
     return 0
 
 
-def explain(model, items, user_id, item_ids) -> list[str]:
+def _history(model, args):
+    """The raw item IDs of ``--history``, and a note naming those the run does not know."""
+    import numpy as np
+
+    if not model.serves_new_users:
+        model.recommend_history([[]])  # raises the one-line refusal
+    given = [resolve_id(model.items_, text, "item") for text in args.history.split(",") if text]
+    unknown = [str(raw) for raw, known in given if not known]
+    note = None
+    if unknown:
+        answer = (
+            "left out of the history" if len(unknown) < len(given) else "the most popular items"
+        )
+        note = unknown_note("item", ", ".join(unknown), args.model_dir, answer)
+    return np.asarray([raw for raw, _ in given]), note
+
+
+def explain(model, items, rated, ratings, item_ids) -> list[str]:
     """Seed-style reasons: a similar item the user liked, else the item's training stats.
+
+    Args:
+        rated, ratings: The user's items and ratings (ratings None: a new
+            user's history, every item liked).
 
     On ratings, the user liked an item rated at least 4 and in their top
     quarter; on implicit feedback (one rating value), every item they chose.
     """
     import numpy as np
 
-    implicit = model.rating_scale_[0] == model.rating_scale_[1]
-    rated, ratings = model.rated_items(user_id)
+    implicit = ratings is None or model.rating_scale_[0] == model.rating_scale_[1]
     liked = rated
     if len(rated) and not implicit:
         liked = rated[ratings >= max(4.0, float(np.quantile(ratings, 0.75)))]

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from tfrec.cli._common import add_data_options, data_options, finish, load_data, parse_options
+from tfrec.cli._common import (
+    HISTORY_HELP,
+    add_data_options,
+    data_options,
+    finish,
+    load_data,
+    parse_options,
+)
 
 METRIC_ORDER = (
     "rmse",
@@ -80,9 +87,10 @@ def _add_protocol_options(p: argparse.ArgumentParser) -> None:
         "--split",
         default="temporal",
         choices=SPLIT_METHODS,
-        help="temporal (default), leave-one-out, random, global-time, or none "
-        "(fit on all ratings, no evaluation)",
+        help="temporal (default), leave-one-out, random, global-time, cold-items, "
+        "cold-users, or none (fit on all ratings, no evaluation)",
     )
+    p.add_argument("--history", type=int, metavar="H", help=HISTORY_HELP)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--refit", action="store_true", help="fit on train+validation before test")
     p.add_argument("-k", type=int, default=10, help="cut-off of the top-N metrics (default 10)")
@@ -145,6 +153,7 @@ def run(args) -> int:
         tune_budget=args.tune_budget,
         tune_metric=args.tune_metric,
         export_name=args.export_name,
+        history=args.history,
     )
     if result.run_dir is None:  # a multi-worker peer
         return 0

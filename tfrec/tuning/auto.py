@@ -19,7 +19,8 @@ import dataclasses
 import time
 
 from tfrec.errors import ConfigError, TfrecError
-from tfrec.models import is_available, model_class
+from tfrec.models import is_available
+from tfrec.splits import models_for
 from tfrec.tuning.budget import clock
 from tfrec.tuning.search import LOWER_IS_BETTER, Search, better
 
@@ -43,11 +44,8 @@ def candidates(parts, metric: str) -> list[str]:
         names = RANKING + (SEQUENCE if dataset.has_timestamps else ())
     names = [name for name in names if is_available(name)]
     if parts.cold_items is not None:
-        names = [
-            name
-            for name in ("content_knn", "content_pop", *names)
-            if model_class(name).serves_new_items
-        ]
+        names = ["content_knn", "content_pop", *names]
+    return models_for(parts.method, names)[0]
     return names
 
 
