@@ -396,3 +396,35 @@ def test_train_prints_the_procedure_in_its_header(tmp_path, capsys):
         out.splitlines()[0]
         == "popularity on synthetic-tiny (temporal split; fit on train; metrics on test)"
     )
+
+
+def test_cold_users_run_and_a_new_users_recommendations(tmp_path, capsys):
+    run_dir = tmp_path / "knn"
+    argv = ["train", "--model", "itemknn", "--dataset", "synthetic-tiny", "--split", "cold-users"]
+    assert main([*argv, "--history", "3", "--out", str(run_dir), "--no-export", "--quiet"]) == 0
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["split"] == "cold-users" and metrics["n_users_ranked"] > 0
+    code, out, err = _run(
+        capsys,
+        "recommend",
+        "--model-dir",
+        str(run_dir),
+        "--history",
+        "1,2,99999",
+        "-k",
+        "3",
+        "--json",
+    )
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 3 and {1, 2}.isdisjoint(r["item_id"] for r in rows)
+    assert "item '99999' is not in the training data" in err and "left out of the history" in err
+    code, _, err = _run(capsys, *argv, "--model", "svd", "--out", str(tmp_path / "svd"))
+    assert code == 2 and "svd cannot score users absent from training" in err
+    assert "models that can: popularity, itemknn, ease" in err
+
+
+def test_recommend_history_refused_by_a_model_without_fold_in(svd_run, capsys):
+    code, _, err = _run(capsys, "recommend", "--model-dir", str(svd_run), "--history", "1,2")
+    assert code == 2 and "'svd' cannot score users absent from training" in err
+    code, _, err = _run(capsys, "train", "--model", "svd", "--history", "3", "--out", "x")
+    assert code == 2 and "history applies to split 'cold-users' only" in err
