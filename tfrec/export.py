@@ -18,6 +18,12 @@ IDs are int64, or tf.string where the dataset's IDs are strings
   clipped to the rating scale (rating models), or ``score`` (ranking models).
   An unknown user or item gets the training mean rating (rating models) or
   the item's popularity (ranking models).
+* ``recommend_history`` (models that serve new users: ``tfrec models``):
+  ``history`` ([batch, length] raw item IDs, oldest first, padded with -1 or
+  ``""``), ``k`` -> ``item_ids``, ``scores`` for a user known only by those
+  items (fold-in: popularity, item KNN, EASE; the recent items: lstm). The
+  history's own items are excluded; unknown IDs are ignored; an empty
+  history gets the most popular items.
 * ``serving_default``: ``predict`` for rating models, ``recommend`` otherwise.
 
 The version directory is written under a temporary name and renamed, so TF

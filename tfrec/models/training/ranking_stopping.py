@@ -134,6 +134,7 @@ def fit_with_ranking(
     refresh,
     score_rows,
     validation_data=None,
+    given=None,
 ) -> None:
     """``model.fit`` with early stopping on validation NDCG@10 (best weights kept).
 
@@ -143,13 +144,17 @@ def fit_with_ranking(
     ``examples_per_epoch`` positives in ``steps_per_epoch`` batches.
     ``validation_data``, when given, is passed on to ``model.fit`` for the
     model's own validation loss and metrics (logged, not used for stopping;
-    skipped under a tf.distribute strategy).
+    skipped under a tf.distribute strategy). ``given`` (split ``cold-users``:
+    the items the validation users bring) makes them new users, scored by
+    ``recommender._score_history``.
 
     Sets ``recommender.history_`` (one dict per epoch) and ``best_epoch_``, and
     calls ``refresh`` at the end so the recommender holds the best weights.
     """
     c = recommender.config
-    ranking = ValidationRanking(recommender, validation, refresh, score_rows)
+    ranking = ValidationRanking(recommender, validation, refresh, score_rows, given)
+    if ranking.histories is not None:
+        ranking.score_rows = lambda rows: recommender._score_history(ranking.histories[rows])
     callbacks = [Throughput(examples_per_epoch, steps_per_epoch), ranking]
     monitor = "val_ndcg@10" if ranking.active else None
     callbacks += training_callbacks(options, c.patience, monitor, "max")
