@@ -69,6 +69,9 @@ class ServingModule(tf.Module):
         self.seen = SeenItems(model.seen_)
         self.scorer = model.serving_scorer(self.seen)
         self.history_scorer = model.serving_history_scorer()
+        self.stage_weight = float(getattr(model, "stage_weight_", 0.0))
+        if self.stage_weight:
+            self.stage_prior = tf.Variable(model.stage_prior_, trainable=False)
         specs = [
             tf.TensorSpec([None], user_dtype, name="user_id"),
             tf.TensorSpec([None], self.item_dtype, name="item_id"),
@@ -120,7 +123,14 @@ class ServingModule(tf.Module):
             scores = self.history_scorer.score(x)
         else:
             scores = self.scorer.score_history(self._windows(items))
-        scores = tf.where(empty[:, None], self.fallback_scores[None, :], scores)
+        if self.stage_weight:  # the fold-in scaled, plus the stage prior (models/stage_prior.py)
+            scores = tf.where(empty[:, None], 0.0, scores)
+            scale = tf.maximum(tf.reduce_max(tf.abs(scores), axis=1, keepdims=True), 1e-12)
+            n_stages = tf.shape(self.stage_prior, out_type=tf.int64)[0]
+            stages = tf.minimum(items.row_lengths(), n_stages - 1)
+            scores = scores / scale + self.stage_weight * tf.gather(self.stage_prior, stages)
+        else:
+            scores = tf.where(empty[:, None], self.fallback_scores[None, :], scores)
         minus_inf = tf.fill(tf.shape(seen)[:1], tf.constant(-np.inf, tf.float32))
         k = tf.minimum(tf.reduce_max(k), tf.shape(self.item_ids)[0])
         top = tf.math.top_k(tf.tensor_scatter_nd_update(scores, seen, minus_inf), k)

@@ -46,6 +46,7 @@ from tfrec.errors import ConfigError, NotSupportedError, TfrecError, check_posit
 from tfrec.io import atomic_dir, write_json
 from tfrec.models.history import Histories
 from tfrec.models.options import TrainingOptions
+from tfrec.models.stage_prior import with_prior
 from tfrec.topk import cosine_top_k, exclude, top_k
 from tfrec.version import __version__
 
@@ -238,8 +239,39 @@ class Recommender(abc.ABC):
         self.rating_scale_ = tuple(float(x) for x in split.dataset.rating_scale)
         with options.scope():
             self._fit(data, split, options)
+        self.stage_prior_, self.stage_weight_ = None, 0.0
+        if self.serves_new_users:
+            self._choose_stage_prior(split, options.verbose)
         self._fitted = True
         return self
+
+    def _choose_stage_prior(self, split, verbose: bool) -> None:
+        """Fits the new users' stage prior and chooses its weight on the validation
+        cold users (:mod:`tfrec.models.stage_prior`); kept off without them or
+        without timestamps."""
+        from tfrec.models import stage_prior
+        from tfrec.models.training.ranking_stopping import ValidationRanking
+
+        given = (getattr(split, "given", None) or {}).get("validation")
+        if given is None or not split.dataset.has_timestamps:
+            return
+        ranking = ValidationRanking(self, split.validation, None, None, given)
+        if not ranking.active:
+            return
+        table = stage_prior.stage_prior(split.train, self.item_ids_)
+        histories = ranking.histories
+        plain = self.score_histories(histories)  # stage_weight_ is 0 here
+        plain[histories.lengths == 0] = 0.0
+        ndcg = {}
+        for beta in stage_prior.WEIGHTS:
+            scores = stage_prior.with_prior(plain, table, histories.lengths, beta)
+            ndcg[beta] = ranking.measure(lambda rows, s=scores: s[rows])["val_ndcg@10"]
+        best = max(ndcg, key=ndcg.get)
+        if verbose:
+            tried = ", ".join(f"{beta:g}: {value:.4f}" for beta, value in ndcg.items())
+            print(f"new users' stage prior weight {best:g} chosen on validation ({tried})")
+        if best > 0:
+            self.stage_prior_, self.stage_weight_ = table, float(best)
 
     @abc.abstractmethod
     def _fit(self, data: Interactions, split, options: TrainingOptions) -> None:
@@ -348,14 +380,17 @@ class Recommender(abc.ABC):
         return out
 
     def score_histories(self, histories: Histories) -> np.ndarray:
-        """:meth:`score` for new users given by their items; an empty history
-        gets popularity scores, as an unknown user does."""
-        out = np.empty((len(histories), len(self.item_ids_)), dtype=np.float32)
+        """:meth:`score` for new users given by their items: the fold-in, plus the
+        stage prior where one was chosen (:mod:`tfrec.models.stage_prior`);
+        without a prior, an empty history gets popularity scores, as an unknown
+        user does."""
+        out = np.zeros((len(histories), len(self.item_ids_)), dtype=np.float32)
         known = histories.lengths > 0
         if known.any():
             out[known] = self._score_history(histories[np.flatnonzero(known)])
-        if not known.all():
-            out[~known] = self.popularity_ / max(float(self.popularity_.max()), 1.0)
+        if self.stage_weight_:
+            return with_prior(out, self.stage_prior_, histories.lengths, self.stage_weight_)
+        out[~known] = self.popularity_ / max(float(self.popularity_.max()), 1.0)
         return out
 
     def recommend_history(self, histories, k: int = 10, exclude_given: bool = True):
@@ -520,6 +555,9 @@ class Recommender(abc.ABC):
         n_new = len(model.items_) - n_old
         model.item_ids_ = np.concatenate([self.item_ids_, np.full(n_new, -1, np.int64)])
         model.popularity_ = np.concatenate([self.popularity_, np.zeros(n_new, np.float32)])
+        if self.stage_prior_ is not None:
+            pad = np.zeros((len(self.stage_prior_), n_new), np.float32)
+            model.stage_prior_ = np.hstack([self.stage_prior_, pad])
         seen = self.seen_
         model.seen_ = sp.csr_matrix(
             (seen.data, seen.indices, seen.indptr), shape=(seen.shape[0], n_old + n_new)
@@ -572,6 +610,7 @@ class Recommender(abc.ABC):
                     "global_mean": self.global_mean_,
                     "predicts_ratings": self.predicts_ratings,
                     "rating_scale": list(self.rating_scale_),
+                    "stage_weight": self.stage_weight_,
                 },
             )
             arrays = {
@@ -584,6 +623,8 @@ class Recommender(abc.ABC):
                 "seen_indices": self.seen_.indices,
                 "seen_data": self.seen_.data,
             }
+            if self.stage_prior_ is not None:
+                arrays["stage_prior"] = self.stage_prior_
             arrays.update({f"model_{k}": v for k, v in self._arrays().items()})
             np.savez(tmp / "arrays.npz", **arrays)
             self._save_extra(tmp)
@@ -602,9 +643,11 @@ class Recommender(abc.ABC):
                 shape=(len(model.user_ids_), len(model.item_ids_)),
             )
             model._load_arrays({k[6:]: arrays[k] for k in arrays.files if k.startswith("model_")})
+            model.stage_prior_ = arrays.get("stage_prior")
         model.global_mean_ = float(meta["global_mean"])
         model.predicts_ratings = bool(meta.get("predicts_ratings", cls.predicts_ratings))
         model.rating_scale_ = tuple(meta["rating_scale"])
+        model.stage_weight_ = float(meta.get("stage_weight", 0.0))
         model._load_extra(path)
         model._fitted = True
         return model
