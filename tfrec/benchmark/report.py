@@ -24,6 +24,13 @@ PLOT_TITLES = {
     "popularity_bias.png": "Popularity of the recommended items",
 }
 
+CANDIDATES = {  # who ranks what, per split
+    "warm": "every training item but the user's training and validation items",
+    "cold-items": "the test cold items, scored from their content alone",
+    "cold-users": "every training item but the ones each new user brought (the first H of "
+    "their interactions; the next 10 are relevant)",
+}
+
 
 def write_reports(directory, board: dict) -> list[Path]:
     """Writes the three leaderboard files into ``directory``; returns their paths."""
@@ -69,7 +76,7 @@ def markdown(board: dict) -> str:
         "",
         "## Top-N, full ranking (K = 10)",
         "",
-        "Candidates: every training item but the user's training and validation items. "
+        f"Candidates: {CANDIDATES.get(s['split'], CANDIDATES['warm'])}. "
         "`rec. popularity`: mean training ratings of the recommended items (catalogue mean "
         f"{_number(board['popularity']['catalogue_mean_popularity'], 1)}).",
         "",
