@@ -151,7 +151,6 @@ def retrieval_model(
         l2=table_l2,
         seed=c.seed,
         bag=c.history_order == "bag",
-        bag_exponent=c.bag_exponent,
     )
     candidate_tower = CandidateTower(
         n_items, genres, dim=c.embedding_dim, l2=table_l2, seed=c.seed, id_dropout=c.id_dropout

@@ -73,8 +73,6 @@ class QueryTower(keras.layers.Layer):
         bag: Read the history as an unordered bag (``d`` = 1): training
             passes the user's end as the position and the target's position
             as ``leave_out``.
-        bag_exponent: A bag's sum is divided by ``|B|^bag_exponent`` (1: the
-            mean; FISM's alpha). Unused without ``bag``.
     """
 
     def __init__(
@@ -91,11 +89,9 @@ class QueryTower(keras.layers.Layer):
         l2: float | None,
         seed: int,
         bag: bool = False,
-        bag_exponent: float = 1.0,
     ):
         super().__init__(name="query_tower")
         self.history, self.history_decay = history, 1.0 if bag else history_decay
-        self.count_exponent = bag_exponent if bag else 1.0
         self.users = embedding_table(n_users, dim, "user_embedding", seed + 1, l2)
         self.use_user_embedding = user_embedding
         self.history_items = None
@@ -138,8 +134,6 @@ class QueryTower(keras.layers.Layer):
                 weights = mask * tf.pow(self.history_decay, age)[None, :]
                 total = tf.reduce_sum(embedded * weights[:, :, None], axis=1)
                 count = tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1.0)
-                if self.count_exponent != 1.0:
-                    count = tf.pow(count, self.count_exponent)
                 parts.append(total / count)
         return tf.add_n(parts), read
 

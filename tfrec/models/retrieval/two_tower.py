@@ -189,7 +189,6 @@ class TwoTowerConfig(ModelConfig):
     history_order: str | None = None
     stride: int | None = None
     user_embedding: bool | None = None
-    bag_exponent: float = 1.0
     popularity_weight: float | None = None
     weighting: str = "binary"
     alpha: float = 1.0
@@ -256,7 +255,7 @@ class TwoTowerConfig(ModelConfig):
         for name in ("embedding_dim", "batch_size", "epochs", "stride"):
             if getattr(self, name) is not None:
                 check_positive_int(name, getattr(self, name))
-        for name in ("history", "history_decay", "bag_exponent", "margin", "l2", "learning_rate", "patience",
+        for name in ("history", "history_decay", "margin", "l2", "learning_rate", "patience",
                      "negatives", "uniform_negatives"):  # fmt: skip
             if getattr(self, name) is not None:
                 check_non_negative(name, getattr(self, name))
