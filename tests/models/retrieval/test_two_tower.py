@@ -163,3 +163,15 @@ def test_history_order_follows_the_timestamps():
         TwoTowerConfig(history_order="x").validate()
     with pytest.raises(ConfigError, match="weighting must be one of binary, log, raw"):
         TwoTowerConfig(weighting="sqrt").validate()
+
+
+def test_popularity_tolerance_takes_the_smallest_weight_within_it():
+    from tfrec.models.retrieval.two_tower import TwoTowerConfig, smallest_within
+
+    ndcg = {0.0: 0.300, 0.1: 0.301, 0.2: 0.302, 0.5: 0.299}
+    assert smallest_within(ndcg, 0.0) == 0.2  # the default: the best weight
+    assert smallest_within(ndcg, 0.005) == 0.1  # 0.301 >= 0.995 * 0.302 > 0.300
+    assert smallest_within(ndcg, 0.01) == 0.0
+    assert smallest_within({0.0: 0.3, 0.1: 0.3}, 0.0) == 0.0  # equal bests: the smallest
+    with pytest.raises(ConfigError, match=r"popularity_tolerance must be in \[0, 1\)"):
+        TwoTowerConfig(popularity_tolerance=1.0).validate()
