@@ -39,8 +39,10 @@ the label into the input (and explains its 0.84 "accuracy"); tfrec never
 looks at the target's features.
 
 Recommendations for a known user read the user's last training items (after
-``--refit``, train + validation). The export adds a ``recommend_history``
-signature that takes any history of raw item IDs.
+``--refit``, train + validation). A new user's items are read the same way
+(``recommend_history``, and the export's ``recommend_history`` signature,
+which takes any history of raw item IDs), so lstm serves users who arrived
+after training.
 """
 
 from __future__ import annotations
@@ -167,6 +169,7 @@ class SequenceRecommender(Recommender):
     trains_by_epochs = True
     strategies = ("mirrored", "multi-worker")
     similar_items_supported = True
+    serves_new_users = True  # a new user's items are its input sequence
 
     def _fit(self, data, split, options) -> None:
         import tensorflow as tf
@@ -214,6 +217,7 @@ class SequenceRecommender(Recommender):
             split.validation,
             lambda: None,
             self._score,
+            given=(getattr(split, "given", None) or {}).get("validation"),
         )
 
     def _item_vectors(self, items):
@@ -247,41 +251,8 @@ class SequenceRecommender(Recommender):
     def _score(self, users):
         return self._logits(self.histories_[users]).astype(np.float32)
 
-    def recommend_history(self, histories, k: int = 10):
-        """Top-k items after each history of raw item IDs (oldest first).
-
-        Unknown IDs are ignored; the history's own items are excluded; an
-        empty history gets the most popular items.
-
-        Args:
-            histories: A list of sequences of raw item IDs.
-            k: Items per history.
-
-        Returns:
-            (item_ids, scores), each (len(histories), k); -1 ("" for string
-            IDs) / NaN pad.
-        """
-        from tfrec.topk import top_k
-
-        k = check_positive_int("k", k)
-        c = self.config
-        windows = np.zeros((len(histories), c.max_len), np.int64)
-        excluded = []
-        for row, history in enumerate(histories):
-            columns = self.items_.encode(history)
-            columns = columns[columns >= 0]
-            recent = columns[-c.max_len :]
-            if len(recent):
-                windows[row, -len(recent) :] = recent + 1
-            excluded.append(columns)
-        scores = self._logits(windows)
-        empty = windows.max(axis=1) == 0
-        scores[empty] = self.popularity_ / max(float(self.popularity_.max()), 1.0)
-        for row, columns in enumerate(excluded):
-            scores[row, columns] = -np.inf
-        columns, values = top_k(scores, min(k, scores.shape[1]))
-        item_ids = self.items_.decode(np.where(np.isinf(values), -1, columns))
-        return item_ids, np.where(np.isinf(values), np.nan, values)
+    def _score_history(self, histories):
+        return self._logits(histories.windows(self.config.max_len)).astype(np.float32)
 
     def item_embeddings(self):
         return self.model_.get_layer("item_embedding").get_weights()[0][1:]  # row 0 pads
