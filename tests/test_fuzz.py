@@ -110,16 +110,18 @@ def test_every_split_partitions_any_ratings(rows, method, seed):
     data = Dataset("fuzz", ratings, make_items(np.arange(1, 16)))
     try:
         parts = split(data, method, seed=seed)
-    except ConfigError as e:  # too few items with 5 ratings to hold some out
-        assert method == "cold-items" and "needs at least 10 items" in str(e)
+    except ConfigError as e:  # too few items with 5 ratings (users) to hold some out
+        assert method in ("cold-items", "cold-users") and "needs at least 10" in str(e)
         return
-    sizes = len(parts.train) + len(parts.validation) + len(parts.test)
-    assert sizes == len(ratings)
-    keys = [
-        set(zip(p.user_id, p.item_id, strict=True))
-        for p in (parts.train, parts.validation, parts.test)
-    ]
-    assert not (keys[0] & keys[1]) and not (keys[0] & keys[2]) and not (keys[1] & keys[2])
+    frames = [parts.train, parts.validation, parts.test]
+    if parts.given is not None:  # cold users: later interactions and new items are dropped
+        frames += [parts.given["validation"], parts.given["test"]]
+    sizes = sum(len(f) for f in frames)
+    assert sizes == len(ratings) or (method == "cold-users" and sizes <= len(ratings))
+    keys = [set(zip(f.user_id, f.item_id, strict=True)) for f in frames]
+    for a in range(len(keys)):
+        for b in range(a + 1, len(keys)):
+            assert not keys[a] & keys[b]
 
 
 @fuzz

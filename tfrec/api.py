@@ -196,7 +196,8 @@ def train(
     if not auto and need is not None and not getattr(model, need[0]):
         able = models_for(parts.method, model_names(installed=True))[0]
         raise ConfigError(
-            f"{model.name} cannot {NEEDS[parts.method][1]}, as split {parts.method!r} asks; "
+            f"{model.name} cannot score {need[1]} absent from training, as split "
+            f"{parts.method!r} asks; "
             f"models that can: {', '.join(able) or 'none installed'}"
         )
     if export_root is not None and not auto:

@@ -52,11 +52,8 @@ COLD_TEST_SHARE, COLD_VALIDATION_SHARE = 0.2, 0.1
 DEFAULT_HISTORY = 5  # cold-users: interactions a new user brings
 COLD_RELEVANT = 10  # cold-users: the interactions after them that are relevant
 TIMED_METHODS = ("temporal", "leave-one-out", "global-time")
-# The splits only some models can score: the capability they need, and what it does.
-NEEDS = {
-    "cold-items": ("serves_new_items", "score items absent from training from their content"),
-    "cold-users": ("serves_new_users", "score users absent from training from their items"),
-}
+# The splits only some models can score: the capability they need, and who is new.
+NEEDS = {"cold-items": ("serves_new_items", "items"), "cold-users": ("serves_new_users", "users")}
 
 
 def models_for(method: str, names) -> tuple[list[str], list[str]]:

@@ -69,12 +69,15 @@ def server(exports, tmp_path_factory):
 
 
 def _inputs(model, signature_specs, rows=3):
-    """Columnar inputs for a signature: known users and items, an unknown user, k=5."""
+    """Columnar inputs for a signature: known users and items, an unknown user, k=5,
+    and histories (a new user's items, padded with -1; the last one empty)."""
     users = [int(u) for u in model.user_ids[: rows - 1]] + [-5]
+    items = [int(i) for i in model.item_ids[:rows]]
     values = {
         "user_id": users,
-        "item_id": [int(i) for i in model.item_ids[:rows]],
+        "item_id": items,
         "k": [5] * rows,
+        "history": [items[:2], [items[2], -1]] + [[-1, -1]] * (rows - 2),
     }
     return {name: values[name] for name in signature_specs}
 
@@ -323,7 +326,10 @@ def test_warmup_requests_parse_and_replay(exports):
             inputs = {key: tf.make_ndarray(proto) for key, proto in request.inputs.items()}
             assert set(inputs) == set(specs)
             assert all(inputs[key].dtype == specs[key].dtype.as_numpy_dtype for key in specs)
-            assert inputs["user_id"][0] in model.user_ids
+            if "user_id" in inputs:
+                assert inputs["user_id"][0] in model.user_ids
+            if "history" in inputs:
+                assert set(inputs["history"][0]) - {-1} <= set(model.item_ids)
             if "k" in inputs:
                 assert inputs["k"].tolist() == [10]
             function(**inputs)  # replays as TF Serving does on load

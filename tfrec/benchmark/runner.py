@@ -148,13 +148,12 @@ def run_benchmark(
         names, left_out = models_for(split, names)
         if not names:
             raise ConfigError(
-                f"split {split!r} needs models that {NEEDS[split][1]}; none of "
+                f"split {split!r} needs models that score new {NEEDS[split][1]}; none of "
                 f"{', '.join(left_out)} can"
             )
         if left_out:
-            notes.append(
-                f"left out the models that cannot {NEEDS[split][1]}: {', '.join(left_out)}"
-            )
+            cannot = f"cannot score new {NEEDS[split][1]}"
+            notes.append(f"left out the models that {cannot}: {', '.join(left_out)}")
     parts = make_split(dataset, split, seed=0, history=history)
     jobs = default_jobs(len(dataset.ratings)) if jobs is None else jobs
     if tune:  # options the data leaves nothing to choose for are not searched
