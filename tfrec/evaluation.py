@@ -199,12 +199,16 @@ def _summary(frame: pd.DataFrame, recommended: np.ndarray, k: int) -> dict:
 
 def _cold_start(model, split, target, candidates, k, batch_size) -> EvaluationResult:
     """The cold-items protocol (see :func:`_cold_problem`)."""
-    user_ids, relevant, excluded, score = _cold_problem(model, split, target, candidates)
+    result = _ranked(*_cold_problem(model, split, target, candidates), k, batch_size)
+    result.metrics["n_cold_items"] = len(candidates)
+    return result
+
+
+def _ranked(user_ids, relevant, excluded, score, k, batch_size) -> EvaluationResult:
+    """The top-N metrics of ``score(rows)`` for a protocol's users and items."""
     columns, recommended = metrics.full_ranking(score, relevant, excluded, k, batch_size)
     frame = pd.DataFrame({"user_id": user_ids, "n_relevant": np.diff(relevant.indptr), **columns})
-    out = _summary(frame, recommended, k)
-    out["n_cold_items"] = len(candidates)
-    return EvaluationResult(out, frame, None)
+    return EvaluationResult(_summary(frame, recommended, k), frame, None)
 
 
 def _cold_problem(model, split, target, candidates):
@@ -231,10 +235,7 @@ def _cold_problem(model, split, target, candidates):
 
 def _new_users(model, given, target, k, batch_size) -> EvaluationResult:
     """The cold-users protocol (see :func:`_new_user_problem`)."""
-    user_ids, relevant, excluded, score = _new_user_problem(model, given, target)
-    columns, recommended = metrics.full_ranking(score, relevant, excluded, k, batch_size)
-    frame = pd.DataFrame({"user_id": user_ids, "n_relevant": np.diff(relevant.indptr), **columns})
-    return EvaluationResult(_summary(frame, recommended, k), frame, None)
+    return _ranked(*_new_user_problem(model, given, target), k, batch_size)
 
 
 def _new_user_problem(model, given, target):

@@ -423,7 +423,12 @@ class Recommender(abc.ABC):
         scores = self.score_histories(given)
         if exclude_given:
             scores[given.matrix().nonzero()] = -np.inf
-        index, values = top_k(scores, min(k, scores.shape[1]))
+        return self._top_items(scores, k)
+
+    def _top_items(self, scores: np.ndarray, k: int):
+        """Raw IDs and scores of each row's top k (k capped at the catalogue);
+        the pad ID and NaN where only excluded (-inf) items were left."""
+        index, values = top_k(scores, k)
         empty = np.isneginf(values)
         index[empty], values[empty] = -1, np.nan
         return self.items_.decode(index), values
@@ -484,10 +489,8 @@ class Recommender(abc.ABC):
             scores = self.score_rows(block)
             if exclude_seen:
                 exclude(scores, self.seen_, block)
-            index, values = top_k(scores, k)
-            empty = np.isneginf(values)
-            index[empty], values[empty] = -1, np.nan
-            all_items.append(self.items_.decode(index))
+            items, values = self._top_items(scores, k)
+            all_items.append(items)
             all_scores.append(values)
         if not all_items:
             return np.empty((0, k), self.item_ids.dtype), np.empty((0, k), dtype=np.float32)
