@@ -8,6 +8,9 @@
 * ``items``: ``item_id``, ``title``, ``genres`` (list of str), ``tags``
   (list of str), ``year`` (float, NaN when unknown); one row per item.
 * ``users``: ``user_id`` plus whatever demographics the dataset has, or None.
+* ``features``: which columns of ``users``, ``items`` and ``ratings`` are typed
+  features (user, item and context features), see
+  :mod:`tfrec.data.feature_schema`; empty by default.
 
 IDs in the frames are integers. Where the source's IDs are strings (or
 integers outside int32), the frames hold each ID's row in a
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from tfrec.data.feature_schema import FeatureSchema
 from tfrec.data.vocabulary import Vocabulary
 from tfrec.errors import DataError
 
@@ -55,6 +59,8 @@ class Dataset:
             timestamps 0); the splits that need time refuse such data.
         extra: What the reader wants ``tfrec data info`` to show (the column
             mapping, k-core counts, ...).
+        features: The typed user, item and context features among the
+            frames' columns (:class:`~tfrec.data.feature_schema.FeatureSchema`).
     """
 
     name: str
@@ -68,6 +74,7 @@ class Dataset:
     item_vocab: Vocabulary | None = None
     implicit: bool = False
     has_timestamps: bool = True
+    features: FeatureSchema = field(default_factory=FeatureSchema)
 
     def raw_user_ids(self, ids) -> np.ndarray:
         """The raw user IDs of frame IDs (the same array when they are raw)."""
