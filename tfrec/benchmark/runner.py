@@ -594,10 +594,15 @@ def _command(
 def _data_flags(options: dict) -> list[str]:
     """The command-line flags of :func:`tfrec.data.load_dataset`'s reading options
     (``item_columns`` -> ``--item-columns``, ``header=False`` -> ``--no-header``)."""
+    no_header = {"header": "--no-header", "item_header": "--items-no-header",
+                 "user_header": "--users-no-header"}  # fmt: skip
     words = []
     for key, value in options.items():
-        if key in ("header", "item_header"):
-            words += [] if value else ["--no-header" if key == "header" else "--items-no-header"]
+        if key in no_header:
+            words += [] if value else [no_header[key]]
+            continue
+        if key == "context_time":
+            words += ["--context-time"] if value else []
             continue
         if isinstance(value, dict):
             value = ",".join(f"{k}={'none' if v is None else v}" for k, v in value.items())

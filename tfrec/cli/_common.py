@@ -73,7 +73,40 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--item-names", metavar="A,B,C", help="column names of an items table without a header"
     )
-    g.add_argument("--list-sep", default="|", help="separator of genres and tags (default |)")
+    g.add_argument(
+        "--list-sep", default="|", help="separator of genres, tags and multi features (default |)"
+    )
+    g.add_argument("--users", metavar="FILE", help="user table (.csv/.tsv/.parquet)")
+    g.add_argument(
+        "--user-columns", metavar="user=C", help="the user table's ID column (default: detected)"
+    )
+    g.add_argument(
+        "--users-no-header", action="store_true", help="the user table has no header row"
+    )
+    g.add_argument(
+        "--user-names", metavar="A,B,C", help="column names of a user table without a header"
+    )
+    types = "TYPE: category, multi, numeric or text (detected when left out)"
+    g.add_argument(
+        "--user-features",
+        metavar="COL[=TYPE],...",
+        help=f"the user table's feature columns (default: all but the ID); {types}",
+    )
+    g.add_argument(
+        "--item-features",
+        metavar="COL[=TYPE],...",
+        help=f"feature columns of the items table beyond title/genres/tags/year; {types}",
+    )
+    g.add_argument(
+        "--context-features",
+        metavar="COL[=TYPE],...",
+        help=f"columns of the log known at request time (device, page); {types}",
+    )
+    g.add_argument(
+        "--context-time",
+        action="store_true",
+        help="the hour of day and weekday of each interaction are context features",
+    )
     g.add_argument("--min-user-interactions", type=int, default=1, metavar="N")
     g.add_argument("--min-item-interactions", type=int, default=1, metavar="N")
 
@@ -90,12 +123,22 @@ def data_options(args) -> dict:
         "items": args.items,
         "item_columns": args.item_columns,
         "item_names": _names(args.item_names),
+        "users": args.users,
+        "user_columns": args.user_columns,
+        "user_names": _names(args.user_names),
+        "user_features": args.user_features,
+        "item_features": args.item_features,
+        "context_features": args.context_features,
     }
     options = {key: value for key, value in options.items() if value is not None}
     if args.no_header:
         options["header"] = False
     if args.items_no_header:
         options["item_header"] = False
+    if args.users_no_header:
+        options["user_header"] = False
+    if args.context_time:
+        options["context_time"] = True
     if args.list_sep != "|":
         options["list_sep"] = args.list_sep
     for key in ("min_user_interactions", "min_item_interactions"):
@@ -120,7 +163,7 @@ def _columns(text: str | None, implicit: bool) -> str | None:
 
 
 def _names(text: str | None) -> list[str] | None:
-    """``"a,b,c"`` -> ``["a", "b", "c"]`` (``--names``, ``--item-names``)."""
+    """``"a,b,c"`` -> ``["a", "b", "c"]`` (``--names``, ``--item-names``, ``--user-names``)."""
     return None if text is None else [name.strip() for name in text.split(",")]
 
 

@@ -31,8 +31,22 @@ def info(args) -> int:
         for key, value in summary.items():
             if key == "notes":  # printed above as note: lines
                 continue
+            if key == "features":
+                _print_features(value)
+                continue
             print(f"{key:<22} {value:.6f}" if isinstance(value, float) else f"{key:<22} {value}")
     return 0
+
+
+def _print_features(features: list[dict]) -> None:
+    """One line per feature: source, name, type, cardinality, missing share, example."""
+    print(f"{'features':<22} {len(features)}")
+    for f in features:
+        example = "-" if f["example"] is None else repr(f["example"])
+        print(
+            f"  {f['source']:<8} {f['name']:<18} {f['type']:<9} {f['cardinality']:>7,} distinct"
+            f"  {f['missing']:>6.1%} missing  e.g. {example}"
+        )
 
 
 def fetch(args) -> int:

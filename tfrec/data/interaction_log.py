@@ -43,6 +43,12 @@ tfrec's schema, with an optional items table. Files are parsed by pyarrow, so a
 * **Items table** (``items=``, ``item_columns={"item", "title", "genres",
   "tags", "year"}``): list columns are split on ``list_sep`` (``|``). The
   content models use what it provides; without it items are IDs alone.
+* **Features** (:mod:`tfrec.data.feature_columns`): ``users=`` a user table
+  (its ``user_features``, every non-ID column by default), ``item_features``
+  (columns of the items table), ``context_features`` (columns of the log)
+  and ``context_time``, typed ``category``, ``multi``, ``numeric`` or
+  ``text`` (detected when not given) into ``Dataset.features``; the values
+  are in ``Dataset.users``, ``Dataset.items`` and ``Dataset.ratings``.
 
 Every problem is a :class:`~tfrec.errors.DataError` naming the file, the
 line (data row 1 is line 2, after the header) and the value.
@@ -58,12 +64,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tfrec.data import feature_columns as fc
+from tfrec.data.feature_schema import FeatureSchema, parse_features
 from tfrec.data.schema import Dataset, make_items
 from tfrec.data.vocabulary import Vocabulary
 from tfrec.errors import ConfigError, DataError, check_choice
 
 RATING_KEYS = ("user", "item", "rating", "timestamp", "weight")
 ITEM_KEYS = ("item", "title", "genres", "tags", "year")
+USER_KEYS = ("user",)
 DUPLICATE_POLICIES = ("last", "first", "mean", "count", "error")
 TIMESTAMP_UNITS = ("s", "ms", "iso")
 FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".dat", ".parquet", ".pq")
@@ -148,6 +157,14 @@ def read_interactions(
     names: str | list[str] | None = None,
     item_header: bool = True,
     item_names: str | list[str] | None = None,
+    users=None,
+    user_columns: str | dict | None = None,
+    user_header: bool = True,
+    user_names: str | list[str] | None = None,
+    user_features: str | dict | None = None,
+    item_features: str | dict | None = None,
+    context_features: str | dict | None = None,
+    context_time: bool = False,
 ) -> Dataset:
     """Reads an interaction log (and an optional items table) into a Dataset.
 
@@ -172,6 +189,21 @@ def read_interactions(
             them a headerless log's columns are named ``1``, ``2``, ...
         item_header: ``header`` of the items table.
         item_names: ``names`` of the items table.
+        users: User table: a path or a DataFrame with one row per user, or None.
+        user_columns: ``{"user"}`` -> column of the user table (detected
+            like the log's user column when not given).
+        user_header: ``header`` of the user table.
+        user_names: ``names`` of the user table.
+        user_features: Columns of the user table that are features, with
+            their types: ``"age=numeric,gender=category,zip"`` (a name
+            without a type is detected); every non-ID column, detected,
+            when None.
+        item_features: Columns of the items table that are features, as
+            ``user_features`` (none when None).
+        context_features: Columns of the log that are features, known at
+            request time, as ``user_features`` (none when None).
+        context_time: The hour of day and the weekday of each interaction
+            are context features (needs a time column).
 
     Returns:
         The dataset; ``extra`` holds the column mapping, filter counts and
@@ -188,10 +220,27 @@ def read_interactions(
         check_choice("duplicates", duplicates, DUPLICATE_POLICIES)
     min_users = _check_min("min_user_interactions", min_user_interactions)
     min_items = _check_min("min_item_interactions", min_item_interactions)
+    wanted = {
+        "user": parse_features(user_features, "user"),
+        "item": parse_features(item_features, "item"),
+        "context": parse_features(context_features, "context"),
+    }
+    _check_feature_sources(users, items, wanted, user_columns)
     notes: list[str] = []
     table = _Table.open(source, sep, header, names)
     mapping = table.resolve(given, RATING_KEYS, required=("user", "item"), flag="--columns")
-    table.load(mapping.values(), ids=(mapping["user"], mapping["item"]))
+    fc.check_columns(table, wanted["context"], "--context-features", _taken(mapping))
+    table.load(
+        [*mapping.values(), *wanted["context"]],
+        ids=(mapping["user"], mapping["item"], *wanted["context"]),
+    )
+    context, features, detected = fc.read_features(table, wanted["context"], "context", list_sep)
+    if context_time and "timestamp" not in mapping:
+        raise DataError(
+            f"{table.source}: --context-time reads the hour and weekday of each interaction "
+            "from its time, and the log has no time column; map one with --columns "
+            "timestamp=COLUMN, or drop --context-time"
+        )
     if "rating" not in given:
         _check_detected_rating(table, mapping, notes)
     weights = _weights(table, mapping, "weight" in given, notes)
@@ -199,17 +248,19 @@ def read_interactions(
     item_raw = table.ids(mapping["item"], notes)
     item_table = None
     if items is not None:
-        item_table, item_mapping = _read_items_table(items, item_columns, item_header, item_names)
+        item_table, item_mapping = _read_items_table(
+            items, item_columns, item_header, item_names, wanted["item"]
+        )
     elif item_columns:
         raise ConfigError("--item-columns needs --items, the items table to read")
-    user_vocab, users = _vocabulary(user_raw)
+    user_vocab, user_codes = _vocabulary(user_raw)
     item_vocab, codes = _vocabulary(
         item_raw if item_table is None else [item_raw, item_table.ids(item_mapping["item"])]
     )
     item_codes = codes[: len(item_raw)]
     implicit = "rating" not in mapping
     ratings = (
-        np.ones(len(users), np.float32)
+        np.ones(len(user_codes), np.float32)
         if implicit
         else table.numbers(mapping["rating"], "rating").astype(np.float32)
     )
@@ -217,14 +268,16 @@ def read_interactions(
     times = (
         table.timestamps(mapping["timestamp"], timestamp_unit)
         if has_timestamps
-        else np.zeros(len(users), np.int64)
+        else np.zeros(len(user_codes), np.int64)
     )
     scale = _rating_scale(ratings, rating_scale, table.source, implicit)
     frame = pd.DataFrame(
-        {"user_id": users, "item_id": item_codes, "rating": ratings, "timestamp": times}
+        {"user_id": user_codes, "item_id": item_codes, "rating": ratings, "timestamp": times}
     )
     if weights is not None:
         frame["weight"] = weights
+    for column, values in context.items():
+        frame[column] = values.to_numpy()
     policy = duplicates or ("count" if implicit else "last")
     frame = _deduplicate(frame, policy, table, user_vocab, item_vocab, notes)
     before = _counts(frame)
@@ -234,10 +287,25 @@ def read_interactions(
         extra["k_core"] = {"before": before, "after": _counts(frame)}
     if item_table is not None:
         extra["item_columns"] = item_mapping
-        item_frame = _items_frame(item_table, item_mapping, codes[len(item_raw) :], list_sep)
+        item_codes = codes[len(item_raw) :]
+        item_frame, found = _items_frame(item_table, item_mapping, item_codes, list_sep, wanted)
         item_frame = _with_missing_items(item_frame, frame, item_vocab)
+        item_frame = fc.fill_missing(item_frame, found[1])
+        _note_features(notes, "item", *found[1:])
     else:
         item_frame = _with_missing_items(make_items([]), frame, item_vocab)
+    user_frame, schema = None, {"user": [], "item": [], "context": features}
+    if users is not None:
+        user_frame, user_found, user_detected, user_column = _read_users(
+            users, user_columns, user_header, user_names, wanted["user"], list_sep,
+            user_vocab, frame["user_id"].to_numpy(),
+        )  # fmt: skip
+        extra["user_columns"] = {"user": user_column}
+        schema["user"] = user_found
+        _note_features(notes, "user", user_found, user_detected)
+    if item_table is not None:
+        schema["item"] = found[1]
+    _note_features(notes, "context", features, detected)
     return Dataset(
         name=name or table.name,
         ratings=frame.reset_index(drop=True),
@@ -249,7 +317,86 @@ def read_interactions(
         item_vocab=item_vocab,
         implicit=implicit,
         has_timestamps=has_timestamps,
+        users=user_frame,
+        features=FeatureSchema(
+            (*schema["user"], *schema["item"], *schema["context"]), bool(context_time)
+        ),
     )
+
+
+def _check_feature_sources(users, items, wanted: dict, user_columns=None) -> None:
+    """Refuses user options without a user table and item features without items."""
+    if users is None and wanted["user"]:
+        raise ConfigError("--user-features needs --users, the user table to read them from")
+    if users is None and user_columns:
+        raise ConfigError("--user-columns needs --users, the user table to read")
+    if items is None and wanted["item"]:
+        raise ConfigError("--item-features needs --items, the items table to read them from")
+
+
+def _taken(mapping: dict) -> dict:
+    """Column -> what tfrec reads it as (``user``, ``rating``, ...)."""
+    return {column: key for key, column in mapping.items()}
+
+
+def _note_features(notes: list[str], source: str, features, detected) -> None:
+    if features:
+        notes.append(fc.features_note(source, features, detected))
+
+
+def _read_users(
+    source, user_columns, header, names, wanted: dict, list_sep: str, vocab, log_users
+) -> tuple[pd.DataFrame, list, list[str], str]:
+    """The user table as a frame with one row per user of the log (sorted by
+    ``user_id``, coded as the log's users), the features, the detected ones
+    and the table's user column.
+
+    Users of the log the table lacks get missing values; users of the table
+    absent from the log are dropped.
+    """
+    table = _Table.open(source, None, header, names)
+    mapping = table.resolve(
+        parse_mapping(user_columns, USER_KEYS, "--user-columns"),
+        USER_KEYS,
+        required=("user",),
+        flag="--user-columns",
+    )
+    column = mapping["user"]
+    if not wanted:  # every other column, detected
+        wanted = {name: None for name in table.names if name not in (column, "user_id")}
+    fc.check_columns(table, wanted, "--user-features", {column: "user ID"})
+    table.load([column, *wanted], ids=(column, *wanted))
+    raw = pd.Series(table.ids(column).to_numpy(zero_copy_only=False), dtype=object)
+    repeated = np.flatnonzero(raw.duplicated().to_numpy())
+    if len(repeated):
+        row = int(repeated[0])
+        raise DataError(
+            f"{table.where(row)}: user {raw.iloc[row]!r} occurs again in column {column!r} "
+            f"({len(repeated)} repeated IDs); a user table has one row per user"
+        )
+    values, features, detected = fc.read_features(table, wanted, "user", list_sep)
+    ids = np.unique(log_users)
+    rows = pd.Index(_codes_of(raw, vocab)).get_indexer(ids)
+    frame = pd.DataFrame({"user_id": ids.astype(np.int32)})
+    for f in features:
+        frame[f.name] = fc.take(values[f.name], rows, f.type)
+    return frame, features, detected, column
+
+
+def _codes_of(raw: pd.Series, vocab) -> np.ndarray:
+    """The frame IDs of raw IDs (strings as written), as the log's ``_vocabulary``
+    coded them; -1 for IDs the log does not have."""
+    if vocab is not None and vocab.is_string:
+        return vocab.encode(raw.to_numpy(object))
+    numbers = pd.to_numeric(raw, errors="coerce")
+    whole = numbers.notna().to_numpy() & (numbers.to_numpy() % 1 == 0)
+    as_int = np.where(whole, numbers.fillna(-1).to_numpy(), -1).astype(np.int64)
+    canonical = whole & (pd.Series(as_int).astype(str).to_numpy(object) == raw.to_numpy(object))
+    if vocab is None:
+        return np.where(canonical & (as_int <= _INT32_MAX), as_int, -1)
+    codes = np.full(len(raw), -1, np.int64)
+    codes[canonical] = vocab.encode(as_int[canonical])
+    return codes
 
 
 def read_items(
@@ -268,11 +415,13 @@ def read_items(
     """
     table, mapping = _read_items_table(source, item_columns, header, names)
     vocab, codes = _vocabulary(table.ids(mapping["item"]))
-    return vocab, _items_frame(table, mapping, codes, list_sep), mapping
+    return vocab, _items_frame(table, mapping, codes, list_sep)[0], mapping
 
 
-def _read_items_table(source, item_columns, header=True, names=None) -> tuple[_Table, dict]:
-    """An items table's mapped columns (all as text) and the mapping."""
+def _read_items_table(
+    source, item_columns, header=True, names=None, features=()
+) -> tuple[_Table, dict]:
+    """An items table's mapped columns and feature columns (all as text), and the mapping."""
     table = _Table.open(source, None, header, names)
     mapping = table.resolve(
         parse_mapping(item_columns, ITEM_KEYS, "--item-columns"),
@@ -280,7 +429,9 @@ def _read_items_table(source, item_columns, header=True, names=None) -> tuple[_T
         required=("item",),
         flag="--item-columns",
     )
-    table.load(mapping.values(), ids=tuple(mapping.values()))
+    fc.check_columns(table, features, "--item-features", {mapping["item"]: "item ID"})
+    columns = (*mapping.values(), *features)
+    table.load(columns, ids=columns)
     return table, mapping
 
 
@@ -807,7 +958,11 @@ def _counts(frame: pd.DataFrame) -> dict:
     }
 
 
-def _items_frame(table: _Table, mapping: dict, codes: np.ndarray, list_sep: str) -> pd.DataFrame:
+def _items_frame(
+    table: _Table, mapping: dict, codes: np.ndarray, list_sep: str, wanted: dict | None = None
+) -> tuple[pd.DataFrame, tuple]:
+    """The items frame (one row per item, the first of repeated ones) and what
+    :func:`~tfrec.data.feature_columns.read_features` found of the item features."""
     import pyarrow.compute as pc
 
     def text(key):
@@ -829,8 +984,11 @@ def _items_frame(table: _Table, mapping: dict, codes: np.ndarray, list_sep: str)
     elif titles is not None:
         years = pd.to_numeric(titles.str.extract(r"\((\d{4})\)\s*$")[0], errors="coerce")
     items = make_items(codes, titles, lists("genres"), lists("tags"), years)
+    found = fc.read_features(table, (wanted or {}).get("item", {}), "item", list_sep)
+    for column, values in found[0].items():
+        items[column] = values.to_numpy()
     first = ~pd.Series(codes).duplicated().to_numpy()
-    return items[first].reset_index(drop=True)
+    return items[first].reset_index(drop=True), found
 
 
 def _with_missing_items(items: pd.DataFrame, ratings: pd.DataFrame, vocab) -> pd.DataFrame:

@@ -7,7 +7,8 @@
 * ``1m``: ml-1m (``::``-separated .dat files, latin-1, users.dat demographics).
 
 Each reader takes the unpacked dataset directory and returns
-(ratings, items, users) in the schema of :mod:`tfrec.data.schema`.
+(ratings, items, users) in the schema of :mod:`tfrec.data.schema`;
+:func:`demographics` types the users' columns as features.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tfrec.data import feature_columns as fc
+from tfrec.data.feature_schema import Feature, FeatureSchema
 from tfrec.data.schema import RATING_DTYPES, complete_items, make_items
 from tfrec.data.tables import read_table
 from tfrec.data.tmdb import enrich, find_tmdb, read_tmdb
@@ -45,6 +48,14 @@ GENRES_100K = (
     "Western",
 )
 _YEAR_IN_TITLE = r"\((\d{4})\)\s*$"
+# The demographics of u.user (ml-100k) and users.dat (ml-1m): ml-1m's age is
+# the lower end of an age band (1, 18, 25, ...) and its occupation a code (0-20).
+USER_FEATURES = {
+    "age": "numeric",
+    "gender": "category",
+    "occupation": "category",
+    "zip_code": "category",
+}
 
 
 def read_latest(directory: Path):
@@ -163,6 +174,26 @@ def read_1m(directory: Path):
             dtype={"user_id": np.int32, "age": np.int32, "occupation": np.int32, "zip_code": str},
         )
     return ratings, complete_items(items, ratings), users
+
+
+def demographics(users: pd.DataFrame, ratings: pd.DataFrame) -> tuple[pd.DataFrame, FeatureSchema]:
+    """A MovieLens users frame as user features, and their schema.
+
+    Returns:
+        One row per user of ``ratings`` (sorted; the IDs are the raw integers,
+        as in the ratings), ``age`` float32, ``gender``, ``occupation`` and
+        ``zip_code`` strings (``""`` for a user the table lacks); and the
+        schema of :data:`USER_FEATURES`.
+    """
+    ids = np.unique(ratings["user_id"].to_numpy())
+    rows = pd.Index(users["user_id"].to_numpy(np.int64)).get_indexer(ids)
+    frame = pd.DataFrame({"user_id": ids.astype(np.int32)})
+    features = []
+    for name, kind in USER_FEATURES.items():
+        text = users[name].astype(str).where(users[name].notna(), "").str.strip()
+        frame[name] = fc.take(fc.convert(text, kind, column=name), rows, kind)
+        features.append(Feature(name, "user", kind))
+    return frame, FeatureSchema(tuple(features))
 
 
 def _double_colon(path: Path) -> io.BytesIO:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tfrec.data import movielens, synthetic
 from tfrec.data.download import download, safe_extract
+from tfrec.data.feature_schema import FeatureSchema
 from tfrec.data.interaction_log import is_table_source, k_core, read_interactions
 from tfrec.data.schema import Dataset, validate_ratings
 from tfrec.errors import DataError
@@ -146,7 +147,10 @@ def load_dataset(
         min_item_interactions: See ``min_user_interactions``.
         **read_options: For a file or DataFrame: ``columns``, ``sep``,
             ``timestamp_unit``, ``rating_scale``, ``duplicates``, ``items``,
-            ``item_columns``, ``list_sep``, ``name``.
+            ``item_columns``, ``list_sep``, ``name``, and the features:
+            ``users``, ``user_columns``, ``user_features``,
+            ``item_features``, ``context_features``, ``context_time`` (see
+            :func:`~tfrec.data.interaction_log.read_interactions`).
 
     Returns:
         The dataset in tfrec's schema.
@@ -175,6 +179,9 @@ def load_dataset(
             dataset.ratings, min_user_interactions, min_item_interactions
         ).reset_index(drop=True)
         after = dataset.info()
+        if dataset.users is not None:  # one row per user of the ratings, as before the filter
+            kept = dataset.users["user_id"].isin(dataset.ratings["user_id"].unique())
+            dataset.users = dataset.users[kept.to_numpy()].reset_index(drop=True)
         dataset.extra["k_core"] = {
             part: {key: info[key] for key in ("n_users", "n_items", "n_ratings")}
             for part, info in (("before", before), ("after", after))
@@ -205,6 +212,9 @@ def _load_registered(name: str, data_dir, download: bool, seed: int) -> Dataset:
         )
     ratings, items, users = spec.reader(directory)
     ratings = validate_ratings(ratings, spec.rating_scale, str(directory))
+    features = FeatureSchema()
+    if users is not None:  # ml-100k, ml-1m: demographics as user features
+        users, features = movielens.demographics(users, ratings)
     return Dataset(
         name=name,
         ratings=ratings,
@@ -212,6 +222,7 @@ def _load_registered(name: str, data_dir, download: bool, seed: int) -> Dataset:
         users=users,
         rating_scale=spec.rating_scale,
         source=str(directory),
+        features=features,
     )
 
 

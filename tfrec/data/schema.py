@@ -111,7 +111,21 @@ class Dataset:
             "weights": _weight_summary(self.ratings),
             "has_tags": bool(self.items["tags"].map(len).sum() > 0),
             "has_user_demographics": self.users is not None,
+            **self._feature_info(),
             **self.extra,
+        }
+
+    def _feature_info(self) -> dict:
+        """The feature schema (source, type, cardinality, missing share, an
+        example per feature, and ``context_time``); nothing without features."""
+        if not self.features:
+            return {}
+        from tfrec.data.feature_columns import summary
+
+        frames = {"user": self.users, "item": self.items, "context": self.ratings}
+        return {
+            "features": summary(self.features, frames),
+            "context_time": self.features.context_time,
         }
 
 
