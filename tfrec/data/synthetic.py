@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from tfrec.data.schema import Dataset, make_items
+from tfrec.data.synthetic_features import features
 from tfrec.data.vocabulary import Vocabulary
 from tfrec.errors import check_positive_int
 
@@ -391,7 +392,7 @@ def shop_log(dataset: Dataset, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFram
 
 
 # name -> generator(seed=, name=) of the shapes other than MovieLens'
-SHAPES = {"synthetic-music": music, "synthetic-shop": shop}
+SHAPES = {"synthetic-music": music, "synthetic-shop": shop, "synthetic-features": features}
 
 
 def checkerboard(n_users: int = 8, n_items: int = 8, seed: int = 0) -> Dataset:
