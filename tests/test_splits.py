@@ -144,3 +144,20 @@ def test_cold_users_history_is_checked(small_data, history):
 def test_history_applies_to_cold_users_only(small_data):
     with pytest.raises(ConfigError, match="history applies to split 'cold-users' only"):
         split(small_data, "temporal", history=5)
+
+
+@pytest.mark.parametrize("method", ["temporal", "leave-one-out", "random", "global-time",
+                                    "cold-items", "cold-users", "none"])  # fmt: skip
+def test_every_split_keeps_the_context_columns(small_data, method):
+    ratings = small_data.ratings.assign(
+        device=lambda f: np.where(f["item_id"] % 2, "web", "tv"), hour=lambda f: f["item_id"] % 24
+    )
+    data = Dataset("ctx", ratings, small_data.items)
+    parts = split(data, method, seed=0)
+    frames = [parts.train, parts.validation, parts.test, *(parts.given or {}).values()]
+    for frame in frames:
+        assert list(frame.columns) == list(ratings.columns)
+        assert (frame["device"] == np.where(frame["item_id"] % 2, "web", "tv")).all()
+        assert (frame["hour"] == frame["item_id"] % 24).all()
+    refit = parts.with_validation_in_train()
+    assert list(refit.train.columns) == list(ratings.columns)

@@ -323,3 +323,30 @@ def test_cli_refuses_an_unknown_type(tmp_path, capsys):
                           "device=colour")  # fmt: skip
     assert code == 2
     assert "--context-features: unknown type 'colour' for feature 'device'" in err
+
+
+def test_benchmark_reproduce_command_carries_the_feature_flags(tmp_path, capsys, monkeypatch):
+    import shlex
+
+    from tfrec.cli import build_parser, data_options
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    rows = [(f"u{u}", f"i{i}") for u in range(30) for i in rng.choice(20, 8, replace=False)]
+    log = pd.DataFrame(rows, columns=["user", "item"]).assign(
+        ts=lambda f: np.arange(len(f)), device=lambda f: np.where(f.index % 3, "web", "tv")
+    )
+    log.to_csv("log.csv", index=False)
+    (tmp_path / "users.txt").write_text("".join(f"u{u}|{20 + u}\n" for u in range(0, 30, 2)))
+    argv = ["benchmark", "--dataset", "log.csv", "--users", "users.txt", "--users-no-header"]
+    argv += ["--user-names", "who,age", "--user-columns", "user=who", "--user-features", "age"]
+    argv += ["--context-features", "device=category", "--context-time"]
+    argv += ["--models", "popularity", "--seeds", "1", "--bootstrap", "10"]
+    argv += ["--split", "cold-users", "--out", "bench"]
+    code, _, err = _run(capsys, *argv, "--quiet")
+    assert code == 0, err
+    settings = json.loads((tmp_path / "bench" / "leaderboard.json").read_text())["settings"]
+    words = shlex.split(settings["command"])
+    again, given = build_parser().parse_args(words[1:]), build_parser().parse_args(argv)
+    assert data_options(again) == data_options(given)
+    assert data_options(given)["user_header"] is False and data_options(given)["context_time"]
