@@ -108,7 +108,9 @@ def test_each_type_is_read_in_its_convention(sources):
 
 def test_string_user_ids_are_coded_as_in_the_ratings(tmp_path):
     log = pd.DataFrame({"user": ["b", "c", "a", "b"], "item": [1, 2, 3, 2]})
-    users = pd.DataFrame({"user": ["c", "a", "b", "zz"], "plan": ["pro", "free", "pro", "x"]})
+    users = pd.DataFrame(
+        {"user": ["c", "a", "yy", "b", "zz"], "plan": ["pro", "free", "x", "pro", "x"]}
+    )
     data = read_interactions(log, users=users)
     raw = data.raw_user_ids(data.users["user_id"])
     assert list(raw) == ["a", "b", "c"]
@@ -120,9 +122,8 @@ def test_string_user_ids_are_coded_as_in_the_ratings(tmp_path):
 
 def test_integer_user_ids_and_a_detected_user_column(tmp_path):
     log = _write(tmp_path, "log.csv", pd.DataFrame({"user_id": [7, 8, 9], "item_id": [1, 1, 2]}))
-    users = _write(
-        tmp_path, "users.csv", pd.DataFrame({"customer_id": [9, 7], "country": ["FR", "DE"]})
-    )
+    table = pd.DataFrame({"customer_id": [9, 7, 5, 3], "country": ["FR", "DE", "IT", "ES"]})
+    users = _write(tmp_path, "users.csv", table)
     data = read_interactions(log, users=users)
     assert data.user_vocab is None
     assert data.users["user_id"].tolist() == [7, 8, 9]

@@ -376,7 +376,10 @@ def _read_users(
         )
     values, features, detected = fc.read_features(table, wanted, "user", list_sep)
     ids = np.unique(log_users)
-    rows = pd.Index(_codes_of(raw, vocab)).get_indexer(ids)
+    codes = _codes_of(raw, vocab)
+    known = np.flatnonzero(codes >= 0)  # the table's users the log has
+    found = pd.Index(codes[known]).get_indexer(ids)
+    rows = np.where(found >= 0, known[found], -1)
     frame = pd.DataFrame({"user_id": ids.astype(np.int32)})
     for f in features:
         frame[f.name] = fc.take(values[f.name], rows, f.type)
