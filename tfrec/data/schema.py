@@ -7,7 +7,9 @@
   quantity, or how many times the pair occurred).
 * ``items``: ``item_id``, ``title``, ``genres`` (list of str), ``tags``
   (list of str), ``year`` (float, NaN when unknown); one row per item.
-* ``users``: ``user_id`` plus whatever demographics the dataset has, or None.
+* ``users``: ``user_id`` (int32, coded as in ``ratings``) plus the user
+  features (one row per user of the ratings, sorted; missing values where the
+  user table lacks a user), or None.
 * ``features``: which columns of ``users``, ``items`` and ``ratings`` are typed
   features (user, item and context features), see
   :mod:`tfrec.data.feature_schema`; empty by default.
