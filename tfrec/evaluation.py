@@ -28,6 +28,7 @@ import scipy.sparse as sp
 
 from tfrec import metrics
 from tfrec.errors import TfrecError, check_choice, check_positive_int
+from tfrec.features.raw import values_of
 from tfrec.models.base import Recommender, encode
 from tfrec.models.history import Histories
 
@@ -92,7 +93,7 @@ def evaluate(
     if split.cold_items is not None:
         return _cold_start(model, split, target, split.cold_items[part], k, batch_size)
     if split.given is not None:
-        return _new_users(model, split.given[part], target, k, batch_size)
+        return _new_users(model, split.given[part], target, split.dataset, k, batch_size)
     out: dict = {}
     rating_per_user = None
     if model.predicts_ratings:
@@ -233,14 +234,23 @@ def _cold_problem(model, split, target, candidates):
     return user_ids, relevant, excluded, lambda block: scores(rows[block])
 
 
-def _new_users(model, given, target, k, batch_size) -> EvaluationResult:
+def user_features(dataset, user_ids) -> dict | None:
+    """Raw user-feature values of frame ``user_ids`` (what a new user is known by
+    besides their items), or None when ``dataset`` has no user features."""
+    features = dataset.features.of("user")
+    if not features:
+        return None
+    return values_of(features, dataset.users, "user_id", user_ids)
+
+
+def _new_users(model, given, target, dataset, k, batch_size) -> EvaluationResult:
     """The cold-users protocol (see :func:`_new_user_problem`)."""
-    return _ranked(*_new_user_problem(model, given, target), k, batch_size)
+    return _ranked(*_new_user_problem(model, given, target, dataset), k, batch_size)
 
 
-def _new_user_problem(model, given, target):
+def _new_user_problem(model, given, target, dataset):
     """Each cold user with a relevant item ranks every catalogue item but the
-    ones they brought (``given``), scored from those alone
+    ones they brought (``given``), scored from those and their user features
     (:meth:`Recommender.score_histories`); relevant: the next ones (``target``).
 
     Returns:
@@ -248,6 +258,7 @@ def _new_user_problem(model, given, target):
     """
     user_ids, relevant = _ranked_users(model, target)
     histories = Histories.from_frame(given, user_ids, model.item_ids_)
+    histories.features = user_features(dataset, user_ids)
     excluded = histories.matrix()
     return user_ids, relevant, excluded, lambda rows: model.score_histories(histories[rows])
 
@@ -292,7 +303,9 @@ def ranked_top_k(
             model, split, target, split.cold_items[part]
         )
     elif split.given is not None:
-        user_ids, relevant, excluded, score = _new_user_problem(model, split.given[part], target)
+        user_ids, relevant, excluded, score = _new_user_problem(
+            model, split.given[part], target, split.dataset
+        )
     else:
         seen = pd.concat([split.train, split.validation] if part == "test" else [split.train])
         user_ids, relevant = _ranked_users(model, target)

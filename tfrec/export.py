@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from tfrec.errors import ConfigError
+from tfrec.features.raw import missing_values
 from tfrec.io import write_json
 from tfrec.version import __version__
 
@@ -114,12 +115,16 @@ def export(
 
 def _warmup_sample(model, k: int = 10, history_length: int = 20) -> dict:
     """Inputs of the warm-up requests: a real user, one of their items, k, now,
-    and their items as a history padded with -1 (or "")."""
+    their items as a history padded with -1 (or ""), and missing values for the
+    user features and context the model reads."""
     user = model.user_ids[0]
     rated, _ = model.rated_items(user)
     recent = rated[-(history_length - 1) :]
     history = np.concatenate([recent, np.full(history_length - len(recent), model.items_.pad)])
+    schema = model.feature_schema_
+    features = missing_values([*schema.of("user"), *schema.of("context")], 1)
     return {
+        **{key: list(values) for key, values in features.items()},
         "user_id": [user],
         "item_id": [rated[0] if len(rated) else model.item_ids[0]],
         "k": [k],

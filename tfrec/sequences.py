@@ -34,12 +34,15 @@ class UserSequences:
         items: (n,) item column of each position.
         starts: (n_users,) first position of each user.
         ends: (n_users,) one past each user's last position.
+        order: (n,) the training row of each position (for per-interaction
+            columns such as the context), or None.
     """
 
     users: np.ndarray
     items: np.ndarray
     starts: np.ndarray
     ends: np.ndarray
+    order: np.ndarray | None = None
 
     @classmethod
     def from_interactions(cls, data) -> UserSequences:
@@ -48,7 +51,7 @@ class UserSequences:
         users = data.users[order]
         counts = np.bincount(users, minlength=len(data.user_ids))
         ends = np.cumsum(counts)
-        return cls(users, data.items[order], ends - counts, ends)
+        return cls(users, data.items[order], ends - counts, ends, order)
 
     def columns(self) -> dict[str, np.ndarray]:
         """Per-interaction training columns: user, item, position, the user's start."""

@@ -107,14 +107,23 @@ class ServingModule(tf.Module):
             "scores": tf.where(empty, tf.constant(np.nan, tf.float32), values),
         }
 
-    def _recommend_history(self, history, k):
+    def _recommend_history(self, inputs):
         """Top k after each row of raw item IDs (oldest first; unknown IDs and
-        the pad value, -1 or "", are ignored), excluding the row's own items."""
+        the pad value, -1 or "", are ignored), excluding the row's own items;
+        ``inputs``: ``history``, ``k`` and the raw user features and context
+        of models that read them."""
+        history, k = inputs["history"], inputs["k"]
+        features = {key: value for key, value in inputs.items() if key not in ("history", "k")}
         columns = self.item_table.lookup(history)
         items = tf.ragged.boolean_mask(columns, columns >= 0)
         seen = tf.stack([tf.cast(items.value_rowids(), tf.int64), items.flat_values], axis=1)
         empty = items.row_lengths() == 0
-        if self.history_scorer is not None:
+        if hasattr(self.history_scorer, "max_len"):  # a query tower: recent items + features
+            windows = self._windows(items, self.history_scorer.max_len)
+            scores = self.history_scorer.score_windows(windows, features)
+            if self.history_scorer.reads_user_features:
+                empty = tf.zeros_like(empty)  # scored from the features alone
+        elif self.history_scorer is not None:
             shape = tf.stack(
                 [tf.shape(history, out_type=tf.int64)[0], tf.size(self.item_ids, tf.int64)]
             )
@@ -122,7 +131,7 @@ class ServingModule(tf.Module):
             x = tf.minimum(tf.scatter_nd(seen, ones, shape), 1.0)  # multi-hot
             scores = self.history_scorer.score(x)
         else:
-            scores = self.scorer.score_history(self._windows(items))
+            scores = self.scorer.score_history(self._windows(items, self.scorer.max_len))
         if self.stage_weight:  # the fold-in scaled, plus the stage prior (models/stage_prior.py)
             scores = tf.where(empty[:, None], 0.0, scores)
             scale = tf.maximum(tf.reduce_max(tf.abs(scores), axis=1, keepdims=True), 1e-12)
@@ -136,10 +145,9 @@ class ServingModule(tf.Module):
         top = tf.math.top_k(tf.tensor_scatter_nd_update(scores, seen, minus_inf), k)
         return self._answer(top.values, top.indices)
 
-    def _windows(self, items):
-        """The sequence scorer's input: each row's last ``max_len`` columns + 1,
+    def _windows(self, items, length):
+        """A sequence scorer's input: each row's last ``length`` columns + 1,
         left-padded with 0."""
-        length = self.scorer.max_len
         recent = items[:, -length:]
         right_padded = recent.to_tensor(default_value=-1, shape=[None, length])
         shift = length - recent.row_lengths()
@@ -196,11 +204,12 @@ class ServingModule(tf.Module):
         default = predict if self.predicts_ratings else recommend
         out = {"recommend": recommend, "predict": predict, "serving_default": default}
         if self.history_scorer is not None or hasattr(self.scorer, "score_history"):
+            specs = {
+                "history": tf.TensorSpec([None, None], self.item_dtype, name="history"),
+                "k": tf.TensorSpec([None], tf.int32, name="k"),
+                **getattr(self.history_scorer, "feature_specs", {}),
+            }
             out["recommend_history"] = tf.function(
-                self._recommend_history,
-                input_signature=[
-                    tf.TensorSpec([None, None], self.item_dtype, name="history"),
-                    tf.TensorSpec([None], tf.int32, name="k"),
-                ],
+                self._recommend_history, input_signature=[specs]
             ).get_concrete_function()
         return out

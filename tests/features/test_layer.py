@@ -6,14 +6,8 @@ import pytest
 import tensorflow as tf
 
 from tfrec.data.feature_schema import Feature
-from tfrec.features.layer import (
-    FeatureEncoder,
-    embedding_size,
-    hour_and_weekday,
-    input_specs,
-    missing_values,
-    raw_values,
-)
+from tfrec.features.layer import FeatureEncoder, embedding_size, hour_and_weekday, input_specs
+from tfrec.features.raw import missing_values, raw_values
 
 FEATURES = [
     Feature("age", "user", "numeric"),

@@ -33,55 +33,18 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfrec.data.feature_schema import MULTI_SEP, Feature
+from tfrec.features.raw import TIME_KEY
 
 BINS = 8  # quantile bins of a numeric feature
 MAX_EMBEDDING = 32  # largest embedding of a category
 PROJECTION = 16  # width of a multi or text feature's projection
 MAX_TOKENS = 5_000  # vocabulary of a text feature
-TIME_KEY = "timestamp"  # the input of context_time
 _DAY, _WEEK = 86_400, 7 * 86_400
 
 
 def embedding_size(n_values: int) -> int:
     """Embedding width of a category with ``n_values`` training values (fast.ai's rule)."""
     return int(min(MAX_EMBEDDING, 4 + round(1.6 * max(n_values, 1) ** 0.56)))
-
-
-def raw_values(features, frame: pd.DataFrame, rows=None, time: bool = False) -> dict:
-    """The raw inputs of ``features`` from ``frame``'s columns, as numpy arrays.
-
-    Args:
-        features: :class:`~tfrec.data.feature_schema.Feature` list.
-        frame: The frame holding them (users, items or ratings).
-        rows: Positions of the rows to take (None: all).
-        time: Also take ``timestamp`` (int64) for ``context_time``.
-
-    Returns:
-        ``{feature.key: array}``: ``object`` strings ("" missing) or float32
-        (NaN missing), and ``"timestamp"`` int64 when ``time``.
-    """
-    taken = frame if rows is None else frame.iloc[np.asarray(rows)]
-    values = {}
-    for feature in features:
-        column = taken[feature.name] if feature.name in taken else pd.Series([None] * len(taken))
-        if feature.type == "numeric":
-            values[feature.key] = pd.to_numeric(column, errors="coerce").to_numpy(np.float32)
-        else:
-            values[feature.key] = column.fillna("").astype(str).to_numpy(dtype=object)
-    if time:
-        values[TIME_KEY] = taken["timestamp"].to_numpy(np.int64)
-    return values
-
-
-def missing_values(features, n: int, time: bool = False) -> dict:
-    """``n`` rows of missing values for ``features`` (a request that brings none)."""
-    values = {
-        f.key: np.full(n, np.nan, np.float32) if f.type == "numeric" else np.full(n, "", object)
-        for f in features
-    }
-    if time:
-        values[TIME_KEY] = np.full(n, -1, np.int64)
-    return values
 
 
 def input_specs(features, time: bool = False) -> dict[str, tf.TensorSpec]:

@@ -41,8 +41,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from tfrec.data.feature_schema import FeatureSchema
 from tfrec.data.vocabulary import Vocabulary, as_int64, encode_sorted
 from tfrec.errors import ConfigError, NotSupportedError, TfrecError, check_positive_int
+from tfrec.features.raw import TIME_KEY, raw_values
 from tfrec.io import atomic_dir, write_json
 from tfrec.models.history import Histories
 from tfrec.models.options import TrainingOptions
@@ -175,6 +177,7 @@ class Recommender(abc.ABC):
     strategies: ClassVar[tuple[str, ...]] = ()  # tf.distribute strategies it trains under
     parallel_scoring: ClassVar[bool] = False  # _score is numpy only: evaluation may use threads
     uses_timestamps: ClassVar[bool] = False
+    feature_schema_: FeatureSchema = FeatureSchema()  # the typed features a fitted model reads
 
     def __init__(self, config: ModelConfig | None = None, **options):
         if config is None:
@@ -255,7 +258,7 @@ class Recommender(abc.ABC):
         given = (getattr(split, "given", None) or {}).get("validation")
         if given is None or not split.dataset.has_timestamps:
             return
-        ranking = ValidationRanking(self, split.validation, None, None, given)
+        ranking = ValidationRanking(self, split.validation, None, None, given, split.dataset)
         if not ranking.active:
             return
         table = stage_prior.stage_prior(split.train, self.item_ids_)
@@ -285,6 +288,11 @@ class Recommender(abc.ABC):
         """(len(histories), n_items) float32 scores of new users from their items
         (each history holds at least one item; models with ``serves_new_users``)."""
         raise _no_new_users(self.name)
+
+    def _reads_features(self, histories: Histories) -> bool:
+        """Whether ``_score_history`` scores these histories from their features,
+        also the empty ones (a new user with features but no items yet)."""
+        return False
 
     def _predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Scores of known (user row, item column) pairs; override when cheaper."""
@@ -385,7 +393,7 @@ class Recommender(abc.ABC):
         without a prior, an empty history gets popularity scores, as an unknown
         user does."""
         out = np.zeros((len(histories), len(self.item_ids_)), dtype=np.float32)
-        known = histories.lengths > 0
+        known = (histories.lengths > 0) | self._reads_features(histories)
         if known.any():
             out[known] = self._score_history(histories[np.flatnonzero(known)])
         if self.stage_weight_:
@@ -393,7 +401,7 @@ class Recommender(abc.ABC):
         out[~known] = self.popularity_ / max(float(self.popularity_.max()), 1.0)
         return out
 
-    def recommend_history(self, histories, k: int = 10, exclude_given: bool = True):
+    def recommend_history(self, histories, k: int = 10, exclude_given: bool = True, features=None):
         """The top-``k`` items for users known only by the items they bring.
 
         Serves users who arrived after training without retraining (models
@@ -406,6 +414,11 @@ class Recommender(abc.ABC):
                 popular items.
             k: Number of items per user.
             exclude_given: Leave out the items of each history.
+            features: What the users bring besides items, for models that read
+                user features or context (``feature_schema_``): a DataFrame or
+                ``{name: values}`` with one row per history (``{"age": [31],
+                "country": ["fr"]}``; ``timestamp`` for ``context_time``);
+                missing or unseen values are fine.
 
         Returns:
             (item_ids, scores) as :meth:`recommend` returns them.
@@ -420,10 +433,36 @@ class Recommender(abc.ABC):
             )
         columns = [self.items_.encode(np.asarray(list(h))) for h in histories]
         given = Histories.from_lists(columns, len(self.item_ids_))
+        given.features = self._request_features(features, len(given))
         scores = self.score_histories(given)
         if exclude_given:
             scores[given.matrix().nonzero()] = -np.inf
         return self._top_items(scores, k)
+
+    def _request_features(self, features, n: int) -> dict | None:
+        """``features`` as :attr:`Histories.features` (raw values by feature key)."""
+        if features is None:
+            return None
+        frame = features if isinstance(features, pd.DataFrame) else pd.DataFrame(features)
+        if len(frame) != n:
+            raise TfrecError(f"features must have one row per history ({n}); got {len(frame)}")
+        wanted = [*self.feature_schema_.of("user"), *self.feature_schema_.of("context")]
+        by_name = {f.name: f for f in wanted} | {f.key: f for f in wanted}
+        unknown = sorted(set(map(str, frame.columns)) - set(by_name) - {TIME_KEY})
+        if unknown:
+            reads = ", ".join(f.name for f in wanted) or "none"
+            raise TfrecError(
+                f"model {self.name!r} reads no feature {', '.join(unknown)}; it reads: {reads}"
+            )
+        values = {}
+        for column in frame.columns:
+            if column == TIME_KEY:
+                values[TIME_KEY] = frame[column].to_numpy(np.int64)
+            else:
+                feature = by_name[column]
+                renamed = frame[[column]].rename(columns={column: feature.name})
+                values.update(raw_values([feature], renamed))
+        return values
 
     def _top_items(self, scores: np.ndarray, k: int):
         """Raw IDs and scores of each row's top k (k capped at the catalogue);

@@ -30,11 +30,16 @@ class Histories:
         items: Flat item columns, user after user.
         offsets: Row splits: user ``r``'s items are ``items[offsets[r]:offsets[r + 1]]``.
         n_items: Catalogue size.
+        features: What the users bring besides items, for the models that
+            read features: raw values per user, ``{feature key: (n,) array}``
+            (``user_age``, ``context_device``, ``timestamp``; see
+            :mod:`tfrec.features.layer`), or None.
     """
 
     items: np.ndarray
     offsets: np.ndarray
     n_items: int
+    features: dict | None = None
 
     @classmethod
     def from_lists(cls, columns: list, n_items: int) -> Histories:
@@ -80,7 +85,10 @@ class Histories:
         lengths = ends - starts
         flat = np.repeat(starts - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
         flat = flat + np.arange(lengths.sum())
-        return Histories(self.items[flat], np.r_[0, np.cumsum(lengths)], self.n_items)
+        features = None
+        if self.features is not None:
+            features = {key: np.asarray(values)[rows] for key, values in self.features.items()}
+        return Histories(self.items[flat], np.r_[0, np.cumsum(lengths)], self.n_items, features)
 
     def matrix(self) -> sp.csr_matrix:
         """(n_users, n_items) float32 CSR, 1 per item in a user's history."""

@@ -68,7 +68,7 @@ class RetrievalModel(tfrs.Model):
             positions, items, windows = batch["position"], batch["item"], None
             read_to, leave_out = (batch["end"], positions) if self.bag else (positions, None)
             queries, read = self.query_tower.with_rows(
-                batch["user"], read_to, batch["start"], leave_out
+                batch["user"], read_to, batch["start"], leave_out, positions, training=True
             )
         weights = None
         if self.sequence_weights is not None:
@@ -94,7 +94,7 @@ class RetrievalModel(tfrs.Model):
         """Creates every variable now: checkpoints and early stopping copy them
         before the first step."""
         zero = tf.zeros([1], tf.int64)
-        self.query_tower(zero, zero, zero)
+        self.query_tower.with_rows(zero, zero, zero, context_at=zero)
         self.candidate_tower(zero)
         self.built = True
 
@@ -122,7 +122,14 @@ class RetrievalModel(tfrs.Model):
 
 
 def retrieval_model(
-    config, n_users, n_items, genres, popularity, sequences, sequence_weights=None
+    config,
+    n_users,
+    n_items,
+    genres,
+    popularity,
+    sequences,
+    sequence_weights=None,
+    features=None,
 ) -> RetrievalModel:
     """The two towers, the loss and the metrics that ``config`` asks for.
 
@@ -134,8 +141,11 @@ def retrieval_model(
         popularity: (n_items,) training counts (the log-q correction).
         sequences: The users' training sequences (the query's history).
         sequence_weights: (n,) example weight of each sequence position, or None.
+        features: ``{"user" | "context" | "item": FeatureProjection}``, the
+            feature terms of the towers (:mod:`tfrec.features.projection`).
     """
     c = config
+    features = features or {}
     # adam: L2 on whole tables (Keras layer losses); lazy_adam: on the rows each
     # batch reads, since whole-table L2 would make every embedding gradient dense.
     table_l2 = c.l2 if c.l2 > 0 and c.optimizer == "adam" else None
@@ -151,9 +161,17 @@ def retrieval_model(
         l2=table_l2,
         seed=c.seed,
         bag=c.history_order == "bag",
+        user_features=features.get("user"),
+        context=features.get("context"),
     )
     candidate_tower = CandidateTower(
-        n_items, genres, dim=c.embedding_dim, l2=table_l2, seed=c.seed, id_dropout=c.id_dropout
+        n_items,
+        genres,
+        dim=c.embedding_dim,
+        l2=table_l2,
+        seed=c.seed,
+        id_dropout=c.id_dropout,
+        item_features=features.get("item"),
     )
     # Streams every candidate through the tower at each validation batch; counts a
     # hit when the true item is in the top k among all items (seen ones included).

@@ -15,16 +15,28 @@ itself out:
 the query that serving computes from all of ``B_u`` (two_tower leaves ``e_u``
 out by default then: the item-based query of FISM, Kabbur et al. 2013).
 
-Candidate tower, for item ``i`` with genre multi-hot ``g_i``::
+With user features ``f_u`` and a request context ``x`` (device, hour of
+day; :mod:`tfrec.features.projection`), the query adds their terms:
 
-    c(i) = v_i + G g_i      (an item seen in training)
-    c(i) = G g_i            (a new item: its content alone)
+    q(u, t) + U φ(f_u) + X ψ(x_t)
+
+``x_t`` being the context of the interaction at ``t``; each term is dropped
+from a training row with probability ``feature_dropout``, so that a request
+without it (a new user, no context) is a query training has seen.
+
+Candidate tower, for item ``i`` with genre multi-hot ``g_i`` and item
+features ``f_i``::
+
+    c(i) = v_i + G g_i + I χ(f_i)      (an item seen in training)
+    c(i) = G g_i + I χ(f_i)            (a new item: its content alone)
 
 With ``id_dropout`` p, each training positive drops ``v_i`` with probability
 p, so that the content path learns to stand alone.
 
 ``e``, ``h`` and ``v`` are ID embeddings (user, history item, candidate item),
-``d`` the history decay, ``W`` and ``G`` dense projections.
+``d`` the history decay, ``W``, ``G``, ``U``, ``X`` and ``I`` dense
+projections, ``φ``, ``ψ`` and ``χ`` the feature layer
+(:mod:`tfrec.features.layer`).
 
 Training reads a user's positives in windows of ``stride`` consecutive
 targets (:meth:`QueryTower.windows`). The mean encoder then gathers the
@@ -73,6 +85,10 @@ class QueryTower(keras.layers.Layer):
         bag: Read the history as an unordered bag (``d`` = 1): training
             passes the user's end as the position and the target's position
             as ``leave_out``.
+        user_features: The user features' term
+            (:class:`~tfrec.features.projection.FeatureProjection` over the
+            user rows), or None.
+        context: The context's term (over the sequence positions), or None.
     """
 
     def __init__(
@@ -89,8 +105,11 @@ class QueryTower(keras.layers.Layer):
         l2: float | None,
         seed: int,
         bag: bool = False,
+        user_features=None,
+        context=None,
     ):
         super().__init__(name="query_tower")
+        self.user_features, self.context = user_features, context
         self.history, self.history_decay = history, 1.0 if bag else history_decay
         self.users = embedding_table(n_users, dim, "user_embedding", seed + 1, l2)
         self.use_user_embedding = user_embedding
@@ -111,15 +130,18 @@ class QueryTower(keras.layers.Layer):
         (not before ``starts``, the users' first positions)."""
         return self.with_rows(users, positions, starts)[0]
 
-    def with_rows(self, users, positions, starts, leave_out=None):
+    def with_rows(self, users, positions, starts, leave_out=None, context_at=None, training=False):
         """The query vectors, and the embedding rows they read as (rows, mask) pairs.
 
         ``leave_out``: (batch,) a position each query does not read (a bag's target), or None.
+        ``context_at``: (batch,) the sequence position whose context the query
+        reads (the training positive's), or None: no context.
         """
-        parts, read = [], []
+        parts, read = self._feature_terms(users, context_at, training), []
         if self.use_user_embedding:
-            parts.append(self.users(users))
-            read.append((parts[0], None))
+            rows = self.users(users)
+            parts.append(rows)
+            read.append((rows, None))
         if self.history_items is not None:
             items, mask = history_window(self.sequence_items, positions, starts, self.history)
             if leave_out is not None:
@@ -136,6 +158,15 @@ class QueryTower(keras.layers.Layer):
                 count = tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1.0)
                 parts.append(total / count)
         return tf.add_n(parts), read
+
+    def _feature_terms(self, users, context_at, training) -> list:
+        """The user features' and the context's terms of the queries."""
+        terms = []
+        if self.user_features is not None:
+            terms.append(self.user_features.rows(users, training))
+        if self.context is not None and context_at is not None:
+            terms.append(self.context.rows(context_at, training))
+        return terms
 
     def windows(self, batch, stride: int):
         """Training windows: the query of each target (the encoder's state at each
@@ -188,12 +219,14 @@ class QueryTower(keras.layers.Layer):
         the targets' positions and windows."""
         windows = tf.broadcast_to(tf.range(tf.shape(keep)[0])[:, None], tf.shape(keep))
         queries = tf.boolean_mask(queries, keep)
+        users = tf.boolean_mask(tf.broadcast_to(batch["user"][:, None], tf.shape(keep)), keep)
+        kept = [tf.boolean_mask(values, keep) for values in (targets, positions, windows)]
+        for term in self._feature_terms(users, kept[1], training=True):
+            queries += term
         if self.use_user_embedding:
-            users = tf.broadcast_to(batch["user"][:, None], tf.shape(keep))
-            rows = self.users(tf.boolean_mask(users, keep))
+            rows = self.users(users)
             queries += rows
             read.append((rows, None))
-        kept = [tf.boolean_mask(values, keep) for values in (targets, positions, windows)]
         return queries, *kept, read
 
 
@@ -207,6 +240,7 @@ class CandidateTower(keras.layers.Layer):
         l2: Whole-table L2 weight (None: none).
         seed: Seed of the table's initializer.
         id_dropout: Probability that a training positive drops its ID embedding.
+        item_features: The item features' term (over the item rows), or None.
     """
 
     def __init__(
@@ -218,9 +252,10 @@ class CandidateTower(keras.layers.Layer):
         l2: float | None,
         seed: int,
         id_dropout: float = 0.0,
+        item_features=None,
     ):
         super().__init__(name="candidate_tower")
-        self.id_dropout = id_dropout
+        self.id_dropout, self.item_features = id_dropout, item_features
         self.items = embedding_table(n_items, dim, "item_embedding", seed + 2, l2)
         self.genres = None
         if genres is not None:
@@ -239,4 +274,6 @@ class CandidateTower(keras.layers.Layer):
             vectors = rows * tf.cast(keep, rows.dtype)[:, None]
         if self.genres is not None:
             vectors = vectors + self.genres(tf.gather(self.genre_table, items))
+        if self.item_features is not None:
+            vectors = vectors + self.item_features.rows(items, training)
         return vectors, rows

@@ -12,7 +12,18 @@ the order of a user's items means nothing: the query is then the plain mean
 of the user's training items (a bag, the training positive left out; FISM,
 Kabbur et al. 2013), without the user embedding (``history_order``).
 Candidate tower: an item-ID embedding plus a learned projection of the
-item's genre multi-hot (a constant table inside the model). Trained on the training interactions as
+item's genre multi-hot (a constant table inside the model).
+
+Features (``use_features``): when the dataset has typed features
+(``--user-features``, ``--item-features``, ``--context-features``,
+``--context-time``; :mod:`tfrec.data.feature_schema`), the query adds a
+projection of the user's features and of each interaction's context, the
+candidate one of the item's features (:mod:`tfrec.features.layer`). New
+users are served from their items and features, ``c(i)`` unchanged, the query
+
+    q = Σ_j d^j h_{i(-1-j)} / Σ_j d^j + U φ(f_u) [+ X ψ(x)]     (j < history)
+
+the known users' ``e_u`` being unknown for them. Trained on the training interactions as
 implicit positives (an ``lstm`` / ``gru`` history encoder reads them in
 windows: ``stride``) with
 
@@ -41,11 +52,14 @@ popularity prior out of training, so scores add it back with a weight
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import ClassVar
 
 import numpy as np
 
+from tfrec.data.feature_schema import FeatureSchema
 from tfrec.errors import ConfigError, check_choice, check_non_negative, check_positive_int
+from tfrec.features.raw import missing_values
 from tfrec.models.base import ModelConfig, Recommender
 from tfrec.models.weighting import check_weighting, confidence_matrix
 
@@ -155,6 +169,11 @@ class TwoTowerConfig(ModelConfig):
         uniform_negatives: Items drawn uniformly from the catalogue per batch
             as extra softmax negatives (mixed negative sampling).
         margin: Triplet margin.
+        use_features: Read the dataset's user, item and context features
+            when it has them (:mod:`tfrec.models.retrieval.feature_terms`).
+        feature_dropout: Probability that a training query drops its user
+            features' term, and (separately) its context's term, so that a
+            request without them is a query training has seen.
         id_dropout: Probability that a training positive's candidate drops its
             item-ID embedding (content only), so that the genre path learns
             to embed items alone; new items (``--split cold-items``,
@@ -209,6 +228,8 @@ class TwoTowerConfig(ModelConfig):
     negatives: int | None = None
     uniform_negatives: int = 0
     margin: float = 0.5
+    use_features: bool = True
+    feature_dropout: float = 0.2
     id_dropout: float = 0.0
     l2: float = 1e-5
     optimizer: str | None = None
@@ -278,11 +299,24 @@ class TwoTowerConfig(ModelConfig):
             raise ConfigError(
                 f"popularity_tolerance must be in [0, 1); got {self.popularity_tolerance}"
             )
-        if not 0 <= self.id_dropout < 1:
-            raise ConfigError(f"id_dropout must be in [0, 1); got {self.id_dropout}")
+        for name in ("id_dropout", "feature_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be in [0, 1); got {getattr(self, name)}")
 
 
+FEATURES_DIR = "features"  # the saved model's feature projections (a SavedModel)
 POPULARITY_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
+
+
+def _describe(term) -> str:
+    """``"user_features: age (numeric), country (category)"``."""
+    encoder = term.encoder
+    names = [f"{f.name} ({f.type})" for f in encoder.features]
+    if encoder.time:
+        names.append("hour and weekday")
+    return f"{encoder.name}: {', '.join(names)}"
+
+
 TFRS_METRIC_PAIRS = 20_000  # validation pairs of the logged FactorizedTopK metrics
 
 
@@ -310,11 +344,14 @@ class TwoTower(Recommender):
     similar_items_supported = True
     parallel_scoring = True
     serves_new_items = True  # candidate vectors from genres alone (G g_i)
+    serves_new_users = True  # queries from the items (and features) a user brings
 
     def _fit(self, data, split, options) -> None:
         import tf_keras as keras
 
         from tfrec.features.content import genre_multi_hot, genre_names
+        from tfrec.features.projection import projection_module
+        from tfrec.models.retrieval.feature_terms import feature_terms
         from tfrec.models.retrieval.model import retrieval_model
         from tfrec.models.training.ranking_stopping import fit_with_ranking
         from tfrec.pipelines import steps_per_epoch, training_dataset
@@ -343,6 +380,19 @@ class TwoTower(Recommender):
         self.genre_names_ = genre_names(items, data.item_ids) if c.use_genres else []
         genres = genre_multi_hot(items, data.item_ids, self.genre_names_) if c.use_genres else None
         sequences = UserSequences.from_interactions(data)
+        terms = {}
+        if c.use_features:
+            terms = feature_terms(
+                split.dataset,
+                split.train,
+                data,
+                sequences,
+                dim=c.embedding_dim,
+                dropout=c.feature_dropout,
+                seed=c.seed,
+            )
+        if terms and options.verbose:
+            print(f"{self.name}: features " + "; ".join(_describe(t) for t in terms.values()))
         model = retrieval_model(
             c,
             len(data.user_ids),
@@ -351,7 +401,10 @@ class TwoTower(Recommender):
             self.popularity_,
             sequences,
             self._sequence_confidence(data, sequences),
+            terms,
         )
+        self.feature_schema_ = split.dataset.features if terms else FeatureSchema()
+        self.features_module_ = projection_module(terms) if terms else None
         model.build_variables()
         if c.optimizer == "lazy_adam":
             from tfrec.models.training.lazy_adam import LazyAdam
@@ -366,6 +419,9 @@ class TwoTower(Recommender):
                     "in the batch (much faster on large catalogues)"
                 )
         model.compile(optimizer=optimizer)
+        # Early stopping on cold validation users scores them with the prior off.
+        self.log_popularity_ = self._log_popularity(self.popularity_)
+        self.popularity_weight_ = 0.0
         if c.windowed:
             batch_size = max(c.batch_size // c.window_stride, 1)
             # Every interaction is a positive, a user's first after an empty history.
@@ -384,9 +440,10 @@ class TwoTower(Recommender):
             lambda: self._take(model, sequences),
             self._raw_scores,
             self._validation_batches(split.validation, sequences),
+            given=(getattr(split, "given", None) or {}).get("validation"),
+            dataset=split.dataset,
         )
-        self.log_popularity_ = self._log_popularity(self.popularity_)
-        self.popularity_weight_ = self._choose_popularity_weight(split.validation, options.verbose)
+        self.popularity_weight_ = self._choose_popularity_weight(split, options.verbose)
 
     def _sequence_confidence(self, data, sequences) -> np.ndarray | None:
         """Each sequence position's confidence (the loss's example weight), or
@@ -423,18 +480,29 @@ class TwoTower(Recommender):
         }
         return tf.data.Dataset.from_tensor_slices(columns).batch(self.config.batch_size)
 
-    def _choose_popularity_weight(self, validation, verbose: bool) -> float:
+    def _choose_popularity_weight(self, split, verbose: bool) -> float:
+        """The popularity weight with the best validation NDCG@10 (see
+        ``popularity_tolerance``), on the validation users, or the validation
+        cold users from what they bring (split ``cold-users``)."""
         from tfrec.models.training.ranking_stopping import ValidationRanking
 
         if self.config.popularity_weight is not None:
             return float(self.config.popularity_weight)
-        ranking = ValidationRanking(self, validation, None, None)
+        given = (getattr(split, "given", None) or {}).get("validation")
+        ranking = ValidationRanking(self, split.validation, None, None, given, split.dataset)
         if not ranking.active:
             return 0.0
+        raw = self._raw_scores
+        if ranking.histories is not None:
+            self.popularity_weight_ = 0.0  # _score_history adds the prior
+
+            def raw(rows):
+                return self._score_history(ranking.histories[rows])
+
         ndcg = {
-            weight: ranking.measure(
-                lambda rows, w=weight: self._raw_scores(rows) + w * self.log_popularity_
-            )["val_ndcg@10"]
+            weight: ranking.measure(lambda rows, w=weight: raw(rows) + w * self.log_popularity_)[
+                "val_ndcg@10"
+            ]
             for weight in POPULARITY_WEIGHTS
         }
         chosen = smallest_within(ndcg, self.config.popularity_tolerance)
@@ -452,25 +520,84 @@ class TwoTower(Recommender):
     def _take(self, model, sequences):
         normalize = self.config.loss == "triplet"  # the model ranks by cosine similarity
         self.user_vectors_, self.item_vectors_ = model.export_vectors(sequences, normalize)
+        history = model.query_tower.history_items
+        self.history_vectors_ = None if history is None else history.embeddings.numpy()
         projection = model.candidate_tower.genres
         self.genre_projection_ = None if projection is None else projection.kernel.numpy()
 
     # ---- new items: c(i) = G g_i -------------------------------------------------------------
 
     def _content_vectors(self, items) -> np.ndarray:
-        """Candidate vectors of items from their genres alone."""
+        """Candidate vectors of items from their content alone: ``G g_i`` plus the
+        item features' term."""
         from tfrec.errors import NotSupportedError
         from tfrec.features.content import genre_multi_hot
+        from tfrec.features.raw import raw_values
 
-        if self.genre_projection_ is None:
+        item_features = self.feature_schema_.of("item")
+        if self.genre_projection_ is None and not item_features:
             raise NotSupportedError(
                 f"{self.name} with use_genres=false has no content to embed a new item from"
             )
-        genres = genre_multi_hot(items, items["item_id"].to_numpy(), self.genre_names_)
-        vectors = genres @ self.genre_projection_
+        vectors = np.zeros((len(items), self.item_vectors_.shape[1]), np.float32)
+        if self.genre_projection_ is not None:
+            genres = genre_multi_hot(items, items["item_id"].to_numpy(), self.genre_names_)
+            vectors += genres @ self.genre_projection_
+        if item_features:
+            vectors += self._project("item", raw_values(item_features, items))
         if self.config.loss == "triplet":
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors.astype(np.float32)
+
+    # ---- new users: q = recent items' mean + U φ(f_u) [+ X ψ(x)] -------------------------------
+
+    def _project(self, source: str, values: dict) -> np.ndarray:
+        """The ``source`` features' term (user, context or item) of raw ``values``."""
+        from tfrec.features.layer import input_specs
+        from tfrec.features.projection import project
+        from tfrec.features.raw import TIME_KEY
+
+        features = self.feature_schema_.of(source)
+        time = source == "context" and self.feature_schema_.context_time
+        specs = input_specs(features, time)
+        n = len(next(iter(values.values()))) if values else 0
+        missing = missing_values(features, n, time)
+        filled = {key: values.get(key, missing[key]) for key in specs}
+        if time and TIME_KEY not in values:
+            filled[TIME_KEY] = missing[TIME_KEY]
+        return project(getattr(self.features_module_, source), filled, specs)
+
+    def _reads_features(self, histories) -> bool:
+        return histories.features is not None and bool(self.feature_schema_.of("user"))
+
+    def _score_history(self, histories):
+        from tfrec.errors import NotSupportedError
+        from tfrec.models.factors import biased_dot
+
+        c = self.config
+        if c.history and c.history_encoder != "mean":
+            raise NotSupportedError(
+                f"{self.name} with history_encoder={c.history_encoder} cannot serve new users "
+                "yet; use the mean encoder (the default)"
+            )
+        queries = np.zeros((len(histories), self.item_vectors_.shape[1]), np.float32)
+        if self.history_vectors_ is not None:
+            window = histories.windows(c.history)  # column + 1, left-padded with 0
+            decay = 1.0 if c.history_order == "bag" else c.history_decay
+            weights = (window > 0) * decay ** np.arange(c.history - 1, -1, -1, dtype=np.float32)
+            embedded = self.history_vectors_[np.maximum(window - 1, 0)]
+            total = np.einsum("nl,nld->nd", weights, embedded)
+            queries += total / np.maximum(weights.sum(axis=1, keepdims=True), 1.0)
+        given = histories.features or {}
+        for source in ("user", "context"):
+            keys = {f.key for f in self.feature_schema_.of(source)}
+            if source == "context" and self.feature_schema_.context_time:
+                keys.add("timestamp")
+            if keys & set(given):
+                queries += self._project(source, {k: v for k, v in given.items() if k in keys})
+        if c.loss == "triplet":
+            queries /= np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+        return biased_dot(queries, None, self.item_vectors_, self._item_prior())
 
     def _log_popularity(self, counts: np.ndarray) -> np.ndarray:
         """log(count / training total), a count below 1 taken as 1 (new items: 0)."""
@@ -513,6 +640,23 @@ class TwoTower(Recommender):
             self.user_vectors_, self.item_vectors_, self._item_prior(), self.config.index
         )
 
+    def serving_history_scorer(self):
+        from tfrec.models.retrieval.query_scorer import QueryScorer
+
+        c = self.config
+        if c.history and c.history_encoder != "mean":
+            return None  # new users are served by the mean encoder only (_score_history)
+        return QueryScorer(
+            self.history_vectors_,
+            self.item_vectors_,
+            self._item_prior(),
+            history=c.history,
+            decay=1.0 if c.history_order == "bag" else c.history_decay,
+            features=self.features_module_,
+            schema=self.feature_schema_,
+            normalize=c.loss == "triplet",
+        )
+
     def _arrays(self):
         arrays = {
             "user_vectors": self.user_vectors_,
@@ -523,6 +667,9 @@ class TwoTower(Recommender):
         }
         if self.genre_projection_ is not None:
             arrays["genre_projection"] = self.genre_projection_
+        if self.history_vectors_ is not None:
+            arrays["history_vectors"] = self.history_vectors_
+        arrays["feature_schema"] = np.asarray(json.dumps(self.feature_schema_.to_dict()))
         return arrays
 
     def _load_arrays(self, arrays):
@@ -531,3 +678,18 @@ class TwoTower(Recommender):
         self.popularity_weight_ = float(arrays["popularity_weight"])
         self.genre_names_ = [str(name) for name in arrays["genre_names"]]
         self.genre_projection_ = arrays.get("genre_projection")
+        self.history_vectors_ = arrays.get("history_vectors")
+        self.feature_schema_ = FeatureSchema.from_dict(json.loads(str(arrays["feature_schema"])))
+
+    def _save_extra(self, directory):
+        import tensorflow as tf
+
+        if self.features_module_ is not None:
+            tf.saved_model.save(self.features_module_, str(directory / FEATURES_DIR))
+
+    def _load_extra(self, directory):
+        from tfrec.features.projection import load_module
+
+        self.features_module_ = None
+        if (directory / FEATURES_DIR).exists():
+            self.features_module_ = load_module(directory / FEATURES_DIR)

@@ -47,7 +47,7 @@ class ValidationRanking(keras.callbacks.Callback):
     ``histories[rows]`` (see :meth:`Recommender.score_histories`).
     """
 
-    def __init__(self, recommender, validation, refresh, score_rows, given=None):
+    def __init__(self, recommender, validation, refresh, score_rows, given=None, dataset=None):
         super().__init__()
         self.refresh, self.score_rows = refresh, score_rows
         self.active = False
@@ -55,7 +55,7 @@ class ValidationRanking(keras.callbacks.Callback):
         if validation is None or len(validation) == 0:
             return
         if given is not None:
-            self._new_users(recommender, validation, given)
+            self._new_users(recommender, validation, given, dataset)
             return
         users, items, ok = recommender.known_pairs(validation)
         users, items = users[ok], items[ok]
@@ -76,7 +76,8 @@ class ValidationRanking(keras.callbacks.Callback):
         self.threads = RANKING_THREADS if recommender.parallel_scoring else 1
         self.active = True
 
-    def _new_users(self, recommender, validation, given):
+    def _new_users(self, recommender, validation, given, dataset):
+        from tfrec.evaluation import user_features
         from tfrec.models.base import encode
         from tfrec.models.history import Histories
 
@@ -90,6 +91,8 @@ class ValidationRanking(keras.callbacks.Callback):
                 np.random.default_rng(0).choice(user_ids, VALIDATION_USERS, replace=False)
             )
         self.histories = Histories.from_frame(given, user_ids, recommender.item_ids_)
+        if dataset is not None:
+            self.histories.features = user_features(dataset, user_ids)
         target = Histories.from_frame(validation, user_ids, recommender.item_ids_)
         self.rows = np.arange(len(user_ids))
         self.relevant = target.matrix()
@@ -135,6 +138,7 @@ def fit_with_ranking(
     score_rows,
     validation_data=None,
     given=None,
+    dataset=None,
 ) -> None:
     """``model.fit`` with early stopping on validation NDCG@10 (best weights kept).
 
@@ -146,13 +150,14 @@ def fit_with_ranking(
     model's own validation loss and metrics (logged, not used for stopping;
     skipped under a tf.distribute strategy). ``given`` (split ``cold-users``:
     the items the validation users bring) makes them new users, scored by
-    ``recommender._score_history``.
+    ``recommender._score_history``, with their user features from
+    ``dataset`` when given.
 
     Sets ``recommender.history_`` (one dict per epoch) and ``best_epoch_``, and
     calls ``refresh`` at the end so the recommender holds the best weights.
     """
     c = recommender.config
-    ranking = ValidationRanking(recommender, validation, refresh, score_rows, given)
+    ranking = ValidationRanking(recommender, validation, refresh, score_rows, given, dataset)
     if ranking.histories is not None:
         ranking.score_rows = lambda rows: recommender._score_history(ranking.histories[rows])
     callbacks = [Throughput(examples_per_epoch, steps_per_epoch), ranking]
