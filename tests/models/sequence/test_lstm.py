@@ -61,6 +61,7 @@ class TestGRU(RecommenderContract):
         {"encoder": "gru", "item_features": True, "softmax": "sampled", "num_sampled": 20},
         {"embedding_dropout": 0.3, "label_smoothing": 0.1},
         {"softmax": "sampled", "num_sampled": 20},
+        {"item2vec": True, "horizon": 3, "horizon_decay": 0.8},
     ],
     ids=[
         "lstm-vectors-untied",
@@ -68,6 +69,7 @@ class TestGRU(RecommenderContract):
         "gru-categories-sampled",
         "tied-dropout-smoothing",
         "tied-sampled",
+        "item2vec-horizon",
     ],
 )
 def test_other_options_fit_save_and_export(options, small_split, tmp_path):
@@ -100,3 +102,44 @@ def test_history_categories_feed_the_encoder(small_split):
 def test_bad_encoder_is_named():
     with pytest.raises(ConfigError, match="encoder"):
         get_model("lstm", encoder="rnn")
+
+
+def test_future_targets_known_answer():
+    import tensorflow as tf
+
+    from tfrec.models.sequence.encoders import future_targets
+
+    # Two users: items 10..14 at positions 0..4, items 20..22 at 5..7.
+    items = tf.constant([10, 11, 12, 13, 14, 20, 21, 22], tf.int64)
+    # Windows of 2 ending at target positions 3 (user 1) and 7 (user 2).
+    future, weights = future_targets(
+        items, tf.constant([3, 7], tf.int64), tf.constant([5, 8], tf.int64), 2, 3, 0.5
+    )
+    # Input positions 1, 2 (user 1) are followed by 2, 3, 4 and 3, 4, (5 is user 2's).
+    np.testing.assert_array_equal(future[0].numpy(), [[12, 13, 14], [13, 14, 20]])
+    np.testing.assert_allclose(weights[0].numpy(), [[4 / 7, 2 / 7, 1 / 7], [2 / 3, 1 / 3, 0]])
+    # Input positions 5, 6 (user 2) are followed by 6, 7 and by 7 only.
+    np.testing.assert_array_equal(future[1, :, 0].numpy(), [21, 22])
+    np.testing.assert_allclose(weights[1].numpy(), [[2 / 3, 1 / 3, 0], [1, 0, 0]])
+
+
+def test_horizon_learns_the_next_items(cycle_split):
+    options = {**_SMALL, "epochs": 40, "max_len": 3, "patience": 0, "learning_rate": 0.02}
+    options.update(embedding_dropout=0.0, label_smoothing=0.0, horizon=3, horizon_decay=0.5)
+    model = get_model("lstm", **options).fit(cycle_split)
+    items, _ = model.recommend_history([[3, 4, 5], [10, 11, 12]], k=3)
+    assert items[:, 0].tolist() == [6, 1]  # the next item weighs most
+    assert [sorted(row) for row in items.tolist()] == [[6, 7, 8], [1, 2, 3]]
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"horizon": 0}, "horizon"),
+        ({"horizon_decay": 0.0}, "horizon_decay"),
+        ({"horizon": 3, "softmax": "sampled"}, "sampled"),
+    ],
+)
+def test_bad_horizon_is_named(options, match):
+    with pytest.raises(ConfigError, match=match):
+        get_model("lstm", **options)

@@ -133,16 +133,50 @@ class CategoryBag(keras.layers.Layer):
         return total / tf.maximum(tf.reduce_sum(present, axis=-2), 1.0)
 
 
+def future_targets(sequence_items, lasts, ends, length: int, horizon: int, decay: float):
+    """The next ``horizon`` items after each position of training windows.
+
+    Args:
+        sequence_items: 1-D tensor, :attr:`tfrec.sequences.UserSequences.items`.
+        lasts: (batch,) int64 newest target position of each window (its
+            inputs are the items at ``lasts - length .. lasts - 1``).
+        ends: (batch,) int64 one past the last position of each window's user.
+        length: Window length.
+        horizon: Future items per position.
+        decay: Weight ratio of consecutive future items.
+
+    Returns:
+        (items, weights), each (batch, length, horizon): the item columns at
+        positions ``p + 1 .. p + horizon`` after each input position p, and
+        their weights, ``decay**j`` where the item belongs to the user (else
+        0), normalised to sum to 1 over a position's targets (0 where it has
+        none).
+    """
+    offsets = tf.range(-length + 1, 1, dtype=tf.int64)[:, None] + tf.range(horizon, dtype=tf.int64)
+    positions = lasts[:, None, None] + offsets[None]
+    valid = (positions < ends[:, None, None]) & (positions >= 0)
+    last = tf.cast(tf.size(sequence_items), tf.int64) - 1
+    items = tf.gather(sequence_items, tf.clip_by_value(positions, 0, last))
+    decays = tf.constant([decay**j for j in range(horizon)], tf.float32)
+    weights = tf.cast(valid, tf.float32) * decays
+    weights = tf.math.divide_no_nan(weights, tf.reduce_sum(weights, axis=-1, keepdims=True))
+    return tf.cast(items, tf.int64), weights
+
+
 class NextItemTrainer(keras.Model):
     """Trains a next-item model on every weighted position of each window.
 
     Data are ``(inputs, targets, weights)`` from
-    :func:`tfrec.sequences.target_windows`; the positions with weight 1 are
+    :func:`tfrec.sequences.target_windows`, or ``(inputs, (items,
+    item_weights), weights)`` with several future targets per position
+    (:func:`future_targets`); the positions with weight 1 are
     gathered once, and only their states meet the output layer, with
 
     * ``unigrams=None``: softmax cross-entropy over the whole catalogue,
       with ``label_smoothing`` epsilon of the target's mass spread evenly
       over the catalogue: ``(1 - eps) * CE + eps * (logsumexp(z) - mean(z))``;
+    * with several future targets, the cross-entropy against their weighted
+      distribution, ``logsumexp(z) - sum_j w_j z_j``, smoothed the same way;
     * else sampled softmax over ``num_sampled`` negatives drawn from the
       items' training frequency (``unigrams``, distortion 0.75 as in
       Word2Vec), with the log-q correction of
@@ -177,12 +211,17 @@ class NextItemTrainer(keras.Model):
     def train_step(self, data):
         history, targets, weights = keras.utils.unpack_x_y_sample_weight(data)
         keep = weights > 0
+        future = None
+        if isinstance(targets, (tuple, list)):
+            targets, future = targets
+            future = tf.boolean_mask(future, keep)
         labels = tf.cast(tf.boolean_mask(targets, keep), tf.int64)
-        count = tf.cast(tf.size(labels), tf.float32)
+        count = tf.cast(tf.shape(labels)[0], tf.float32)
         with tf.GradientTape() as tape:
             hidden = tf.boolean_mask(self.states(history, training=True), keep)
             # Mean over the batch's targets (0 for a replica that got none).
-            loss = tf.math.divide_no_nan(tf.reduce_sum(self._target_losses(hidden, labels)), count)
+            losses = self._target_losses(hidden, labels, future)
+            loss = tf.math.divide_no_nan(tf.reduce_sum(losses), count)
             # Gradients are summed over replicas; the loss is a mean per replica.
             scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
         variables = self.trainable_variables
@@ -191,11 +230,15 @@ class NextItemTrainer(keras.Model):
         self.loss_tracker.update_state(loss, sample_weight=count)
         return {"loss": self.loss_tracker.result()}
 
-    def _target_losses(self, hidden, labels):
-        """The loss of each target."""
+    def _target_losses(self, hidden, labels, future=None):
+        """The loss of each target (``labels`` (n, horizon) with ``future`` weights)."""
         if self.unigrams is None:
             logits = self.output_layer(hidden)
-            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+            if future is None:
+                losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+            else:
+                picked = tf.gather(logits, labels, batch_dims=1)
+                losses = tf.reduce_logsumexp(logits, axis=1) - tf.reduce_sum(future * picked, 1)
             if not self.label_smoothing:
                 return losses
             uniform = tf.reduce_logsumexp(logits, axis=1) - tf.reduce_mean(logits, axis=1)

@@ -92,6 +92,21 @@ class SequenceConfig(ModelConfig):
         label_smoothing: Share of each target's probability mass spread
             over the catalogue (full softmax only; the sampled softmax
             ignores it). 0.1 by default (see below).
+        horizon: Next items each trained position learns (full softmax
+            only). 1 (default): the next item. Above 1, the target of the
+            position after x_1..x_t is a distribution over the user's next
+            ``horizon`` training items x_{t+1}..x_{t+horizon} (those there
+            are), the j-th (j = 0 for the next) weighted ``horizon_decay**j``
+            and the weights normalised to 1: the loss is
+            ``logsumexp(z) - sum_j w_j z_{x_{t+1+j}}`` (a dense all-action
+            loss, as in PinnerFormer), label smoothing applied as at 1.
+        horizon_decay: Weight ratio of consecutive future targets, in
+            (0, 1]; 1 weighs the next ``horizon`` items alike.
+        item2vec: Initialise the item-ID embeddings with skip-gram Word2Vec
+            vectors of the items fitted on the users' training sequences
+            (item2vec: window 5, 5 epochs, ``embedding_dim`` wide), rescaled
+            to the random initialisation's standard deviation 0.05; items
+            Word2Vec drops keep random vectors. False: random.
         learning_rate: Adam learning rate.
         batch_size: Targets per step (``batch_size // stride`` windows).
         epochs: Maximum epochs.
@@ -131,6 +146,9 @@ class SequenceConfig(ModelConfig):
     dropout: float = 0.0
     tied_output: bool = True
     label_smoothing: float = 0.1
+    horizon: int = 1
+    horizon_decay: float = 1.0
+    item2vec: bool = False
     learning_rate: float = 1e-2
     batch_size: int = 512
     epochs: int = 20
@@ -149,6 +167,7 @@ class SequenceConfig(ModelConfig):
             "vector_dim",
             "num_sampled",
             "stride",
+            "horizon",
         )
         for name in names:
             check_positive_int(name, getattr(self, name))
@@ -160,6 +179,13 @@ class SequenceConfig(ModelConfig):
             value = getattr(self, name)
             if not 0 <= value < 1:
                 raise ConfigError(f"{name} must be in [0, 1); got {value!r}")
+        if not 0 < self.horizon_decay <= 1:
+            raise ConfigError(f"horizon_decay must be in (0, 1]; got {self.horizon_decay!r}")
+        if self.horizon > 1 and self.softmax != "full":
+            raise ConfigError(
+                f"horizon {self.horizon} needs softmax 'full'; got {self.softmax!r} "
+                "(use horizon=1 with the sampled softmax)"
+            )
 
 
 class SequenceRecommender(Recommender):
@@ -177,7 +203,7 @@ class SequenceRecommender(Recommender):
         import tensorflow as tf
         import tf_keras as keras
 
-        from tfrec.models.sequence.encoders import NextItemTrainer
+        from tfrec.models.sequence.encoders import NextItemTrainer, future_targets
         from tfrec.models.training.ranking_stopping import fit_with_ranking
         from tfrec.pipelines import steps_per_epoch, training_dataset
         from tfrec.sequences import UserSequences, history_window, target_windows
@@ -188,12 +214,16 @@ class SequenceRecommender(Recommender):
         self.vectors_ = self._item_vectors(items) if c.item_vectors else None
         self.categories_ = self._item_categories(items) if c.item_features else None
         self.model_ = self._build()
+        sequences = UserSequences.from_interactions(data)
+        if c.item2vec:
+            self._initialise_item2vec(sequences)
         unigrams = self.popularity_ + 1.0 if c.softmax == "sampled" else None
         trainer = NextItemTrainer(self.model_, unigrams, c.num_sampled, c.label_smoothing)
         trainer.compile(optimizer=keras.optimizers.Adam(c.learning_rate))
-        sequences = UserSequences.from_interactions(data)
         stride = min(c.stride, c.max_len)
         windows = sequences.windows(stride)
+        if c.horizon > 1:
+            windows["end"] = sequences.ends[windows["user"]].astype(np.int64)
         sequence_items = tf.constant(sequences.items)
 
         def example(batch):
@@ -201,7 +231,13 @@ class SequenceRecommender(Recommender):
                 sequence_items, batch["last"], batch["start"], c.max_len, stride
             )
             # Input ids are item column + 1; 0 pads.
-            return tf.where(mask > 0, inputs + 1, 0), targets, weights
+            inputs = tf.where(mask > 0, inputs + 1, 0)
+            if c.horizon > 1:
+                user_ends = batch["end"]
+                targets = future_targets(
+                    sequence_items, batch["last"], user_ends, c.max_len, c.horizon, c.horizon_decay
+                )
+            return inputs, targets, weights
 
         ends = tf.constant(sequences.ends, tf.int64)
         window, mask = history_window(
@@ -221,6 +257,36 @@ class SequenceRecommender(Recommender):
             self._score,
             given=(getattr(split, "given", None) or {}).get("validation"),
         )
+
+    def _initialise_item2vec(self, sequences) -> None:
+        """Item-ID embeddings from Word2Vec over the training sequences (``item2vec``)."""
+        from gensim.models import Word2Vec
+
+        c = self.config
+        sentences = [
+            [str(i) for i in sequences.items[start:end]]
+            for start, end in zip(sequences.starts, sequences.ends, strict=True)
+        ]
+        word2vec = Word2Vec(
+            sentences,
+            vector_size=c.embedding_dim,
+            window=5,
+            min_count=1,
+            sg=1,
+            epochs=5,
+            seed=c.seed,
+            workers=1,
+        )
+        layer = self.model_.get_layer("item_embedding")
+        table = layer.get_weights()[0]
+        known = [(int(word), row) for row, word in enumerate(word2vec.wv.index_to_key)]
+        if not known:
+            return
+        columns = np.array([column for column, _ in known], dtype=np.int64)
+        vectors = word2vec.wv.vectors[[row for _, row in known]]
+        vectors = vectors / max(float(vectors.std()), 1e-12) * 0.05
+        table[columns + 1] = vectors  # row 0 pads
+        layer.set_weights([table])
 
     def _item_vectors(self, items):
         from tfrec.features.item_features import item_numbers
