@@ -75,6 +75,40 @@ def group_split():
 
 
 @pytest.fixture(scope="session")
+def features_split():
+    """The two taste groups with features: users u0-u19 (country "fr") take items
+    a0-a7 (brand "acme", genre "Gadget"), users v0-v19 ("de") items b0-b7 ("bolt", "Gizmo"); ages, a
+    device per interaction and the hour of day carry no signal (seeded)."""
+    rng = np.random.default_rng(5)
+    rows = [
+        (f"{user}{u}", f"{item}{i}")
+        for user, item in (("u", "a"), ("v", "b"))
+        for u in range(20)
+        for i in rng.choice(8, 6, replace=False)
+    ]
+    log = pd.DataFrame(rows, columns=["user", "item"])
+    log["when"] = rng.integers(1_600_000_000, 1_700_000_000, len(log))
+    log["device"] = rng.choice(["phone", "tv"], len(log))
+    users = pd.DataFrame({"user": [f"{g}{u}" for g in "uv" for u in range(20)]})
+    users["country"] = np.where(users["user"].str.startswith("u"), "fr", "de")
+    users["age"] = rng.integers(18, 70, len(users))
+    items = pd.DataFrame({"item": [f"{g}{i}" for g in "ab" for i in range(8)]})
+    items["brand"] = np.where(items["item"].str.startswith("a"), "acme", "bolt")
+    items["genres"] = np.where(items["brand"] == "acme", "Gadget", "Gizmo")
+    data = read_interactions(
+        log,
+        name="two-groups-features",
+        users=users,
+        user_features="country=category,age=numeric",
+        items=items,
+        item_features="brand=category",
+        context_features="device=category",
+        context_time=True,
+    )
+    return split(data, "none")
+
+
+@pytest.fixture(scope="session")
 def board_split():
     return split(checkerboard(), "none")
 

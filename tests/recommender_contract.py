@@ -1,14 +1,15 @@
 """The contract every Recommender passes; each model's test module subclasses it.
 
 Subclasses set ``model_name`` and optionally ``options`` (config overrides),
-``learns_checkerboard`` (recommends the user's own taste group first) and
-``board_options`` (overrides for the 8 x 8 checkerboard).
+``learns_checkerboard`` (recommends the user's own taste group first),
+``board_options`` (overrides for the 8 x 8 checkerboard) and
+``feature_options`` (overrides for the two groups with features).
 """
 
 import numpy as np
 import pytest
 
-from tfrec.errors import ConfigError, NotSupportedError
+from tfrec.errors import ConfigError, NotSupportedError, TfrecError
 from tfrec.models import get_model, load_model
 
 
@@ -17,6 +18,7 @@ class RecommenderContract:
     options: dict = {}
     learns_checkerboard: bool = True
     board_options: dict = {}
+    feature_options: dict = {}
 
     def make(self, **extra):
         return get_model(self.model_name, **{**self.options, **extra})
@@ -187,6 +189,66 @@ class RecommenderContract:
         items, scores = model.recommend_history(histories, k=4)
         np.testing.assert_array_equal(out["item_ids"].numpy().astype(str), items)
         np.testing.assert_allclose(out["scores"].numpy(), scores, rtol=1e-5, atol=1e-5)
+
+    # ---- user, item and context features -----------------------------------------------------
+
+    @pytest.fixture(scope="class")
+    def features_fitted(self, features_split):
+        model = self.make(**self.feature_options)
+        if model.needs_ratings():
+            pytest.skip(f"{self.model_name} predicts ratings; the two groups are implicit")
+        return model.fit(features_split)
+
+    def test_reads_the_features_it_declares(self, features_fitted):
+        """A log with typed features fits every model; each reads what it declares."""
+        schema = features_fitted.feature_schema_
+        read = {f.source for f in schema.features} | ({"context"} if schema.context_time else set())
+        assert read == set(features_fitted.reads_features)
+        items, _ = features_fitted.recommend(["u0", "unknown"], k=3)
+        assert items.shape == (2, 3)
+
+    def _reads_user_features(self, model):
+        if not (model.serves_new_users and "user" in model.reads_features):
+            pytest.skip(f"{self.model_name} does not serve new users from their features")
+
+    def test_user_features_known_answer(self, features_fitted):
+        """A new user without items yet gets their country's items, from the features alone."""
+        self._reads_user_features(features_fitted)
+        features = {"country": ["fr", "de"], "age": [30, None]}
+        items, _ = features_fitted.recommend_history([[], []], k=3, features=features)
+        assert all(i.startswith("a") for i in items[0]), items[0]
+        assert all(i.startswith("b") for i in items[1]), items[1]
+
+    def test_savedmodel_recommend_history_takes_raw_features(self, features_fitted, tmp_path):
+        """The SavedModel takes raw feature values (missing and unseen ones too) and
+        answers as the Python model does."""
+        import tensorflow as tf
+
+        self._reads_user_features(features_fitted)
+        served = tf.saved_model.load(str(features_fitted.export(tmp_path / "export")))
+        histories = [["a1", "a2", "unknown"], ["", "", ""], ["b3", "", ""]]
+        features = {
+            "country": ["fr", "de", "never seen"],
+            "age": [31.0, np.nan, 50.0],
+            "device": ["tv", "", "phone"],
+            "timestamp": [1_650_000_000, -1, 1_650_003_600],
+        }
+        out = served.signatures["recommend_history"](
+            history=tf.constant(histories),
+            k=tf.constant([4]),
+            user_country=tf.constant(features["country"]),
+            user_age=tf.constant(features["age"], tf.float32),
+            context_device=tf.constant(features["device"]),
+            timestamp=tf.constant(features["timestamp"], tf.int64),
+        )
+        items, scores = features_fitted.recommend_history(histories, k=4, features=features)
+        np.testing.assert_array_equal(out["item_ids"].numpy().astype(str), items)
+        np.testing.assert_allclose(out["scores"].numpy(), scores, rtol=1e-5, atol=1e-5)
+
+    def test_unknown_feature_is_named(self, features_fitted):
+        self._reads_user_features(features_fitted)
+        with pytest.raises(TfrecError, match="reads no feature height"):
+            features_fitted.recommend_history([[]], features={"height": [180]})
 
     # ---- the same contract on a user's own data: string IDs, implicit feedback ------------
 

@@ -177,6 +177,7 @@ class Recommender(abc.ABC):
     strategies: ClassVar[tuple[str, ...]] = ()  # tf.distribute strategies it trains under
     parallel_scoring: ClassVar[bool] = False  # _score is numpy only: evaluation may use threads
     uses_timestamps: ClassVar[bool] = False
+    reads_features: ClassVar[tuple[str, ...]] = ()  # feature sources it reads (user, item, context)
     feature_schema_: FeatureSchema = FeatureSchema()  # the typed features a fitted model reads
 
     def __init__(self, config: ModelConfig | None = None, **options):

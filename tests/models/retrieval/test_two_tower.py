@@ -13,6 +13,7 @@ class TestTwoTower(RecommenderContract):
     model_name = "two_tower"
     options = {"embedding_dim": 8, "epochs": 3, "batch_size": 256}
     learns_checkerboard = False  # implicit: every checkerboard item was watched by both groups
+    feature_options = {"embedding_dim": 8, "epochs": 20, "batch_size": 32, "patience": 20}
 
     def test_triplet_variant_ranks_by_cosine(self, small_split):
         model = self.make(loss="triplet").fit(small_split)

@@ -345,6 +345,7 @@ class TwoTower(Recommender):
     parallel_scoring = True
     serves_new_items = True  # candidate vectors from genres alone (G g_i)
     serves_new_users = True  # queries from the items (and features) a user brings
+    reads_features = ("user", "item", "context")
 
     def _fit(self, data, split, options) -> None:
         import tf_keras as keras

@@ -45,7 +45,8 @@ class BestEpoch(keras.callbacks.Callback):
         self.sign = 1.0 if mode == "min" else -1.0
 
     def on_train_begin(self, logs=None):
-        self.targets = list(self.model.weights)
+        # Variables only: preprocessing layers' vocabularies are not weights to copy.
+        self.targets = [w for w in self.model.weights if isinstance(w, tf.Variable)]
         self.model.best_epoch_state = _BestState(self.targets)
 
     def on_epoch_end(self, epoch, logs=None):
