@@ -1,15 +1,27 @@
-"""The seed's hybrid: the content DNN plus text vectors and cyclic time.
+"""The seed's hybrid: the content DNN plus text vectors, cyclic time and features.
 
-Inputs are the user, the item and the rating's ``timestamp``. The item
-content table holds genres, tag TF-IDF and a text vector of the item's title,
-genres, tags and any extra text the dataset has (overview, director, cast),
-from a pluggable encoder (gensim Word2Vec by default, or TF-IDF + SVD). The
-timestamp becomes day and year sin/cos features inside the model.
+    x = [p_u | q_i | genres_i | tag TF-IDF_i | text_i | time(t) | e_U(f_u) | e_I(g_i)]
+    r̂(u, i, t) = low + (high - low) · σ(MLP(x))
+
+Inputs are the user, the item and the rating's ``timestamp`` ``t``. The item
+content table holds genres, tag TF-IDF and a text vector ``text_i`` of the
+item's title, genres, tags and any extra text the dataset has (overview,
+director, cast), from a pluggable encoder (gensim Word2Vec by default, or
+TF-IDF + SVD). The timestamp becomes day and year sin/cos features
+``time(t)`` inside the model.
+
+User and item features (``use_features``, on by default) enter as in
+:class:`~tfrec.models.rating.dnn.DNN`: the encodings ``e_U(f_u)`` of the
+user's typed features and ``e_I(g_i)`` of the item's, from raw tables inside
+the model (:mod:`tfrec.models.rating.features`); absent when the dataset has
+none. The dataset's context features are not read (``t`` is the only
+per-rating input).
 
 Without a timestamp (``recommend``, or ``predict`` called without one) the
 user's last training timestamp is used. New items get their text vector from
 the fitted encoder (title, genres and any extra text; no tags), besides what
-:class:`~tfrec.models.rating.dnn.DNN` gives them.
+:class:`~tfrec.models.rating.dnn.DNN` gives them (mean item embedding,
+genres, item features).
 """
 
 from __future__ import annotations
@@ -48,7 +60,12 @@ class HybridConfig(DNNConfig):
 
 
 class Hybrid(DNN):
-    """User/item embeddings + genre, tag and text content + cyclic time."""
+    """User/item embeddings + genre, tag and text content + cyclic time + features.
+
+    Reads: the user and item IDs, the item's genres, tags and text, the
+    rating's timestamp, and when the dataset has them the user's and the
+    item's typed features; see the module docstring for the formula.
+    """
 
     name = "hybrid"
     Config = HybridConfig

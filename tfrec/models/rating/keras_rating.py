@@ -4,7 +4,9 @@ A subclass builds a functional model whose inputs are the internal ``user``
 and ``item`` indices plus any per-example ``extra_inputs`` (e.g. the rating
 timestamp); item content lives inside the model as constant tables. This base
 trains it on tf.data batches with early stopping and learning-rate decay on
-validation RMSE, predicts in batches, saves weights, and serves it.
+validation RMSE, predicts in batches, saves weights (HDF5; a TensorFlow
+checkpoint when the model reads features, whose preprocessing layers HDF5
+cannot hold), and serves it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from tfrec.models.training.keras_fit import (
 from tfrec.pipelines import steps_per_epoch, training_dataset
 
 _PREDICT_BATCH = 65_536
+_CHECKPOINT = "weights"  # a TensorFlow checkpoint's prefix: the weights of a model with features
 
 
 class KerasRatingModel(Recommender, abc.ABC):
@@ -138,11 +141,17 @@ class KerasRatingModel(Recommender, abc.ABC):
     # ---- persistence and serving -----------------------------------------------------------
 
     def _save_extra(self, directory):
-        self.model_.save_weights(str(directory / "weights.h5"))
+        if self.feature_schema_:  # preprocessing layers (vocabularies, TF-IDF): no HDF5
+            self.model_.save_weights(str(directory / _CHECKPOINT), save_format="tf")
+        else:
+            self.model_.save_weights(str(directory / "weights.h5"))
 
     def _load_extra(self, directory):
         self.model_ = self._build()
-        self.model_.load_weights(str(directory / "weights.h5"))
+        if (directory / "weights.h5").exists():
+            self.model_.load_weights(str(directory / "weights.h5"))
+        else:
+            self.model_.load_weights(str(directory / _CHECKPOINT)).assert_existing_objects_matched()
 
     def serving_scorer(self, seen):
         return KerasScorer(self.model_, len(self.item_ids_), self._serving_default_tables())
