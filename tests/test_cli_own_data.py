@@ -226,3 +226,35 @@ def test_exports_of_different_datasets_never_share_a_name(tmp_path, capsys):
     assert (tmp_path / "saved_models" / "hours-popularity" / "2").is_dir()
     code, _, err = _run(capsys, "export", "--model-dir", "b", "--name", "hours-popularity")
     assert code == 2 and "tfrec export --name NAME" in err
+
+
+def test_new_user_from_features_alone(tmp_path, capsys):
+    """Train two_tower with a users table; a new user with no items yet, from "fr",
+    gets the items the "fr" users chose."""
+    rng = np.random.default_rng(1)
+    rows = [
+        (f"{group}{user}", f"{item}{i}", 1_600_000_000 + 3600 * n)
+        for group, item in (("u", "a"), ("v", "b"))
+        for user in range(20)
+        for n, i in enumerate(rng.choice(8, 6, replace=False))
+    ]
+    pd.DataFrame(rows, columns=["customer", "sku", "ts"]).to_csv(tmp_path / "log.csv", index=False)
+    customers = [f"{g}{u}" for g in "uv" for u in range(20)]
+    country = ["fr" if c.startswith("u") else "de" for c in customers]
+    users = pd.DataFrame({"customer": customers, "country": country, "age": 30})
+    users.to_csv(tmp_path / "customers.csv", index=False)
+    run_dir = tmp_path / "run"
+    argv = ["train", "--model", "two_tower", "--dataset", str(tmp_path / "log.csv")]
+    argv += ["--users", str(tmp_path / "customers.csv"), "--user-features", "country,age"]
+    argv += ["--set", "embedding_dim=8", "--set", "epochs=40", "--set", "batch_size=32"]
+    argv += ["--set", "patience=40", "--split", "none", "--no-export", "--quiet"]
+    assert main([*argv, "--out", str(run_dir)]) == 0
+    recommend = ["recommend", "--model-dir", str(run_dir), "--history", "", "-k", "3", "--json"]
+    code, out, _ = _run(capsys, *recommend, "--feature", "country=fr", "--feature", "age=41")
+    assert code == 0 and all(row["item_id"].startswith("a") for row in json.loads(out)), out
+    code, out, _ = _run(capsys, *recommend, "--feature", "country=de")
+    assert code == 0 and all(row["item_id"].startswith("b") for row in json.loads(out)), out
+    code, _, err = _run(capsys, *recommend, "--feature", "height=180")
+    assert code == 2 and "reads no feature height; it reads: country, age" in err
+    code, _, err = _run(capsys, *recommend, "--feature", "country")
+    assert code == 2 and "--feature takes NAME=VALUE" in err

@@ -4,7 +4,8 @@ A user absent from the run's training data gets the most popular items, as
 the SavedModel's ``recommend`` signature answers, with a note on stderr and
 in each JSON row. ``--history ID,ID,...`` serves a new user from the items
 they bring instead (models that serve new users; the SavedModel's
-``recommend_history``).
+``recommend_history``), with ``--feature NAME=VALUE`` for what else they
+bring: user features and request context (models that read them).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 
 from tfrec.cli._common import finish, print_rows
 from tfrec.cli._saved_run import load_run, resolve_id, title, unknown_note
-from tfrec.errors import NotSupportedError
+from tfrec.errors import ConfigError, NotSupportedError
 
 
 def add_parser(commands) -> None:
@@ -28,7 +29,15 @@ def add_parser(commands) -> None:
     who.add_argument(
         "--history",
         metavar="ID,ID,...",
-        help="a new user's items, oldest first (models that serve new users: `tfrec models`)",
+        help="a new user's items, oldest first (models that serve new users: `tfrec models`); "
+        "'' for none yet",
+    )
+    p.add_argument(
+        "--feature",
+        action="append",
+        metavar="NAME=VALUE",
+        help="with --history: a user feature or context value of the new user, e.g. "
+        "--feature age=31 --feature device=tv (repeat the flag; `tfrec data info` lists them)",
     )
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--include-seen", action="store_true", help="do not drop items already rated")
@@ -41,10 +50,14 @@ def run(args) -> int:
     """Prints the user's top-k items."""
     model, items = load_run(args.model_dir)
     note = None
+    if args.feature and args.history is None:
+        raise ConfigError(
+            "--feature describes a new user: use it with --history ID,ID,... ('' for none)"
+        )
     if args.history is not None:
         given, note = _history(model, args)
         item_ids, scores = model.recommend_history(
-            [given], k=args.k, exclude_given=not args.include_seen
+            [given], k=args.k, exclude_given=not args.include_seen, features=_features(args.feature)
         )
         rated, ratings, who = given, None, "a new user"
     else:
@@ -89,6 +102,19 @@ def _history(model, args):
         )
         note = unknown_note("item", ", ".join(unknown), args.model_dir, answer)
     return np.asarray([raw for raw, _ in given]), note
+
+
+def _features(pairs) -> dict | None:
+    """``["age=31", "device=tv"]`` -> ``{"age": ["31"], "device": ["tv"]}`` (one user)."""
+    if not pairs:
+        return None
+    features = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--feature takes NAME=VALUE, e.g. --feature age=31; got {pair!r}")
+        features[name.strip()] = [value.strip()]
+    return features
 
 
 def explain(model, items, rated, ratings, item_ids) -> list[str]:

@@ -12,7 +12,8 @@ training split:
 * ``multi``: the values split at ``|``, ``StringLookup`` multi-hot -> a
   projection, divided by the number of values (their mean embedding);
 * ``numeric``: ``[z, missing, one-hot of its quantile bin]``: the value
-  standardised on training (``Normalization``; missing -> 0), a missing flag,
+  standardised on training and clipped to ``±Z_LIMIT`` (missing -> 0; a
+  column constant in training -> 0), a missing flag,
   and ``Discretization`` into ``BINS`` quantile bins, so that a model can
   learn effects that are not linear (age bands);
 * ``text``: ``TextVectorization`` TF-IDF over the ``MAX_TOKENS`` most
@@ -36,6 +37,7 @@ from tfrec.data.feature_schema import MULTI_SEP, Feature
 from tfrec.features.raw import TIME_KEY
 
 BINS = 8  # quantile bins of a numeric feature
+Z_LIMIT = 5.0  # a numeric feature's z-score is clipped to [-Z_LIMIT, Z_LIMIT]
 MAX_EMBEDDING = 32  # largest embedding of a category
 PROJECTION = 16  # width of a multi or text feature's projection
 MAX_TOKENS = 5_000  # vocabulary of a text feature
@@ -101,7 +103,8 @@ class FeatureEncoder(keras.layers.Layer):
         if feature.type == "numeric":
             known = values[~np.isnan(values)].astype(np.float64)
             mean = float(known.mean()) if len(known) else 0.0
-            std = float(known.std()) if len(known) > 1 and known.std() > 0 else 1.0
+            # A constant training column says nothing: scale 0, whatever a request sends.
+            scale = 1.0 / float(known.std()) if len(known) > 1 and known.std() > 0 else 0.0
             edges = (
                 np.unique(np.quantile(known, np.linspace(0, 1, BINS + 1)[1:-1]))
                 if len(known)
@@ -109,7 +112,7 @@ class FeatureEncoder(keras.layers.Layer):
             )
             bins = keras.layers.Discretization(bin_boundaries=edges.tolist())
             self.width += 2 + len(edges) + 1
-            return {"mean": mean, "std": std, "bins": bins, "n_bins": len(edges) + 1}
+            return {"mean": mean, "scale": scale, "bins": bins, "n_bins": len(edges) + 1}
         if feature.type == "text":
             texts = values[values != ""]
             vectorize = keras.layers.TextVectorization(max_tokens=MAX_TOKENS, output_mode="tf_idf")
@@ -141,7 +144,7 @@ class FeatureEncoder(keras.layers.Layer):
                 value = tf.cast(value, tf.float32)
                 missing = tf.math.is_nan(value)
                 filled = tf.where(missing, part["mean"], value)
-                z = (filled - part["mean"]) / part["std"]
+                z = tf.clip_by_value((filled - part["mean"]) * part["scale"], -Z_LIMIT, Z_LIMIT)
                 one_hot = tf.one_hot(part["bins"](filled), part["n_bins"])
                 one_hot *= 1.0 - tf.cast(missing, tf.float32)[:, None]
                 outputs += [z[:, None], tf.cast(missing, tf.float32)[:, None], one_hot]

@@ -458,7 +458,12 @@ class Recommender(abc.ABC):
         values = {}
         for column in frame.columns:
             if column == TIME_KEY:
-                values[TIME_KEY] = frame[column].to_numpy(np.int64)
+                times = pd.to_numeric(frame[column], errors="coerce")
+                if times.isna().any():
+                    raise TfrecError(
+                        f"timestamp must be seconds since the epoch; got {frame[column].tolist()}"
+                    )
+                values[TIME_KEY] = times.to_numpy(np.int64)
             else:
                 feature = by_name[column]
                 renamed = frame[[column]].rename(columns={column: feature.name})
