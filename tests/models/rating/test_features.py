@@ -104,6 +104,10 @@ class FeatureTests:
 
     def test_users_missing_from_the_users_table_are_predicted(self, fitted):
         absent = fitted.user_ids[-3:]  # rows of no user in the users table: missing values
+        table = fitted.feature_tables_["user"]
+        assert list(table["user_country"][-3:]) == [""] * 3
+        assert np.isnan(table["user_age"][-3:]).all()
+        assert "" in set(table["user_country"][:5])  # and countries left empty in the table
         predicted = fitted.predict(absent, fitted.item_ids[:3])
         assert np.all(np.isfinite(predicted))
 
@@ -146,6 +150,11 @@ class TestDNNFeatures(FeatureTests):
         plain = self.make().fit(bare)
         users = off.user_ids[:5]
         np.testing.assert_allclose(off.score(users), plain.score(users), rtol=1e-5, atol=1e-5)
+
+    def test_deterministic_with_features(self, fitted, planted_split):
+        again = self.make().fit(planted_split)
+        users = fitted.user_ids[:10]
+        np.testing.assert_allclose(again.score(users), fitted.score(users), rtol=1e-4, atol=1e-5)
 
     def test_users_table_absent_reads_item_features_only(self, planted_split):
         dataset = dataclasses.replace(planted_split.dataset, users=None)
