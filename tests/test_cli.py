@@ -348,6 +348,7 @@ def test_models_lists_every_model_with_its_capabilities(capsys):
     assert set(rows) == set(names)
     assert rows["mf"].endswith("mirrored, multi-worker, parameter-server")
     assert "yes" in rows["content_knn"] and rows["svd"].split()[1] == "ratings"
+    assert "user, item, context" in rows["two_tower"] and "user" not in rows["ease"]
 
 
 def test_verbose_after_hiding_shows_the_lines_and_a_users_level_stays(monkeypatch):

@@ -13,14 +13,16 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
-    """Prints one line per model: its task, new items, new users, similar items, strategies."""
+    """Prints one line per model: its task, new items, new users, the features it reads,
+    similar items, strategies."""
     from tfrec.models import is_available, model_class, model_names
 
     if args.names:
         print("\n".join(model_names()))
         return 0
     print(
-        f"{'model':<18} {'task':<15} {'new items':<10} {'new users':<10} {'similar':<8} strategies"
+        f"{'model':<18} {'task':<15} {'new items':<10} {'new users':<10} "
+        f"{'features':<22} {'similar':<8} strategies"
     )
     for name in model_names():
         if not is_available(name):
@@ -33,6 +35,7 @@ def run(args) -> int:
         print(
             f"{name:<18} {task:<15} {'yes' if cls.serves_new_items else '-':<10} "
             f"{'yes' if cls.serves_new_users else '-':<10} "
+            f"{', '.join(cls.reads_features) or '-':<22} "
             f"{'yes' if cls.similar_items_supported else '-':<8} {strategies}"
         )
     return 0
