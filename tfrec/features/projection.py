@@ -68,11 +68,11 @@ def _tensor_values(values: np.ndarray) -> np.ndarray:
     return values.astype(str) if values.dtype == object else values
 
 
-def projection_module(projections: dict) -> tf.Module:
+def projection_module(projections: dict, module: tf.Module | None = None) -> tf.Module:
     """A ``tf.Module`` with one function of raw inputs per ``{name: FeatureProjection}``,
     to save with ``tf.saved_model.save`` and restore with ``tf.saved_model.load``
-    (the restored module has the same functions)."""
-    module = tf.Module()
+    (the restored module has the same functions); added to ``module`` when given."""
+    module = module if module is not None else tf.Module()
     for name, projection in projections.items():
         setattr(module, f"{name}_layer", projection)
         setattr(module, name, _raw_function(projection))

@@ -12,6 +12,7 @@ class TestLSTMRetrieval(RecommenderContract):
     model_name = "lstm_retrieval"
     options = {"embedding_dim": 8, "epochs": 3, "batch_size": 256, "history": 5}
     learns_checkerboard = False  # implicit: every checkerboard item was watched by both groups
+    feature_options = {**options, "epochs": 20, "batch_size": 32, "patience": 20}
 
     @pytest.mark.parametrize("stride", [1, 3])
     def test_learns_the_next_item(self, cycle_split, stride):

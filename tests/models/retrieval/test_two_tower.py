@@ -151,11 +151,12 @@ def test_heavier_interactions_rank_their_item_higher():
 def test_history_order_follows_the_timestamps():
     from tfrec.models.retrieval.two_tower import TwoTowerConfig
 
-    def chosen(config, has_timestamps):
-        c = config.for_dataset(type("D", (), {"has_timestamps": has_timestamps})())
+    def chosen(config, has_timestamps, new_users=False):
+        c = config.for_dataset(type("D", (), {"has_timestamps": has_timestamps})(), new_users)
         return c.history_order, c.user_embedding, c.windowed
 
     assert chosen(TwoTowerConfig(stride=8), True) == ("time", True, True)
+    assert chosen(TwoTowerConfig(stride=8), True, new_users=True) == ("time", False, True)
     assert chosen(TwoTowerConfig(stride=8), False) == ("bag", False, False)
     assert chosen(TwoTowerConfig(stride=8, history=0), False) == ("bag", True, False)
     assert chosen(TwoTowerConfig(stride=8, user_embedding=True), False) == ("bag", True, False)

@@ -45,4 +45,3 @@ class LSTMRetrieval(TwoTower):
 
     name = "lstm_retrieval"
     Config = LSTMRetrievalConfig
-    serves_new_users = False  # its LSTM query tower is not in the saved model yet

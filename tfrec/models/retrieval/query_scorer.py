@@ -4,9 +4,10 @@
     score(i) = q · c(i) + prior(i)
 
 the recency-weighted mean of the history items' embeddings (``d`` = 1 for a
-bag), plus the user features' and the context's terms from the raw values a
-request sends (:mod:`tfrec.features.projection`), as
-:meth:`TwoTower._score_history` computes them in numpy.
+bag; an lstm / gru encoder's last state instead), plus the user features'
+and the context's terms from the raw values a request sends
+(:mod:`tfrec.features.projection`), as :meth:`TwoTower._score_history`
+computes them.
 """
 
 from __future__ import annotations
@@ -26,36 +27,40 @@ class QueryScorer(tf.Module):
         prior: (n_items,) the score's item prior (popularity weight x log popularity).
         history: Items the query reads (``max_len``).
         decay: The history decay ``d``.
-        features: The model's feature projections (a ``tf.Module`` with one
-            function of raw inputs per source), or None.
+        module: The model's query module (a ``tf.Module`` with one function
+            of raw inputs per feature source, and ``history(windows)`` for a
+            recurrent encoder), or None.
         schema: The model's :class:`~tfrec.data.feature_schema.FeatureSchema`.
         normalize: Scale queries to unit length (the triplet loss's cosine).
     """
 
-    def __init__(self, history_vectors, item_vectors, prior, *, history, decay, features,
+    def __init__(self, history_vectors, item_vectors, prior, *, history, decay, module,
                  schema, normalize):  # fmt: skip
         super().__init__(name="query_scorer")
         dim = item_vectors.shape[1]
         self.max_len, self.decay, self.normalize = max(history, 1), float(decay), normalize
-        self.uses_history = history_vectors is not None
+        self.module = module
+        self.encodes = module is not None and hasattr(module, "history")
+        self.uses_history = history_vectors is not None and not self.encodes
         vectors = history_vectors if self.uses_history else np.zeros((1, dim), np.float32)
         self.history_vectors = tf.Variable(vectors, trainable=False)
         self.item_vectors = tf.Variable(item_vectors, trainable=False)
         self.prior = tf.Variable(np.asarray(prior, np.float32), trainable=False)
-        self.features = features
         self.sources, self.feature_specs = [], {}
         for source in ("user", "context"):
             time = source == "context" and schema.context_time
-            if features is not None and (schema.of(source) or time):
+            if module is not None and (schema.of(source) or time):
                 specs = input_specs(schema.of(source), time)
                 self.sources.append((source, tuple(specs)))
                 self.feature_specs.update(specs)
-        self.reads_user_features = bool(features is not None and schema.of("user"))
+        self.reads_user_features = bool(module is not None and schema.of("user"))
 
     def score_windows(self, windows, features: dict):
         """Scores of each row of ``windows`` (item column + 1, 0 pads on the left)."""
         batch = tf.shape(windows)[0]
         queries = tf.zeros([batch, tf.shape(self.item_vectors)[1]], tf.float32)
+        if self.encodes:
+            queries += self.module.history(windows)
         if self.uses_history:
             age = tf.range(self.max_len - 1, -1, -1, dtype=tf.float32)
             weights = tf.cast(windows > 0, tf.float32) * tf.pow(self.decay, age)[None, :]
@@ -63,7 +68,7 @@ class QueryScorer(tf.Module):
             total = tf.reduce_sum(embedded * weights[:, :, None], axis=1)
             queries += total / tf.maximum(tf.reduce_sum(weights, 1, keepdims=True), 1.0)
         for source, keys in self.sources:
-            queries += getattr(self.features, source)({key: features[key] for key in keys})
+            queries += getattr(self.module, source)({key: features[key] for key in keys})
         if self.normalize:
             queries = tf.math.l2_normalize(queries, axis=1)
         return tf.matmul(queries, self.item_vectors, transpose_b=True) + self.prior[None, :]

@@ -159,6 +159,14 @@ class QueryTower(keras.layers.Layer):
                 parts.append(total / count)
         return tf.add_n(parts), read
 
+    def encode_windows(self, windows):
+        """The history part of new users' queries from their item windows ((batch,
+        history) item column + 1, left-padded with 0): the recurrent encoder's
+        last state (the lstm / gru encoders; the mean encoder's is in numpy)."""
+        mask = windows > 0
+        embedded = self.history_items(tf.maximum(windows - 1, 0))
+        return self.encoder(embedded, mask=mask)[:, -1, :]
+
     def _feature_terms(self, users, context_at, training) -> list:
         """The user features' and the context's terms of the queries."""
         terms = []

@@ -253,14 +253,16 @@ class TwoTowerConfig(ModelConfig):
             self, **{key: value for key, value in chosen.items() if getattr(self, key) is None}
         )
 
-    def for_dataset(self, dataset) -> TwoTowerConfig:
+    def for_dataset(self, dataset, new_users: bool = False) -> TwoTowerConfig:
         """This config with ``history_order`` and ``user_embedding`` set, where ``None``,
         from ``dataset.has_timestamps``: ``time`` and a user embedding with
-        timestamps, ``bag`` and none without."""
+        timestamps, ``bag`` and none without. With ``new_users`` (split
+        ``cold-users``: the model is judged on users it has no embedding for)
+        the query is trained as it will serve them, without a user embedding."""
         order = self.history_order or ("time" if dataset.has_timestamps else "bag")
         user_embedding = self.user_embedding
         if user_embedding is None:
-            user_embedding = order == "time" or not self.history
+            user_embedding = (order == "time" and not new_users) or not self.history
         return dataclasses.replace(self, history_order=order, user_embedding=user_embedding)
 
     @property
@@ -304,7 +306,7 @@ class TwoTowerConfig(ModelConfig):
                 raise ConfigError(f"{name} must be in [0, 1); got {getattr(self, name)}")
 
 
-FEATURES_DIR = "features"  # the saved model's feature projections (a SavedModel)
+QUERY_DIR = "query"  # new users' query parts beside the arrays (a SavedModel)
 POPULARITY_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
 
 
@@ -351,7 +353,6 @@ class TwoTower(Recommender):
         import tf_keras as keras
 
         from tfrec.features.content import genre_multi_hot, genre_names
-        from tfrec.features.projection import projection_module
         from tfrec.models.retrieval.feature_terms import feature_terms
         from tfrec.models.retrieval.model import retrieval_model
         from tfrec.models.training.ranking_stopping import fit_with_ranking
@@ -360,8 +361,9 @@ class TwoTower(Recommender):
 
         n_items = len(data.item_ids)
         rows = len(data.user_ids) + n_items * (2 if self.config.history else 1)
+        new_users = getattr(split, "given", None) is not None
         self.config = c = self.config.for_interactions(len(data.users), rows).for_dataset(
-            split.dataset
+            split.dataset, new_users
         )
         if options.verbose:
             print(
@@ -405,8 +407,8 @@ class TwoTower(Recommender):
             terms,
         )
         self.feature_schema_ = split.dataset.features if terms else FeatureSchema()
-        self.features_module_ = projection_module(terms) if terms else None
         model.build_variables()
+        self.query_module_ = self._query_module(model.query_tower, terms)
         if c.optimizer == "lazy_adam":
             from tfrec.models.training.lazy_adam import LazyAdam
 
@@ -445,6 +447,25 @@ class TwoTower(Recommender):
             dataset=split.dataset,
         )
         self.popularity_weight_ = self._choose_popularity_weight(split, options.verbose)
+
+    def _query_module(self, tower, terms):
+        """What new users' queries need besides numpy arrays, as a ``tf.Module`` saved
+        with the model (``QUERY_DIR``): the feature projections (functions of raw
+        values) and, with an lstm / gru encoder, ``history(windows)``; None: nothing."""
+        import tensorflow as tf
+
+        from tfrec.features.projection import projection_module
+
+        if not terms and tower.encoder is None:
+            return None
+        module = projection_module(terms)
+        if tower.encoder is not None:
+            module.history_layers = [tower.history_items, tower.encoder]
+            module.history = tf.function(
+                tower.encode_windows,
+                input_signature=[tf.TensorSpec([None, self.config.history], tf.int64)],
+            )
+        return module
 
     def _sequence_confidence(self, data, sequences) -> np.ndarray | None:
         """Each sequence position's confidence (the loss's example weight), or
@@ -566,23 +587,19 @@ class TwoTower(Recommender):
         filled = {key: values.get(key, missing[key]) for key in specs}
         if time and TIME_KEY not in values:
             filled[TIME_KEY] = missing[TIME_KEY]
-        return project(getattr(self.features_module_, source), filled, specs)
+        return project(getattr(self.query_module_, source), filled, specs)
 
     def _reads_features(self, histories) -> bool:
         return histories.features is not None and bool(self.feature_schema_.of("user"))
 
     def _score_history(self, histories):
-        from tfrec.errors import NotSupportedError
         from tfrec.models.factors import biased_dot
 
         c = self.config
-        if c.history and c.history_encoder != "mean":
-            raise NotSupportedError(
-                f"{self.name} with history_encoder={c.history_encoder} cannot serve new users "
-                "yet; use the mean encoder (the default)"
-            )
         queries = np.zeros((len(histories), self.item_vectors_.shape[1]), np.float32)
-        if self.history_vectors_ is not None:
+        if c.history and c.history_encoder != "mean":
+            queries += self.query_module_.history(histories.windows(c.history)).numpy()
+        elif self.history_vectors_ is not None:
             window = histories.windows(c.history)  # column + 1, left-padded with 0
             decay = 1.0 if c.history_order == "bag" else c.history_decay
             weights = (window > 0) * decay ** np.arange(c.history - 1, -1, -1, dtype=np.float32)
@@ -645,15 +662,13 @@ class TwoTower(Recommender):
         from tfrec.models.retrieval.query_scorer import QueryScorer
 
         c = self.config
-        if c.history and c.history_encoder != "mean":
-            return None  # new users are served by the mean encoder only (_score_history)
         return QueryScorer(
             self.history_vectors_,
             self.item_vectors_,
             self._item_prior(),
             history=c.history,
             decay=1.0 if c.history_order == "bag" else c.history_decay,
-            features=self.features_module_,
+            module=self.query_module_,
             schema=self.feature_schema_,
             normalize=c.loss == "triplet",
         )
@@ -685,12 +700,12 @@ class TwoTower(Recommender):
     def _save_extra(self, directory):
         import tensorflow as tf
 
-        if self.features_module_ is not None:
-            tf.saved_model.save(self.features_module_, str(directory / FEATURES_DIR))
+        if self.query_module_ is not None:
+            tf.saved_model.save(self.query_module_, str(directory / QUERY_DIR))
 
     def _load_extra(self, directory):
         from tfrec.features.projection import load_module
 
-        self.features_module_ = None
-        if (directory / FEATURES_DIR).exists():
-            self.features_module_ = load_module(directory / FEATURES_DIR)
+        self.query_module_ = None
+        if (directory / QUERY_DIR).exists():
+            self.query_module_ = load_module(directory / QUERY_DIR)
