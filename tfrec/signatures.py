@@ -98,6 +98,20 @@ class ServingModule(tf.Module):
         values, columns = top_k(safe, known, seen, k)
         return self._answer(values, columns)
 
+    def _recommend_context(self, inputs):
+        """``recommend`` with the request's context added to known users' queries."""
+        user_id, k = inputs["user_id"], inputs["k"]
+        context = {key: value for key, value in inputs.items() if key not in ("user_id", "k")}
+        rows = self.user_table.lookup(user_id)
+        known = rows >= 0
+        safe = tf.maximum(rows, 0)
+        k = tf.minimum(tf.reduce_max(k), tf.shape(self.item_ids)[0])
+        seen, _ = self.seen.index(safe)
+        seen = tf.boolean_mask(seen, tf.gather(known, seen[:, 0]))
+        scores = self.scorer.score(safe) + self.history_scorer.context_scores(context)
+        values, columns = self._score_all(safe, known, seen, k, scores)
+        return self._answer(values, columns)
+
     def _answer(self, values, columns):
         """Raw item IDs and scores; the pad (-1, or "") / NaN where no item was left (-inf)."""
         empty = tf.math.is_inf(values)
@@ -155,9 +169,10 @@ class ServingModule(tf.Module):
         shifted = tf.gather(right_padded, tf.maximum(source, 0), batch_dims=1)
         return tf.where(source >= 0, shifted + 1, 0)  # column + 1, 0 pads on the left
 
-    def _score_all(self, users, known, seen, k):
-        """Top k of the scores of every item, seen items masked."""
-        scores = tf.where(known[:, None], self.scorer.score(users), self.fallback_scores[None, :])
+    def _score_all(self, users, known, seen, k, scores=None):
+        """Top k of the scores of every item (the scorer's, or ``scores``), seen items masked."""
+        scores = self.scorer.score(users) if scores is None else scores
+        scores = tf.where(known[:, None], scores, self.fallback_scores[None, :])
         minus_inf = tf.fill(tf.shape(seen)[:1], tf.constant(-np.inf, tf.float32))
         top = tf.math.top_k(tf.tensor_scatter_nd_update(scores, seen, minus_inf), k)
         return top.values, top.indices
@@ -211,5 +226,14 @@ class ServingModule(tf.Module):
             }
             out["recommend_history"] = tf.function(
                 self._recommend_history, input_signature=[specs]
+            ).get_concrete_function()
+        if getattr(self.history_scorer, "context_specs", None):
+            specs = {
+                "user_id": self.recommend.input_signature[0],
+                "k": tf.TensorSpec([None], tf.int32, name="k"),
+                **self.history_scorer.context_specs,
+            }
+            out["recommend_context"] = tf.function(
+                self._recommend_context, input_signature=[specs]
             ).get_concrete_function()
         return out

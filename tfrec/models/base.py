@@ -440,14 +440,19 @@ class Recommender(abc.ABC):
             scores[given.matrix().nonzero()] = -np.inf
         return self._top_items(scores, k)
 
-    def _request_features(self, features, n: int) -> dict | None:
-        """``features`` as :attr:`Histories.features` (raw values by feature key)."""
+    def _context_scores(self, context: dict) -> np.ndarray:
+        """(n, n_items) what the request ``context`` adds to known users' scores."""
+        raise NotSupportedError(f"model {self.name!r} reads no request context")
+
+    def _request_features(self, features, n: int, sources=("user", "context")) -> dict | None:
+        """``features`` as :attr:`Histories.features` (raw values by feature key), of
+        the model's features of ``sources``."""
         if features is None:
             return None
         frame = features if isinstance(features, pd.DataFrame) else pd.DataFrame(features)
         if len(frame) != n:
             raise TfrecError(f"features must have one row per history ({n}); got {len(frame)}")
-        wanted = [*self.feature_schema_.of("user"), *self.feature_schema_.of("context")]
+        wanted = [f for source in sources for f in self.feature_schema_.of(source)]
         by_name = {f.name: f for f in wanted} | {f.key: f for f in wanted}
         unknown = sorted(set(map(str, frame.columns)) - set(by_name) - {TIME_KEY})
         if unknown:
@@ -512,13 +517,17 @@ class Recommender(abc.ABC):
             np.clip(out, *self.rating_scale_, out=out)
         return out
 
-    def recommend(self, user_ids, k: int = 10, exclude_seen: bool = True):
+    def recommend(self, user_ids, k: int = 10, exclude_seen: bool = True, context=None):
         """The top-``k`` items for each user.
 
         Args:
             user_ids: Raw user IDs; unknown users get the most popular items.
             k: Number of items per user.
             exclude_seen: Leave out the items each user rated in training.
+            context: The request's context, for models that read it
+                (``reads_features`` has ``context``): a DataFrame or ``{name:
+                values}`` with one row per user (``{"device": ["tv"],
+                "timestamp": [1700000000]}``); missing or unseen values are fine.
 
         Returns:
             (item_ids, scores), each of shape (len(user_ids), k'), best first,
@@ -528,10 +537,15 @@ class Recommender(abc.ABC):
         k = check_positive_int("k", k)
         self._check_fitted()
         users = self.users_.encode(user_ids)
+        if context is not None:
+            context = self._request_features(context, len(users), ("context",))
         all_items, all_scores = [], []
         for start in range(0, len(users), _SCORE_BATCH):
             block = users[start : start + _SCORE_BATCH]
             scores = self.score_rows(block)
+            if context is not None and (block >= 0).any():
+                rows = np.arange(start, start + len(block))[block >= 0]
+                scores[block >= 0] += self._context_scores({k: v[rows] for k, v in context.items()})
             if exclude_seen:
                 exclude(scores, self.seen_, block)
             items, values = self._top_items(scores, k)

@@ -46,14 +46,22 @@ class QueryScorer(tf.Module):
         self.history_vectors = tf.Variable(vectors, trainable=False)
         self.item_vectors = tf.Variable(item_vectors, trainable=False)
         self.prior = tf.Variable(np.asarray(prior, np.float32), trainable=False)
-        self.sources, self.feature_specs = [], {}
+        self.sources, self.feature_specs, self.context_specs = [], {}, {}
         for source in ("user", "context"):
             time = source == "context" and schema.context_time
             if module is not None and (schema.of(source) or time):
                 specs = input_specs(schema.of(source), time)
                 self.sources.append((source, tuple(specs)))
                 self.feature_specs.update(specs)
+                if source == "context" and not normalize:
+                    self.context_specs = specs
+        self.context_keys = tuple(self.context_specs)
         self.reads_user_features = bool(module is not None and schema.of("user"))
+
+    def context_scores(self, features: dict):
+        """[batch, n_items] the context term ``X ψ(x) · c(i)`` of known users' scores."""
+        term = self.module.context({key: features[key] for key in self.context_keys})
+        return tf.matmul(term, self.item_vectors, transpose_b=True)
 
     def score_windows(self, windows, features: dict):
         """Scores of each row of ``windows`` (item column + 1, 0 pads on the left)."""

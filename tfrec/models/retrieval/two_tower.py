@@ -589,6 +589,16 @@ class TwoTower(Recommender):
             filled[TIME_KEY] = missing[TIME_KEY]
         return project(getattr(self.query_module_, source), filled, specs)
 
+    def _context_scores(self, context):
+        from tfrec.errors import NotSupportedError
+
+        schema = self.feature_schema_
+        if not (schema.of("context") or schema.context_time):
+            raise NotSupportedError(f"{self.name} was trained without request context")
+        if self.config.loss == "triplet":
+            raise NotSupportedError(f"{self.name} with loss=triplet cannot add a context term")
+        return self._project("context", context) @ self.item_vectors_.T
+
     def _reads_features(self, histories) -> bool:
         return histories.features is not None and bool(self.feature_schema_.of("user"))
 
