@@ -258,3 +258,6 @@ def test_new_user_from_features_alone(tmp_path, capsys):
     assert code == 2 and "reads no feature height; it reads: country, age" in err
     code, _, err = _run(capsys, *recommend, "--feature", "country")
     assert code == 2 and "--feature takes NAME=VALUE" in err
+    known = ["recommend", "--model-dir", str(run_dir), "--user-id", "u1", "--feature", "device=tv"]
+    code, _, err = _run(capsys, *known)
+    assert code == 2 and "reads no feature device; it reads: none" in err  # no context trained

@@ -5,7 +5,8 @@ the SavedModel's ``recommend`` signature answers, with a note on stderr and
 in each JSON row. ``--history ID,ID,...`` serves a new user from the items
 they bring instead (models that serve new users; the SavedModel's
 ``recommend_history``), with ``--feature NAME=VALUE`` for what else they
-bring: user features and request context (models that read them).
+bring: user features and request context (models that read them). With
+``--user-id``, ``--feature`` gives the request's context (``recommend_context``).
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ def add_parser(commands) -> None:
         "--feature",
         action="append",
         metavar="NAME=VALUE",
-        help="with --history: a user feature or context value of the new user, e.g. "
-        "--feature age=31 --feature device=tv (repeat the flag; `tfrec data info` lists them)",
+        help="a new user's feature or the request's context, e.g. --feature age=31 "
+        "--feature device=tv (repeat the flag; `tfrec data info` lists them); with "
+        "--user-id, context only",
     )
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--include-seen", action="store_true", help="do not drop items already rated")
@@ -50,10 +52,6 @@ def run(args) -> int:
     """Prints the user's top-k items."""
     model, items = load_run(args.model_dir)
     note = None
-    if args.feature and args.history is None:
-        raise ConfigError(
-            "--feature describes a new user: use it with --history ID,ID,... ('' for none)"
-        )
     if args.history is not None:
         given, note = _history(model, args)
         item_ids, scores = model.recommend_history(
@@ -64,7 +62,12 @@ def run(args) -> int:
         user_id, known = resolve_id(model.users_, args.user_id, "user")
         if not known:
             note = unknown_note("user", user_id, args.model_dir, "the most popular items")
-        item_ids, scores = model.recommend([user_id], k=args.k, exclude_seen=not args.include_seen)
+        item_ids, scores = model.recommend(
+            [user_id],
+            k=args.k,
+            exclude_seen=not args.include_seen,
+            context=_features(args.feature),
+        )
         (rated, ratings), who = model.rated_items(user_id), f"user {args.user_id}"
     if note is not None:
         print(f"note: {note}", file=sys.stderr)
