@@ -2,7 +2,11 @@
 
 The query tower is an LSTM over the user's last 20 items (no user-ID
 embedding); the candidate tower, the loss and the training are
-:class:`~tfrec.models.retrieval.two_tower.TwoTower`'s.
+:class:`~tfrec.models.retrieval.two_tower.TwoTower`'s, and so is what it
+reads: the user features and each interaction's context in the query, the
+item features in the candidate. New users are served from the LSTM over the
+items they bring (and their features), in Python and in the SavedModel's
+``recommend_history``.
 """
 
 from __future__ import annotations
