@@ -58,35 +58,34 @@ def implicit_split(small_data):
     return split(data, "temporal")
 
 
-@pytest.fixture(scope="session")
-def group_split():
-    """Two taste groups in an implicit log with string IDs: users u0-u19 take
-    items a0-a7 only, users v0-v19 items b0-b7 only (6 each, seeded)."""
-    rng = np.random.default_rng(3)
+def _two_groups(rng) -> pd.DataFrame:
+    """Users u0-u19 take 6 of items a0-a7 each, users v0-v19 6 of b0-b7."""
     rows = [
         (f"{user}{u}", f"{item}{i}")
         for user, item in (("u", "a"), ("v", "b"))
         for u in range(20)
         for i in rng.choice(8, 6, replace=False)
     ]
-    frame = pd.DataFrame(rows, columns=["user", "item"])
+    return pd.DataFrame(rows, columns=["user", "item"])
+
+
+@pytest.fixture(scope="session")
+def group_split():
+    """Two taste groups in an implicit log with string IDs: users u0-u19 take
+    items a0-a7 only, users v0-v19 items b0-b7 only (6 each, seeded)."""
+    frame = _two_groups(np.random.default_rng(3))
     frame["when"] = np.arange(len(frame))
     return split(read_interactions(frame, name="two-groups"), "none")
 
 
 @pytest.fixture(scope="session")
 def features_split():
-    """The two taste groups with features: users u0-u19 (country "fr") take items
-    a0-a7 (brand "acme", genre "Gadget"), users v0-v19 ("de") items b0-b7 ("bolt", "Gizmo"); ages, a
-    device per interaction and the hour of day carry no signal (seeded)."""
+    """The two taste groups with features: users u0-u19 (country "fr") take
+    items a0-a7 (brand "acme", genre "Gadget"), users v0-v19 ("de") items
+    b0-b7 ("bolt", "Gizmo"); ages, a device per interaction and the hour of
+    day carry no signal (seeded)."""
     rng = np.random.default_rng(5)
-    rows = [
-        (f"{user}{u}", f"{item}{i}")
-        for user, item in (("u", "a"), ("v", "b"))
-        for u in range(20)
-        for i in rng.choice(8, 6, replace=False)
-    ]
-    log = pd.DataFrame(rows, columns=["user", "item"])
+    log = _two_groups(rng)
     log["when"] = rng.integers(1_600_000_000, 1_700_000_000, len(log))
     log["device"] = rng.choice(["phone", "tv"], len(log))
     users = pd.DataFrame({"user": [f"{g}{u}" for g in "uv" for u in range(20)]})

@@ -87,13 +87,18 @@ class ServingModule(tf.Module):
             ],
         )
 
-    def _recommend(self, user_id, k):
+    def _users(self, user_id, k):
+        """The users' rows (0 where unknown), which are known, their seen (row,
+        item) pairs, and k capped at the catalogue."""
         rows = self.user_table.lookup(user_id)
         known = rows >= 0
         safe = tf.maximum(rows, 0)
-        k = tf.minimum(tf.reduce_max(k), tf.shape(self.item_ids)[0])
         seen, _ = self.seen.index(safe)
         seen = tf.boolean_mask(seen, tf.gather(known, seen[:, 0]))
+        return safe, known, seen, tf.minimum(tf.reduce_max(k), tf.shape(self.item_ids)[0])
+
+    def _recommend(self, user_id, k):
+        safe, known, seen, k = self._users(user_id, k)
         top_k = self._retrieve if hasattr(self.scorer, "retrieve") else self._score_all
         values, columns = top_k(safe, known, seen, k)
         return self._answer(values, columns)
@@ -102,12 +107,7 @@ class ServingModule(tf.Module):
         """``recommend`` with the request's context added to known users' queries."""
         user_id, k = inputs["user_id"], inputs["k"]
         context = {key: value for key, value in inputs.items() if key not in ("user_id", "k")}
-        rows = self.user_table.lookup(user_id)
-        known = rows >= 0
-        safe = tf.maximum(rows, 0)
-        k = tf.minimum(tf.reduce_max(k), tf.shape(self.item_ids)[0])
-        seen, _ = self.seen.index(safe)
-        seen = tf.boolean_mask(seen, tf.gather(known, seen[:, 0]))
+        safe, known, seen, k = self._users(user_id, k)
         scores = self.scorer.score(safe) + self.history_scorer.context_scores(context)
         values, columns = self._score_all(safe, known, seen, k, scores)
         return self._answer(values, columns)
