@@ -143,3 +143,15 @@ def test_horizon_learns_the_next_items(cycle_split):
 def test_bad_horizon_is_named(options, match):
     with pytest.raises(ConfigError, match=match):
         get_model("lstm", **options)
+
+
+def test_horizon_follows_the_split():
+    from types import SimpleNamespace
+
+    from tfrec.splits import COLD_RELEVANT
+
+    cold, next_item = SimpleNamespace(given={"validation": None}), SimpleNamespace(given=None)
+    assert get_model("lstm")._horizon(cold) == COLD_RELEVANT == 10
+    assert get_model("lstm")._horizon(next_item) == 1
+    assert get_model("lstm", softmax="sampled")._horizon(cold) == 1
+    assert get_model("lstm", horizon=3)._horizon(next_item) == 3
