@@ -29,8 +29,8 @@ class TestLSTMRetrieval(RecommenderContract):
             self.make(history=0)
 
     def test_windows_of_targets_only_on_large_data(self):
+        from tfrec.models.retrieval.config import LARGE_DATA_INTERACTIONS
         from tfrec.models.retrieval.lstm_retrieval import LSTMRetrievalConfig
-        from tfrec.models.retrieval.two_tower import LARGE_DATA_INTERACTIONS
 
         config = LSTMRetrievalConfig()
         small = config.for_interactions(LARGE_DATA_INTERACTIONS - 1, 10)

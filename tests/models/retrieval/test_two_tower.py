@@ -53,7 +53,7 @@ class TestTwoTower(RecommenderContract):
         assert any(k.startswith("val_factorized_top_k") for k in keys)
 
     def test_data_size_chooses_what_an_epoch_costs(self, small_split):
-        from tfrec.models.retrieval.two_tower import (
+        from tfrec.models.retrieval.config import (
             LARGE_DATA_INTERACTIONS,
             LARGE_TABLES,
             TwoTowerConfig,
@@ -149,7 +149,7 @@ def test_heavier_interactions_rank_their_item_higher():
 
 
 def test_history_order_follows_the_timestamps():
-    from tfrec.models.retrieval.two_tower import TwoTowerConfig
+    from tfrec.models.retrieval.config import TwoTowerConfig
 
     def chosen(config, has_timestamps, new_users=False):
         c = config.for_dataset(type("D", (), {"has_timestamps": has_timestamps})(), new_users)
@@ -168,7 +168,8 @@ def test_history_order_follows_the_timestamps():
 
 
 def test_popularity_tolerance_takes_the_smallest_weight_within_it():
-    from tfrec.models.retrieval.two_tower import TwoTowerConfig, smallest_within
+    from tfrec.models.retrieval.config import TwoTowerConfig
+    from tfrec.models.retrieval.two_tower import smallest_within
 
     ndcg = {0.0: 0.300, 0.1: 0.301, 0.2: 0.302, 0.5: 0.299}
     assert smallest_within(ndcg, 0.0) == 0.2  # the default: the best weight

@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from tfrec.models.retrieval.two_tower import TwoTower, TwoTowerConfig
+from tfrec.models.retrieval.config import TwoTowerConfig
+from tfrec.models.retrieval.two_tower import TwoTower
 
 
 @dataclasses.dataclass

@@ -134,7 +134,7 @@ def retrieval_model(
     """The two towers, the loss and the metrics that ``config`` asks for.
 
     Args:
-        config: A :class:`~tfrec.models.retrieval.two_tower.TwoTowerConfig`.
+        config: A :class:`~tfrec.models.retrieval.config.TwoTowerConfig`.
         n_users: Users (rows of the user table).
         n_items: Items.
         genres: (n_items, n_genres) multi-hot for the candidate tower, or None.
