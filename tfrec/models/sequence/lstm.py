@@ -139,7 +139,8 @@ class SequenceConfig(ModelConfig):
     0.1479 / 0.1366), 10 with ``horizon_decay`` 0.8 0.1713 (0.1834 /
     0.1720 / 0.1586); test means 0.1722, 0.1821 and 0.1910. On
     leave-one-out, 10 with decay 0.8 lost (validation 0.0573 / 0.0578 for
-    seeds 0 / 1, against 0.0755 / 0.0684 at 1), hence the split-dependent
+    seeds 0 / 1, against 0.0755 / 0.0684 at 1), as did 2 with decay 0.25
+    (0.0539 / 0.0629), hence the split-dependent
     default: each protocol's own target (docs/results.md). Also not kept on
     leave-one-out (validation NDCG@10, seeds 0-2): ``item2vec`` 0.0689
     (0.0707 / 0.0627 / 0.0734) and ``max_len`` 50 0.0700 (0.0768 / 0.0637 /
