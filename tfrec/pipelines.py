@@ -75,8 +75,8 @@ def steps_per_epoch(n_examples: int, batch_size: int) -> int:
     return -(-n_examples // batch_size)
 
 
-def sample_unseen(users, seen_keys, n_items: int, n_per_row: int, seed, rounds: int = 4):
-    """Uniform item draws per user that avoid the user's training items, in-graph.
+def sample_unseen(users, seen_keys, n_items: int, n_per_row: int, seed, rounds: int = 4, cdf=None):
+    """Item draws per user that avoid the user's training items, in-graph.
 
     Args:
         users: (n,) int64 user rows.
@@ -87,20 +87,29 @@ def sample_unseen(users, seen_keys, n_items: int, n_per_row: int, seed, rounds: 
         seed: Stateless seed, shape [2].
         rounds: Redraws of items that hit a seen one; after the last round a
             draw is kept as it is (rare: only for users who saw most items).
+        cdf: None for uniform draws, or the (n_items,) float32 cumulative
+            distribution to draw items from (by inverse transform sampling).
 
     Returns:
         (n, n_per_row) int64 item rows.
     """
     users = tf.cast(users, tf.int64)[:, None]
     shape = tf.stack([tf.shape(users)[0], n_per_row])
-    draws = tf.random.stateless_uniform(shape, seed, 0, n_items, dtype=tf.int64)
+
+    def draw(seed_):
+        if cdf is None:
+            return tf.random.stateless_uniform(shape, seed_, 0, n_items, dtype=tf.int64)
+        uniform = tf.random.stateless_uniform(shape, seed_, 0.0, cdf[-1])
+        rows = tf.searchsorted(cdf, tf.reshape(uniform, [-1]), side="right", out_type=tf.int64)
+        return tf.reshape(tf.minimum(rows, n_items - 1), shape)
+
+    draws = draw(seed)
     for round_ in range(rounds):
         keys = users * n_items + draws
         position = tf.searchsorted(seen_keys, tf.reshape(keys, [-1]), out_type=tf.int64)
         position = tf.minimum(position, tf.size(seen_keys, out_type=tf.int64) - 1)
         hit = tf.reshape(tf.gather(seen_keys, position), tf.shape(keys)) == keys
-        again = tf.random.stateless_uniform(shape, seed + round_ + 1, 0, n_items, dtype=tf.int64)
-        draws = tf.where(hit, again, draws)
+        draws = tf.where(hit, draw(seed + round_ + 1), draws)
     return draws
 
 
@@ -113,12 +122,15 @@ def implicit_dataset(
     seed: int,
     epochs: int,
     weights: np.ndarray | None = None,
+    item_weights: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """Positives with ``negatives`` fresh unseen items each per epoch, shuffled and batched.
 
     Elements are ``({"user", "item"}, label)`` with label 1 for a training
     pair and 0 for a sampled one; with ``weights`` (one per training pair),
     ``({"user", "item"}, label, weight)``, each sampled pair weighing 1.
+    Negatives are drawn uniformly, or in proportion to ``item_weights``
+    (one non-negative number per item, e.g. popularity ** 0.75).
     """
     users = tf.constant(users, tf.int64)
     items = tf.constant(items, tf.int64)
@@ -132,6 +144,7 @@ def implicit_dataset(
             n_items,
             negatives,
             tf.stack([tf.constant(seed, tf.int64) + 7919, epoch]),
+            cdf=cdf,
         )
         columns = {
             "user": tf.concat([users, tf.repeat(users, negatives)], 0),
@@ -147,4 +160,5 @@ def implicit_dataset(
         return (features, b["label"]) if weights is None else (features, b["label"], b["weight"])
 
     positive_weights = None if weights is None else tf.constant(weights, tf.float32)
+    cdf = None if item_weights is None else tf.constant(np.cumsum(item_weights), tf.float32)
     return tf.data.Dataset.range(epochs).flat_map(one_epoch).map(example).prefetch(tf.data.AUTOTUNE)

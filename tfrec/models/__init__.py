@@ -27,6 +27,7 @@ _MODELS = {
     "dnn": "tfrec.models.rating.dnn:DNN",
     "hybrid": "tfrec.models.rating.hybrid:Hybrid",
     "blend": "tfrec.models.rating.blend:Blend",
+    "dcn": "tfrec.models.ranking.dcn:DCN",
     "gmf": "tfrec.models.factorization.gmf:GMF",
     "two_tower": "tfrec.models.retrieval.two_tower:TwoTower",
     "lstm": "tfrec.models.sequence.lstm:SequenceRecommender",

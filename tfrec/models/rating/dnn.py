@@ -154,7 +154,6 @@ class DNN(KerasRatingModel):
         c = self.config
         content = self.content_ if content is None else content
         n_users, n_items = len(self.user_ids_), len(content)
-        low, high = self.rating_scale_
         user = keras.Input((), dtype=tf.int32, name="user")
         item = keras.Input((), dtype=tf.int32, name="item")
         regularizer = keras.regularizers.l2(c.l2)
@@ -189,13 +188,21 @@ class DNN(KerasRatingModel):
                 *([features["item"](item)] if "item" in features else []),
             ]
         )
+        output = self._head(x)
+        return keras.Model({"user": user, "item": item, **inputs}, output, name=self.name)
+
+    def _head(self, x):
+        """The network above the concatenated inputs: the MLP and the rating scale."""
+        from tfrec.models.rating.keras_rating import keras
+
+        c = self.config
+        low, high = self.rating_scale_
         x = keras.layers.Dropout(c.dropout, seed=c.seed)(x)
         for units in c.hidden_units:
             x = keras.layers.Dense(units, activation="relu")(x)
             x = keras.layers.Dropout(c.dropout, seed=c.seed)(x)
         x = keras.layers.Dense(1, activation="sigmoid")(x)
-        rating = keras.layers.Rescaling(high - low, offset=low, name="rating")(x)
-        return keras.Model({"user": user, "item": item, **inputs}, rating, name=self.name)
+        return keras.layers.Rescaling(high - low, offset=low, name="rating")(x)
 
     def _extra_inputs(self, keras, tf):
         """Inputs beyond user and item, and the feature tensors they give."""

@@ -1,0 +1,93 @@
+"""DCN-v2: the cross layer against its formula, the shared contract, both tasks."""
+
+import numpy as np
+import pytest
+
+from tests.recommender_contract import RecommenderContract
+from tfrec.errors import ConfigError
+
+_SMALL = {"epochs": 4, "embedding_dim": 8, "hidden_units": (8,), "batch_size": 128}
+
+
+class TestDCN(RecommenderContract):
+    model_name = "dcn"
+    options = _SMALL
+    learns_checkerboard = False  # 8 users x 8 items is too little for a dropout network
+
+    def test_bad_structure_is_named(self):
+        with pytest.raises(ConfigError, match="structure must be one of stacked, parallel"):
+            self.make(structure="side-by-side")
+
+    def test_ranking_task_on_explicit_data_ranks(self, small_split):
+        model = self.make(task="ranking").fit(small_split)
+        assert not model.predicts_ratings
+        scores = model.predict(model.user_ids[:3], model.item_ids[:3])
+        assert np.all((scores > 0) & (scores < 1))
+
+
+def test_cross_layer_is_the_formula():
+    """x_1 = x_0 ⊙ (W x_0 + b) + x_0 with known W and b; and the low-rank W = V U^T."""
+    import tf_keras as keras
+
+    from tfrec.models.ranking.cross import cross_network
+
+    rng = np.random.default_rng(0)
+    x0 = rng.normal(size=(5, 4)).astype(np.float32)
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, cross_network(inputs, 2, (), 0.0, "stacked", None, 0))
+    w1, b1, w2, b2 = (rng.normal(size=s).astype(np.float32) for s in [(4, 4), 4, (4, 4), 4])
+    model.get_layer("cross_0").set_weights([w1, b1])
+    model.get_layer("cross_1").set_weights([w2, b2])
+    x1 = x0 * (x0 @ w1 + b1) + x0
+    x2 = x0 * (x1 @ w2 + b2) + x1
+    np.testing.assert_allclose(model(x0).numpy(), x2, rtol=1e-5, atol=1e-5)
+
+    low_rank = keras.Model(inputs, cross_network(inputs, 1, (), 0.0, "stacked", 2, 0))
+    u, v, b = rng.normal(size=(4, 2)), rng.normal(size=(2, 4)), rng.normal(size=4)
+    low_rank.get_layer("cross_0").set_weights([w.astype(np.float32) for w in (u, v, b)])
+    expected = x0 * (x0 @ u @ v + b) + x0
+    np.testing.assert_allclose(low_rank(x0).numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+def _planted_cross(seed=0, n_users=3000, n_items=3000, per_user=4):
+    """Ratings 3 + 4·a_u·b_i·c_i (+ noise) from a user's numeric feature a and an
+    item's b and c; a few ratings per ID, so only the features can explain them."""
+    import pandas as pd
+
+    from tfrec.data.interaction_log import read_interactions
+
+    rng = np.random.default_rng(seed)
+    a, b, c = rng.uniform(-1, 1, n_users), rng.uniform(-1, 1, n_items), rng.uniform(-1, 1, n_items)
+    users = np.repeat(np.arange(n_users), per_user)
+    items = rng.integers(0, n_items, len(users))
+    rating = 3 + 4 * a[users] * b[items] * c[items] + rng.normal(0, 0.2, len(users))
+    log = pd.DataFrame({"user": users, "item": items, "rating": np.round(rating * 2) / 2})
+    log["rating"] = log["rating"].clip(0.5, 5)
+    return read_interactions(
+        log.drop_duplicates(["user", "item"]),
+        name="planted-cross",
+        users=pd.DataFrame({"user": np.arange(n_users), "a": np.round(a, 3)}),
+        user_features="a=numeric",
+        items=pd.DataFrame({"item": np.arange(n_items), "b": np.round(b, 3), "c": np.round(c, 3)}),
+        item_features="b=numeric,c=numeric",
+    )
+
+
+def test_learns_a_planted_cross_better_than_an_mlp():
+    """Two cross layers learn the degree-3 product; an MLP with twice the hidden units
+    and no cross layer (about the same number of weights) learns it worse."""
+    from tfrec.models import get_model
+    from tfrec.splits import split
+
+    parts = split(_planted_cross(), "random", seed=0)
+    common = {"embedding_dim": 8, "epochs": 30, "dropout": 0.0, "learning_rate": 3e-3}
+    common["batch_size"] = 256
+    rmse = {}
+    for name, options in {
+        "dcn": {"cross_layers": 2, "hidden_units": (8,)},
+        "mlp": {"cross_layers": 0, "hidden_units": (16,)},
+    }.items():
+        model = get_model("dcn", **common, **options).fit(parts)
+        error = model.predict(parts.test.user_id, parts.test.item_id) - parts.test.rating
+        rmse[name] = float(np.sqrt(np.mean(error**2)))
+    assert rmse["dcn"] < rmse["mlp"] - 0.008, rmse  # seed 0: 0.353 against 0.370

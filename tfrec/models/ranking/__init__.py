@@ -1,0 +1,1 @@
+"""The ranking stage: a feature-crossing ranker (``dcn``) and retrieval + ranking cascades."""

@@ -1,0 +1,202 @@
+"""DCN-v2, the Deep & Cross Network (Wang et al., WWW 2021): a feature-crossing ranker.
+
+The input vector concatenates everything the content DNN reads
+(:mod:`tfrec.models.rating.dnn`): user and item ID embeddings p_u, q_i, the
+item's genre multi-hot and tag TF-IDF, and the encoded user and item
+features e_U(f_u), e_I(g_i) when the dataset has them:
+
+    x_0 = [p_u | q_i | c_i | e_U(f_u) | e_I(g_i)]
+
+Cross layers learn explicit, bounded-degree feature interactions
+(:mod:`tfrec.models.ranking.cross`):
+
+    x_{l+1} = x_0 ⊙ (W_l x_l + b_l) + x_l,     W_l full rank or V_l U_l^T
+
+and a deep ReLU MLP the implicit ones, stacked (MLP on x_L) or parallel
+(MLP on x_0 beside the cross network). The output z = w · h + b is read by
+the task:
+
+* ``rating`` (explicit data): r̂ = low + (high - low) σ(z), trained with the
+  squared error; early stopping and learning-rate halving on validation RMSE.
+* ``ranking`` (implicit data, and the ranking stage of a cascade on any
+  data): p(u interacts with i) = σ(z), trained with binary cross-entropy on
+  the training pairs (label 1) and ``negatives`` unseen items per pair
+  (label 0), re-drawn every epoch with probability ∝ popularity ^
+  ``negative_power`` (0: uniform); a pair's strength (plays, hours) weighs
+  c_ui in the loss (:mod:`tfrec.models.weighting`). Early stopping on
+  validation NDCG@10.
+
+``recommend`` scores the whole catalogue (fine at MovieLens sizes); as the
+second stage of a ``cascade`` it scores only the retrieval model's
+candidates. New items get the mean item embedding and their own content and
+features, as in the DNN.
+
+Reference: R. Wang, R. Shivanna, D. Cheng, S. Jain, D. Lin, L. Hong and
+E. Chi, "DCN V2: Improved Deep & Cross Network and Practical Lessons for
+Web-scale Learning to Rank Systems", WWW 2021.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+
+from tfrec.errors import ConfigError, check_choice, check_non_negative, check_positive_int
+from tfrec.models.ranking.cross import STRUCTURES
+from tfrec.models.rating.dnn import DNN, DNNConfig
+from tfrec.models.weighting import check_weighting, confidence
+from tfrec.tuning.space import Range
+
+TASKS = ("auto", "rating", "ranking")
+
+
+@dataclasses.dataclass
+class DCNConfig(DNNConfig):
+    """Options of DCN-v2 (those of the DNN, plus the cross network and the task).
+
+    Attributes:
+        cross_layers: Cross layers (0: the deep part alone, an MLP).
+        projection_dim: Rank of the low-rank cross matrices; None: full rank.
+        structure: ``stacked`` (cross, then deep) or ``parallel``.
+        task: ``rating``, ``ranking``, or ``auto``: rating on explicit data,
+            ranking on implicit data.
+        negatives: Sampled unseen items per training pair (ranking).
+        negative_power: Negatives are drawn ∝ popularity ** this (ranking;
+            0: uniform, 1: as popular as they are).
+        weighting: How a pair's strength becomes its loss weight (ranking):
+            ``binary``, ``log`` or ``raw`` (:mod:`tfrec.models.weighting`).
+        alpha: Scale of the strength in the confidence.
+        (the rest: see :class:`~tfrec.models.rating.dnn.DNNConfig`)
+    """
+
+    tuning_grid: ClassVar[dict[str, list]] = {
+        "embedding_dim": [32, 64],
+        "cross_layers": [1, 2, 3],
+        "structure": ["stacked", "parallel"],
+    }
+    tuning_ranges: ClassVar[dict] = {"dropout": Range(0.0, 0.5), "l2": Range(1e-4, 1e-1, log=True)}
+
+    hidden_units: tuple[int, ...] = (64, 32)
+    cross_layers: int = 2
+    projection_dim: int | None = None
+    structure: str = "stacked"
+    task: str = "auto"
+    negatives: int = 4
+    negative_power: float = 0.0
+    weighting: str = "binary"
+    alpha: float = 1.0
+
+    def validate(self):
+        super().validate()
+        check_choice("structure", self.structure, STRUCTURES)
+        check_choice("task", self.task, TASKS)
+        check_non_negative("cross_layers", self.cross_layers)
+        if isinstance(self.cross_layers, float) and not self.cross_layers.is_integer():
+            raise ConfigError(f"cross_layers must be an integer >= 0; got {self.cross_layers}")
+        self.cross_layers = int(self.cross_layers)
+        if self.projection_dim is not None:
+            check_positive_int("projection_dim", self.projection_dim)
+        check_positive_int("negatives", self.negatives)
+        check_non_negative("negative_power", self.negative_power)
+        check_weighting(self.weighting, self.alpha, 1.0)
+
+
+class DCN(DNN):
+    """Deep & Cross Network v2 over IDs, content and user and item features.
+
+    A rating model on explicit data and a ranking model on implicit data
+    (``task``); the ranking stage of ``cascade``. See the module docstring
+    for the formula.
+    """
+
+    name = "dcn"
+    Config = DCNConfig
+    fits_implicit = True
+
+    def _task(self, implicit: bool) -> str:
+        task = self.config.task
+        return ("ranking" if implicit else "rating") if task == "auto" else task
+
+    def _fit(self, data, split, options) -> None:
+        self.task_ = self._task(split.dataset.implicit)
+        if self.task_ == "rating":
+            super()._fit(data, split, options)
+            return
+        self.predicts_ratings = False
+        self._fit_ranking(data, split, options)
+
+    def _fit_ranking(self, data, split, options) -> None:
+        import tf_keras as keras
+
+        from tfrec.models.training.ranking_stopping import fit_with_ranking
+        from tfrec.pipelines import implicit_dataset, steps_per_epoch
+
+        c = self.config
+        keras.utils.set_random_seed(c.seed)
+        self._prepare(data, split)
+        self.model_ = self._build()
+        self.model_.compile(keras.optimizers.Adam(c.learning_rate), loss="binary_crossentropy")
+        n_items = len(data.item_ids)
+        weights = None
+        if data.weights is not None and c.weighting != "binary":
+            weights = confidence(data.weights, len(data.users), c.weighting, c.alpha)
+        item_weights = None
+        if c.negative_power:
+            item_weights = np.bincount(data.items, minlength=n_items) ** c.negative_power
+        examples = len(data.users) * (1 + c.negatives)
+
+        def make_train():
+            dataset = implicit_dataset(
+                data.users,
+                data.items,
+                n_items,
+                c.negatives,
+                c.batch_size,
+                c.seed,
+                c.epochs,
+                weights,
+                item_weights,
+            )
+            return dataset.map(_int32_indices)
+
+        fit_with_ranking(
+            self,
+            options,
+            self.model_,
+            make_train,
+            steps_per_epoch(examples, c.batch_size),
+            examples,
+            split.validation,
+            lambda: None,
+            self._score,
+        )
+
+    def _head(self, x):
+        from tfrec.models.ranking.cross import cross_network
+        from tfrec.models.rating.keras_rating import keras
+
+        c = self.config
+        h = cross_network(
+            x, c.cross_layers, c.hidden_units, c.dropout, c.structure, c.projection_dim, c.seed
+        )
+        if self.task_ == "ranking":
+            return keras.layers.Dense(1, activation="sigmoid", name="score")(h)
+        z = keras.layers.Dense(1, activation="sigmoid", name="output")(h)
+        low, high = self.rating_scale_
+        return keras.layers.Rescaling(high - low, offset=low, name="rating")(z)
+
+    def _arrays(self):
+        return {**super()._arrays(), "task": np.asarray(self.task_)}
+
+    def _load_arrays(self, arrays):
+        super()._load_arrays(arrays)
+        self.task_ = str(arrays["task"])
+
+
+def _int32_indices(features, *rest):
+    import tensorflow as tf
+
+    cast = {key: tf.cast(value, tf.int32) for key, value in features.items()}
+    return (cast, *rest)
