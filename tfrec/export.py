@@ -24,6 +24,9 @@ IDs are int64, or tf.string where the dataset's IDs are strings
   items (fold-in: popularity, item KNN, EASE; the recent items: lstm). The
   history's own items are excluded; unknown IDs are ignored; an empty
   history gets the most popular items.
+* ``rank``: ``user_id`` ([batch]), ``item_ids`` ([batch, n]: each user's
+  candidates) -> ``scores`` ([batch, n]): ``predict`` of every (user,
+  candidate) pair, with its fallbacks; the ranking stage's call.
 * ``serving_default``: ``predict`` for rating models, ``recommend`` otherwise.
 
 The version directory is written under a temporary name and renamed, so TF
@@ -127,6 +130,7 @@ def _warmup_sample(model, k: int = 10, history_length: int = 20) -> dict:
         **{key: list(values) for key, values in features.items()},
         "user_id": [user],
         "item_id": [rated[0] if len(rated) else model.item_ids[0]],
+        "item_ids": [model.item_ids[:2]],
         "k": [k],
         "timestamp": [int(time.time())],
         "history": [history],

@@ -79,6 +79,13 @@ class ServingModule(tf.Module):
         if model.uses_timestamps:
             specs.append(tf.TensorSpec([None], tf.int64, name="timestamp"))
         self.predict = tf.function(self._predict, input_signature=specs)
+        self.rank = tf.function(
+            self._rank,
+            input_signature=[
+                tf.TensorSpec([None], user_dtype, name="user_id"),
+                tf.TensorSpec([None, None], self.item_dtype, name="item_ids"),
+            ],
+        )
         self.recommend = tf.function(
             self._recommend,
             input_signature=[
@@ -212,12 +219,20 @@ class ServingModule(tf.Module):
         fallback = tf.where(items >= 0, tf.gather(self.popularity, tf.maximum(items, 0)), 0.0)
         return {"score": tf.where(known, value, fallback)}
 
+    def _rank(self, user_id, item_ids):
+        """``predict`` of each user's row of candidate items: [batch, n] scores (or ratings)."""
+        n = tf.shape(item_ids)[1]
+        out = self._predict(tf.repeat(user_id, n), tf.reshape(item_ids, [-1]))
+        value = out["rating" if self.predicts_ratings else "score"]
+        return {"scores": tf.reshape(value, tf.shape(item_ids))}
+
     def signatures(self) -> dict:
         """The named signatures to save."""
         recommend = self.recommend.get_concrete_function()
         predict = self.predict.get_concrete_function()
         default = predict if self.predicts_ratings else recommend
-        out = {"recommend": recommend, "predict": predict, "serving_default": default}
+        rank = self.rank.get_concrete_function()
+        out = {"recommend": recommend, "predict": predict, "rank": rank, "serving_default": default}
         if self.history_scorer is not None or hasattr(self.scorer, "score_history"):
             specs = {
                 "history": tf.TensorSpec([None, None], self.item_dtype, name="history"),

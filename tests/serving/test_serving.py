@@ -70,7 +70,8 @@ def server(exports, tmp_path_factory):
 
 def _inputs(model, signature_specs, rows=3):
     """Columnar inputs for a signature: known users and items, an unknown user, k=5,
-    and histories (a new user's items, padded with -1; the last one empty)."""
+    candidate rows (an unknown item in the last), and histories (a new user's items,
+    padded with -1; the last one empty)."""
     users = [int(u) for u in model.user_ids[: rows - 1]] + [-5]
     items = [int(i) for i in model.item_ids[:rows]]
     values = {
@@ -78,6 +79,7 @@ def _inputs(model, signature_specs, rows=3):
         "item_id": items,
         "k": [5] * rows,
         "history": [items[:2], [items[2], -1]] + [[-1, -1]] * (rows - 2),
+        "item_ids": [items[:2], items[1:3]] + [[items[0], -1]] * (rows - 2),
     }
     return {name: values[name] for name in signature_specs}
 

@@ -28,6 +28,7 @@ _MODELS = {
     "hybrid": "tfrec.models.rating.hybrid:Hybrid",
     "blend": "tfrec.models.rating.blend:Blend",
     "dcn": "tfrec.models.ranking.dcn:DCN",
+    "cascade": "tfrec.models.ranking.cascade:Cascade",
     "gmf": "tfrec.models.factorization.gmf:GMF",
     "two_tower": "tfrec.models.retrieval.two_tower:TwoTower",
     "lstm": "tfrec.models.sequence.lstm:SequenceRecommender",

@@ -124,6 +124,35 @@ class BlendScorer(tf.Module):
         return total
 
 
+class CascadeScorer(tf.Module):
+    """A cascade's score (:mod:`tfrec.models.ranking.cascade`) over its stages' scorers:
+    the retriever's top ``candidates`` unseen items, scored by the ranker."""
+
+    def __init__(self, retrieval, ranking, seen, candidates: int):
+        super().__init__(name="cascade_scorer")
+        self.retrieval, self.ranking, self.seen = retrieval, ranking, seen
+        self.candidates = candidates
+
+    def score(self, users):
+        retrieval = self.retrieval.score(users)
+        index, _ = self.seen.index(users)
+        minus_inf = tf.fill(tf.shape(index)[:1], tf.constant(-np.inf, tf.float32))
+        masked = tf.tensor_scatter_nd_update(retrieval, index, minus_inf)
+        top = tf.math.top_k(masked, self.candidates)
+        columns = tf.reshape(tf.cast(top.indices, tf.int64), [-1])
+        flat_users = tf.repeat(users, self.candidates)
+        ranked = tf.reshape(self.ranking.predict(flat_users, columns), tf.shape(top.indices))
+        below = tf.minimum(retrieval - top.values[:, :1], 0.0)
+        below = tf.where(tf.math.is_nan(below), 0.0, below)  # both -inf
+        out = tf.reduce_min(ranked, axis=1, keepdims=True) - 1.0 + below
+        rows = tf.repeat(tf.range(tf.shape(users, out_type=tf.int64)[0]), self.candidates)
+        pairs = tf.stack([rows, columns], 1)
+        return tf.tensor_scatter_nd_update(out, pairs, tf.reshape(ranked, [-1]))
+
+    def predict(self, users, items, extra=None):
+        return self.ranking.predict(users, items, extra)
+
+
 class SparseMatrix(tf.Module):
     """A scipy sparse matrix held in variables, read as a tf.SparseTensor.
 

@@ -1,0 +1,57 @@
+"""The cascade: the shared contract, candidates from the retriever, one SavedModel."""
+
+import numpy as np
+import pytest
+
+from tests.recommender_contract import RecommenderContract
+from tfrec.errors import ConfigError
+
+_RANKER = {"epochs": 3, "embedding_dim": 8, "hidden_units": (8,), "batch_size": 128}
+
+
+class TestCascade(RecommenderContract):
+    model_name = "cascade"
+    options = {
+        "retrieval": "itemknn",
+        "ranking": "dcn",
+        "candidates": 20,
+        "ranking_options": _RANKER,
+    }
+    learns_checkerboard = False  # the dcn ranker: too little data on the 8 x 8 board
+
+    def test_top_k_is_the_rankers_order_of_the_retrievers_unseen_candidates(self, fitted):
+        users = fitted.user_ids[:6]
+        rows = fitted.users_.encode(users)
+        items, _ = fitted.recommend(users, k=5)
+        retrieval = fitted.retrieval_._score(rows)
+        for row, top in zip(rows, items, strict=True):
+            scores = retrieval[np.flatnonzero(rows == row)[0]].copy()
+            seen = fitted.seen_[row].indices
+            scores[seen] = -np.inf
+            candidates = fitted.item_ids[np.argsort(-scores, kind="stable")[:20]]
+            assert set(top) <= set(candidates) and not set(top) & set(fitted.item_ids[seen])
+            ranked = fitted.ranking_.predict(np.repeat(fitted.user_ids[row], 20), candidates)
+            assert list(top) == list(candidates[np.argsort(-ranked, kind="stable")[:5]])
+
+    def test_ranker_is_trained_for_ranking(self, fitted):
+        assert fitted.ranking_.task_ == "ranking" and not fitted.predicts_ratings
+
+    def test_savedmodel_rank_is_the_rankers_predict(self, fitted, tmp_path):
+        import tensorflow as tf
+
+        served = tf.saved_model.load(str(fitted.export(tmp_path / "export")))
+        users = np.array([*fitted.user_ids[:3], -1], np.int64)
+        candidates = np.stack([fitted.item_ids[i : i + 5] for i in range(4)]).astype(np.int64)
+        out = served.signatures["rank"](
+            user_id=tf.constant(users), item_ids=tf.constant(candidates)
+        )
+        expected = fitted.predict(np.repeat(users, 5), candidates.ravel()).reshape(4, 5)
+        np.testing.assert_allclose(out["scores"].numpy(), expected, rtol=1e-5, atol=1e-5)
+
+    def test_a_cascade_of_cascades_is_refused(self):
+        with pytest.raises(ConfigError, match="ranking must name another model than cascade"):
+            self.make(ranking="cascade")
+
+    def test_unknown_stage_is_named(self):
+        with pytest.raises(ConfigError, match="unknown model 'bm25'"):
+            self.make(retrieval="bm25")
