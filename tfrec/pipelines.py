@@ -123,6 +123,8 @@ def implicit_dataset(
     epochs: int,
     weights: np.ndarray | None = None,
     item_weights: np.ndarray | None = None,
+    candidates: np.ndarray | None = None,
+    hard_share: float = 0.0,
 ) -> tf.data.Dataset:
     """Positives with ``negatives`` fresh unseen items each per epoch, shuffled and batched.
 
@@ -130,12 +132,28 @@ def implicit_dataset(
     pair and 0 for a sampled one; with ``weights`` (one per training pair),
     ``({"user", "item"}, label, weight)``, each sampled pair weighing 1.
     Negatives are drawn uniformly, or in proportion to ``item_weights``
-    (one non-negative number per item, e.g. popularity ** 0.75).
+    (one non-negative number per item, e.g. popularity ** 0.75); with
+    ``candidates`` ((n_users, N) item rows, e.g. a retrieval model's top
+    unseen items per user), each negative is with probability ``hard_share``
+    a uniform draw from its user's row instead (a "hard" negative).
     """
     users = tf.constant(users, tf.int64)
     items = tf.constant(items, tf.int64)
     seen_keys = tf.sort(users * n_items + items)
     n = tf.shape(users)[0]
+    positive_weights = None if weights is None else tf.constant(weights, tf.float32)
+    cdf = None if item_weights is None else tf.constant(np.cumsum(item_weights), tf.float32)
+    if candidates is not None:
+        width = candidates.shape[1]
+        flat_candidates = tf.constant(np.asarray(candidates, np.int64).ravel())
+
+    def with_hard(sampled, epoch):
+        seed_ = tf.stack([tf.constant(seed, tf.int64) + 104_729, epoch])
+        shape = tf.shape(sampled)
+        column = tf.random.stateless_uniform(shape, seed_, 0, width, dtype=tf.int64)
+        hard = tf.gather(flat_candidates, users[:, None] * width + column)
+        take = tf.random.stateless_uniform(shape, seed_ + 1) < hard_share
+        return tf.where(take, hard, sampled)
 
     def one_epoch(epoch):
         sampled = sample_unseen(
@@ -146,6 +164,8 @@ def implicit_dataset(
             tf.stack([tf.constant(seed, tf.int64) + 7919, epoch]),
             cdf=cdf,
         )
+        if candidates is not None:
+            sampled = with_hard(sampled, epoch)
         columns = {
             "user": tf.concat([users, tf.repeat(users, negatives)], 0),
             "item": tf.concat([items, tf.reshape(sampled, [-1])], 0),
@@ -159,6 +179,4 @@ def implicit_dataset(
         features = {"user": b["user"], "item": b["item"]}
         return (features, b["label"]) if weights is None else (features, b["label"], b["weight"])
 
-    positive_weights = None if weights is None else tf.constant(weights, tf.float32)
-    cdf = None if item_weights is None else tf.constant(np.cumsum(item_weights), tf.float32)
     return tf.data.Dataset.range(epochs).flat_map(one_epoch).map(example).prefetch(tf.data.AUTOTUNE)

@@ -55,3 +55,17 @@ class TestCascade(RecommenderContract):
     def test_unknown_stage_is_named(self):
         with pytest.raises(ConfigError, match="unknown model 'bm25'"):
             self.make(retrieval="bm25")
+
+    def test_hard_negatives_come_from_the_retrievers_candidates(self, small_split):
+        model = self.make(hard_negatives=0.5).fit(small_split)
+        candidates = model.ranking_.hard_candidates_
+        assert candidates.shape == (len(model.user_ids), 20)
+        rows = model.users_.encode(model.user_ids[:3])
+        np.testing.assert_array_equal(
+            candidates[rows], model._candidates(rows, model.retrieval_._score(rows))[0]
+        )
+        assert model.ranking_.hard_share_ == 0.5
+
+    def test_hard_negatives_need_a_sampling_ranker(self, small_split):
+        with pytest.raises(ConfigError, match="ranker 'mf' samples no negatives"):
+            self.make(ranking="mf", ranking_options={}, hard_negatives=0.5).fit(small_split)

@@ -46,6 +46,9 @@ class CascadeConfig(ModelConfig):
         candidates: Items the first stage passes to the second, per user.
         retrieval_options: Config overrides of the retrieval model.
         ranking_options: Config overrides of the ranking model.
+        hard_negatives: Share of the ranker's sampled negatives drawn from
+            each training user's retrieval candidates (rankers with
+            ``with_hard_negatives``: dcn); 0: the ranker's own sampler.
         seed: Seed of both models (unless their options set one).
     """
 
@@ -54,12 +57,15 @@ class CascadeConfig(ModelConfig):
     candidates: int = 200
     retrieval_options: dict = dataclasses.field(default_factory=dict)
     ranking_options: dict = dataclasses.field(default_factory=dict)
+    hard_negatives: float = 0.0
     seed: int = 0
 
     def validate(self):
         from tfrec.models import model_class
 
         check_positive_int("candidates", self.candidates)
+        if not 0 <= self.hard_negatives <= 1:
+            raise ConfigError(f"hard_negatives must be in [0, 1]; got {self.hard_negatives}")
         for stage in ("retrieval", "ranking"):
             name = getattr(self, stage)
             if name == "cascade":
@@ -103,7 +109,23 @@ class Cascade(Recommender):
             print(
                 f"cascade: {self.retrieval_.name} fitted; fitting the ranker {self.config.ranking}"
             )
-        self.ranking_ = self._stage("ranking").fit(split, options)
+        ranker = self._stage("ranking")
+        if self.config.hard_negatives:
+            if not hasattr(ranker, "with_hard_negatives"):
+                raise ConfigError(
+                    f"ranker {ranker.name!r} samples no negatives; hard_negatives needs dcn"
+                )
+            ranker.with_hard_negatives(self._training_candidates(), self.config.hard_negatives)
+        self.ranking_ = ranker.fit(split, options)
+
+    def _training_candidates(self) -> np.ndarray:
+        """(n_users, N) the retrieval model's top N unseen items of every training user."""
+        users = np.arange(len(self.user_ids_))
+        blocks = [
+            self._candidates(block, self.retrieval_._score(block))[0]
+            for block in np.array_split(users, max(1, len(users) // 1024))
+        ]
+        return np.concatenate(blocks)
 
     def refit_options(self) -> dict:
         c = self.config

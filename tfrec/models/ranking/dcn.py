@@ -24,7 +24,8 @@ the task:
   (label 0), re-drawn every epoch with probability ∝ popularity ^
   ``negative_power`` (0: uniform); a pair's strength (plays, hours) weighs
   c_ui in the loss (:mod:`tfrec.models.weighting`). Early stopping on
-  validation NDCG@10.
+  validation NDCG@10. In a cascade, a share of the negatives may come from
+  the retrieval model's candidates (:meth:`DCN.with_hard_negatives`).
 
 ``recommend`` scores the whole catalogue (fine at MovieLens sizes); as the
 second stage of a ``cascade`` it scores only the retrieval model's
@@ -119,6 +120,26 @@ class DCN(DNN):
         task = self.config.task
         return ("ranking" if implicit else "rating") if task == "auto" else task
 
+    hard_candidates_: np.ndarray | None = None
+    hard_share_: float = 0.0
+
+    def with_hard_negatives(self, candidates: np.ndarray, share: float) -> DCN:
+        """Draws ``share`` of the ranking task's negatives from ``candidates``.
+
+        Args:
+            candidates: (n_users, N) item rows per training user row, e.g. a
+                retrieval model's top N unseen items (a cascade's first stage).
+            share: Probability in [0, 1] that a negative is a uniform draw from
+                its user's row instead of the popularity sampler.
+
+        Returns:
+            self, to fit next.
+        """
+        if not 0 <= share <= 1:
+            raise ConfigError(f"share must be in [0, 1]; got {share}")
+        self.hard_candidates_, self.hard_share_ = np.asarray(candidates, np.int64), float(share)
+        return self
+
     def _fit(self, data, split, options) -> None:
         self.task_ = self._task(split.dataset.implicit)
         if self.task_ == "rating":
@@ -158,6 +179,8 @@ class DCN(DNN):
                 c.epochs,
                 weights,
                 item_weights,
+                self.hard_candidates_,
+                self.hard_share_,
             )
             return dataset.map(_int32_indices)
 
