@@ -429,3 +429,12 @@ def test_recommend_history_refused_by_a_model_without_fold_in(svd_run, capsys):
     assert code == 2 and "'svd' cannot score users absent from training" in err
     code, _, err = _run(capsys, "train", "--model", "svd", "--history", "3", "--out", "x")
     assert code == 2 and "history applies to split 'cold-users' only" in err
+
+
+def test_set_takes_several_pairs_in_one_argument():
+    from tfrec.cli._common import parse_options
+
+    assert parse_options(
+        ["retrieval=two_tower,ranking=dcn,candidates=200", "hidden_units=[64,32]"]
+    ) == {"retrieval": "two_tower", "ranking": "dcn", "candidates": 200, "hidden_units": [64, 32]}
+    assert parse_options(["components=mf,svd"]) == {"components": "mf,svd"}

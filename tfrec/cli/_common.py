@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 
 from tfrec.errors import ConfigError
@@ -211,9 +212,12 @@ def _reading_lines(dataset, columns: str | None) -> list[str]:
 def parse_options(pairs: list[str]) -> dict:
     """``["epochs=5", "encoder=gru"]`` -> ``{"epochs": 5, "encoder": "gru"}``.
 
-    Values are read as JSON, else kept as strings.
+    One argument may hold several pairs, ``retrieval=two_tower,candidates=200``
+    (a comma before ``NAME=`` starts the next). Values are read as JSON, else
+    kept as strings.
     """
     options = {}
+    pairs = [part for pair in pairs for part in _NEXT_PAIR.split(pair)]
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key:
@@ -223,6 +227,9 @@ def parse_options(pairs: list[str]) -> dict:
         except json.JSONDecodeError:
             options[key] = text
     return options
+
+
+_NEXT_PAIR = re.compile(r",(?=[A-Za-z_][A-Za-z0-9_]*=)")
 
 
 def parse_model_options(pairs: list[str]) -> dict[str, dict]:
