@@ -15,6 +15,7 @@ figures at the top level, every model's under "models").
 
     python scripts/bench_serving.py
     python scripts/bench_serving.py --export-root saved_models --models mf,svd
+    python scripts/bench_serving.py --models two_tower,cascade --items 100000 --headline cascade
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ DEFAULT_OPTIONS = {
     "svd": {"k": 50},
     "itemknn": {"n_neighbors": 50},
     "two_tower": {"epochs": 1},
+    "dcn": {"epochs": 1},
+    "cascade": {"retrieval_options": {"epochs": 1}, "ranking_options": {"epochs": 1}},
 }
 
 

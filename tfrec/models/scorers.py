@@ -128,10 +128,11 @@ class CascadeScorer(tf.Module):
     """A cascade's score (:mod:`tfrec.models.ranking.cascade`) over its stages' scorers:
     the retriever's top ``candidates`` unseen items, scored by the ranker."""
 
-    def __init__(self, retrieval, ranking, seen, candidates: int):
+    def __init__(self, retrieval, ranking, seen, candidates: int, retrieval_weight: float):
         super().__init__(name="cascade_scorer")
         self.retrieval, self.ranking, self.seen = retrieval, ranking, seen
         self.candidates = candidates
+        self.retrieval_weight = float(retrieval_weight)
 
     def score(self, users):
         retrieval = self.retrieval.score(users)
@@ -142,6 +143,9 @@ class CascadeScorer(tf.Module):
         columns = tf.reshape(tf.cast(top.indices, tf.int64), [-1])
         flat_users = tf.repeat(users, self.candidates)
         ranked = tf.reshape(self.ranking.predict(flat_users, columns), tf.shape(top.indices))
+        if self.retrieval_weight:
+            order = -tf.range(self.candidates, dtype=tf.float32)[None, :]
+            ranked = _standardised(ranked) + self.retrieval_weight * _standardised(order)
         below = tf.minimum(retrieval - top.values[:, :1], 0.0)
         below = tf.where(tf.math.is_nan(below), 0.0, below)  # both -inf
         out = tf.reduce_min(ranked, axis=1, keepdims=True) - 1.0 + below
@@ -227,3 +231,10 @@ class FoldInScorer(tf.Module):
         for factor in self.factors:
             out = tf.sparse.sparse_dense_matmul(out, factor.tensor())
         return out if self.bias is None else out + self.bias[None, :]
+
+
+def _standardised(scores):
+    """Each row minus its mean, over its standard deviation (as the cascade's numpy code)."""
+    centred = scores - tf.reduce_mean(scores, axis=1, keepdims=True)
+    spread = tf.sqrt(tf.reduce_mean(centred * centred, axis=1, keepdims=True))
+    return centred / (spread + 1e-6)

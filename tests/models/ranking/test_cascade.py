@@ -19,7 +19,8 @@ class TestCascade(RecommenderContract):
     }
     learns_checkerboard = False  # the dcn ranker: too little data on the 8 x 8 board
 
-    def test_top_k_is_the_rankers_order_of_the_retrievers_unseen_candidates(self, fitted):
+    def test_top_k_is_the_rankers_order_of_the_retrievers_unseen_candidates(self, small_split):
+        fitted = self.make(retrieval_weight=0.0).fit(small_split)
         users = fitted.user_ids[:6]
         rows = fitted.users_.encode(users)
         items, _ = fitted.recommend(users, k=5)
@@ -32,6 +33,18 @@ class TestCascade(RecommenderContract):
             assert set(top) <= set(candidates) and not set(top) & set(fitted.item_ids[seen])
             ranked = fitted.ranking_.predict(np.repeat(fitted.user_ids[row], 20), candidates)
             assert list(top) == list(candidates[np.argsort(-ranked, kind="stable")[:5]])
+
+    def test_a_heavy_retrieval_weight_keeps_the_retrievers_order(self, fitted, small_split):
+        heavy = self.make(retrieval_weight=1000.0).fit(small_split)
+        users = fitted.user_ids[:6]
+        retrieval, _ = heavy.retrieval_.recommend(users, k=5)
+        np.testing.assert_array_equal(heavy.recommend(users, k=5)[0], retrieval)
+
+    def test_retrieval_weight_is_chosen_on_validation(self, fitted):
+        from tfrec.models.ranking.cascade import RETRIEVAL_WEIGHTS
+
+        assert fitted.retrieval_weight_ in RETRIEVAL_WEIGHTS
+        assert fitted.refit_options()["retrieval_weight"] == fitted.retrieval_weight_
 
     def test_ranker_is_trained_for_ranking(self, fitted):
         assert fitted.ranking_.task_ == "ranking" and not fitted.predicts_ratings

@@ -4,11 +4,16 @@ For a user u, the retrieval model's scores r_u over the catalogue give the
 N = ``candidates`` best items the user has not seen, C_u; the ranking model
 scores those pairs, s_ui, and the cascade's score is
 
-    score(u, i) = s_ui                                          for i in C_u
-    score(u, i) = min_{j in C_u} s_uj - 1 + min(r_ui - max_{j in C_u} r_uj, 0)   otherwise
+    t_ui = z_u(s_ui) + w · z(-rank_u(i))                        for i in C_u
+    score(u, i) = t_ui                                          for i in C_u
+    score(u, i) = min_{j in C_u} t_uj - 1 + min(r_ui - max_{j in C_u} r_uj, 0)   otherwise
 
-so every candidate ranks above every other item, candidates in the
-ranker's order, the rest in the retriever's. ``recommend`` (in Python and
+where z standardises over the user's N candidates and rank_u(i) is the
+candidate's place (0 = best) in the retrieval order: with w = 0, t = s, the
+ranker's order alone; ``retrieval_weight`` w is chosen on validation NDCG@10
+(``RETRIEVAL_WEIGHTS``), so the retriever's own judgement counts as much as
+it helps. Every candidate ranks above every other item, candidates in the
+order of t, the rest in the retriever's. ``recommend`` (in Python and
 in the SavedModel) thus returns the ranker's top k of the retriever's top N,
 seen items excluded; ``predict`` and the export's ``rank`` are the ranker's
 scores (a rating ranker's predicted ratings, unclipped: the cascade is a
@@ -33,7 +38,10 @@ import numpy as np
 
 from tfrec.errors import ConfigError, TfrecError, check_positive_int
 from tfrec.models.base import ModelConfig, Recommender
-from tfrec.topk import exclude
+from tfrec.topk import exclude, top_k
+
+# Weights of the retrieval order tried on validation (0: the ranker's order alone).
+RETRIEVAL_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 @dataclasses.dataclass
@@ -49,6 +57,9 @@ class CascadeConfig(ModelConfig):
         hard_negatives: Share of the ranker's sampled negatives drawn from
             each training user's retrieval candidates (rankers with
             ``with_hard_negatives``: dcn); 0: the ranker's own sampler.
+        retrieval_weight: Weight w of the retrieval order in the candidates'
+            score (module docstring); None: chosen on validation NDCG@10
+            from ``RETRIEVAL_WEIGHTS``; 0: the ranker's order alone.
         seed: Seed of both models (unless their options set one).
     """
 
@@ -58,6 +69,7 @@ class CascadeConfig(ModelConfig):
     retrieval_options: dict = dataclasses.field(default_factory=dict)
     ranking_options: dict = dataclasses.field(default_factory=dict)
     hard_negatives: float = 0.0
+    retrieval_weight: float | None = None
     seed: int = 0
 
     def validate(self):
@@ -88,6 +100,7 @@ class Cascade(Recommender):
     name = "cascade"
     Config = CascadeConfig
     predicts_ratings = False  # its predictions are the ranker's scores
+    chosen_on_validation = ("retrieval_weight",)
     scores_are_predictions = False  # items outside the candidates get the retriever's order
 
     def _stage(self, stage: str) -> Recommender:
@@ -117,6 +130,10 @@ class Cascade(Recommender):
                 )
             ranker.with_hard_negatives(self._training_candidates(), self.config.hard_negatives)
         self.ranking_ = ranker.fit(split, options)
+        weight = self.config.retrieval_weight
+        if weight is None:
+            weight = self._choose_retrieval_weight(split, options.verbose)
+        self.retrieval_weight_ = float(weight)
 
     def _training_candidates(self) -> np.ndarray:
         """(n_users, N) the retrieval model's top N unseen items of every training user."""
@@ -130,25 +147,36 @@ class Cascade(Recommender):
     def refit_options(self) -> dict:
         c = self.config
         return {
+            "retrieval_weight": self.retrieval_weight_,
             "retrieval_options": {**c.retrieval_options, **self.retrieval_.refit_options()},
             "ranking_options": {**c.ranking_options, **self.ranking_.refit_options()},
         }
 
-    def _candidates(self, users: np.ndarray, retrieval: np.ndarray) -> np.ndarray:
-        """(len(users), N) columns of each user's N best unseen items by ``retrieval``."""
+    def _candidates(self, users: np.ndarray, retrieval: np.ndarray):
+        """(len(users), N) columns of each user's N best unseen items by ``retrieval``
+        (best first, ties to the lower column as in the SavedModel), and the
+        retrieval scores with the seen items at -inf."""
         masked = retrieval.copy()
         exclude(masked, self.seen_, users)
-        n = min(self.config.candidates, masked.shape[1])
-        top = np.argpartition(-masked, n - 1, axis=1)[:, :n]
-        order = np.argsort(-np.take_along_axis(masked, top, 1), axis=1, kind="stable")
-        return np.take_along_axis(top, order, 1), masked
+        return top_k(masked, self.config.candidates)[0], masked
 
-    def _score(self, users):
+    def _stages(self, users):
+        """The retrieval scores, the candidates, the masked scores and the ranker's
+        scores of the candidates."""
         retrieval = self.retrieval_._score(users)
         candidates, masked = self._candidates(users, retrieval)
         n = candidates.shape[1]
         ranked = self.ranking_._predict(np.repeat(users, n), candidates.ravel())
-        ranked = ranked.reshape(len(users), n).astype(np.float32)
+        return retrieval, candidates, masked, ranked.reshape(len(users), n).astype(np.float32)
+
+    def _score(self, users):
+        return self._combine(*self._stages(users), self.retrieval_weight_)
+
+    @staticmethod
+    def _combine(retrieval, candidates, masked, ranked, weight: float) -> np.ndarray:
+        """The cascade's scores of every item (module docstring) from its stages' outputs."""
+        if weight:
+            ranked = _standardised(ranked) + np.float32(weight) * _position_scores(ranked.shape[1])
         best = np.take_along_axis(masked, candidates[:, :1], 1)
         with np.errstate(invalid="ignore"):
             below = np.minimum(retrieval - best, 0.0)  # NaN where both are -inf
@@ -156,6 +184,27 @@ class Cascade(Recommender):
         out = (ranked.min(axis=1, keepdims=True) - 1.0 + below).astype(np.float32)
         np.put_along_axis(out, candidates, ranked, 1)
         return out
+
+    def _choose_retrieval_weight(self, split, verbose: bool) -> float:
+        """The weight of the retrieval order with the best validation NDCG@10."""
+        from tfrec.models.training.ranking_stopping import ValidationRanking
+
+        ranking = ValidationRanking(self, split.validation, None, None)
+        if not ranking.active:
+            return 0.0
+        rows = ranking.rows
+        stages = self._stages(rows)
+        position = np.full(len(self.user_ids_), -1)
+        position[rows] = np.arange(len(rows))
+        ndcg = {}
+        for weight in RETRIEVAL_WEIGHTS:
+            scores = self._combine(*stages, weight)
+            ndcg[weight] = ranking.measure(lambda r, s=scores: s[position[r]])["val_ndcg@10"]
+        best = max(ndcg, key=ndcg.get)
+        if verbose:
+            tried = ", ".join(f"{w:g}: {v:.4f}" for w, v in ndcg.items())
+            print(f"cascade: retrieval weight {best:g} chosen on validation NDCG@10 ({tried})")
+        return float(best)
 
     def _predict(self, users, items):
         return self.ranking_._predict(users, items)
@@ -168,7 +217,14 @@ class Cascade(Recommender):
             self.ranking_.serving_scorer(seen),
             seen,
             min(self.config.candidates, len(self.item_ids_)),
+            self.retrieval_weight_,
         )
+
+    def _arrays(self):
+        return {"retrieval_weight": np.float32(self.retrieval_weight_)}
+
+    def _load_arrays(self, arrays):
+        self.retrieval_weight_ = float(arrays["retrieval_weight"])
 
     def _save_extra(self, directory: Path):
         self.retrieval_.save(directory / "retrieval")
@@ -182,3 +238,15 @@ class Cascade(Recommender):
             self.ranking_ = load_model(directory / "ranking")
         except FileNotFoundError as e:
             raise TfrecError(f"{directory}: a cascade stage is missing ({e})") from None
+
+
+def _standardised(scores: np.ndarray) -> np.ndarray:
+    """Each row minus its mean, over its standard deviation (float32, as in TensorFlow)."""
+    centred = scores - scores.mean(axis=1, keepdims=True, dtype=np.float32)
+    spread = np.sqrt(np.mean(centred * centred, axis=1, keepdims=True, dtype=np.float32))
+    return (centred / (spread + np.float32(1e-6))).astype(np.float32)
+
+
+def _position_scores(n: int) -> np.ndarray:
+    """The standardised retrieval order of N candidates: best +1.7, worst -1.7."""
+    return _standardised(-np.arange(n, dtype=np.float32)[None, :])

@@ -24,7 +24,8 @@ the task:
   (label 0), re-drawn every epoch with probability ∝ popularity ^
   ``negative_power`` (0: uniform); a pair's strength (plays, hours) weighs
   c_ui in the loss (:mod:`tfrec.models.weighting`). Early stopping on
-  validation NDCG@10. In a cascade, a share of the negatives may come from
+  validation NDCG@10 (of at most 20M / n_items validation users, at least
+  500: the network scores every item of each). In a cascade, a share of the negatives may come from
   the retrieval model's candidates (:meth:`DCN.with_hard_negatives`).
 
 ``recommend`` scores the whole catalogue (fine at MovieLens sizes); as the
@@ -51,6 +52,9 @@ from tfrec.models.weighting import check_weighting, confidence
 from tfrec.tuning.space import Range
 
 TASKS = ("auto", "rating", "ranking")
+# (user, item) pairs the network scores per validation (all items of each user
+# ranked): at 100k items, 500 users (the floor); on ml-latest-small, every user.
+_VALIDATION_PAIRS = 20_000_000
 
 
 @dataclasses.dataclass
@@ -151,7 +155,7 @@ class DCN(DNN):
     def _fit_ranking(self, data, split, options) -> None:
         import tf_keras as keras
 
-        from tfrec.models.training.ranking_stopping import fit_with_ranking
+        from tfrec.models.training.ranking_stopping import VALIDATION_USERS, fit_with_ranking
         from tfrec.pipelines import implicit_dataset, steps_per_epoch
 
         c = self.config
@@ -194,6 +198,7 @@ class DCN(DNN):
             split.validation,
             lambda: None,
             self._score,
+            max_users=min(VALIDATION_USERS, max(500, _VALIDATION_PAIRS // n_items)),
         )
 
     def _head(self, x):

@@ -41,13 +41,24 @@ class ValidationRanking(keras.callbacks.Callback):
     validation users, a seeded sample of that many (the same for every model
     and seed) is ranked.
 
+    ``max_users`` lowers that cap (a model whose scoring is costly).
+
     With ``given`` (split ``cold-users``: the items the validation users
     bring), the validation users are new: ``rows`` index ``histories``, their
     given items are the excluded ones, and ``score_rows`` must score
     ``histories[rows]`` (see :meth:`Recommender.score_histories`).
     """
 
-    def __init__(self, recommender, validation, refresh, score_rows, given=None, dataset=None):
+    def __init__(
+        self,
+        recommender,
+        validation,
+        refresh,
+        score_rows,
+        given=None,
+        dataset=None,
+        max_users: int = VALIDATION_USERS,
+    ):
         super().__init__()
         self.refresh, self.score_rows = refresh, score_rows
         self.active = False
@@ -62,8 +73,8 @@ class ValidationRanking(keras.callbacks.Callback):
         rows = np.unique(users)
         if len(rows) == 0:
             return
-        if len(rows) > VALIDATION_USERS:
-            rows = np.sort(np.random.default_rng(0).choice(rows, VALIDATION_USERS, replace=False))
+        if len(rows) > max_users:
+            rows = np.sort(np.random.default_rng(0).choice(rows, max_users, replace=False))
             keep = np.isin(users, rows)
             users, items = users[keep], items[keep]
         inverse = np.searchsorted(rows, users)
@@ -139,6 +150,7 @@ def fit_with_ranking(
     validation_data=None,
     given=None,
     dataset=None,
+    max_users: int = VALIDATION_USERS,
 ) -> None:
     """``model.fit`` with early stopping on validation NDCG@10 (best weights kept).
 
@@ -151,13 +163,15 @@ def fit_with_ranking(
     skipped under a tf.distribute strategy). ``given`` (split ``cold-users``:
     the items the validation users bring) makes them new users, scored by
     ``recommender._score_history``, with their user features from
-    ``dataset`` when given.
+    ``dataset`` when given. ``max_users`` caps the validation users ranked.
 
     Sets ``recommender.history_`` (one dict per epoch) and ``best_epoch_``, and
     calls ``refresh`` at the end so the recommender holds the best weights.
     """
     c = recommender.config
-    ranking = ValidationRanking(recommender, validation, refresh, score_rows, given, dataset)
+    ranking = ValidationRanking(
+        recommender, validation, refresh, score_rows, given, dataset, max_users
+    )
     if ranking.histories is not None:
         ranking.score_rows = lambda rows: recommender._score_history(ranking.histories[rows])
     callbacks = [Throughput(examples_per_epoch, steps_per_epoch), ranking]
