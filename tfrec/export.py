@@ -72,6 +72,7 @@ def export(
 
     from tfrec.serving.warmup import write_warmup
     from tfrec.signatures import ServingModule
+    from tfrec.tf_logging import no_serialization_warnings
 
     name = name or model.name
     base = Path(export_root) / name
@@ -90,7 +91,8 @@ def export(
     base.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base))
     try:
-        tf.saved_model.save(module, str(staging / "model"), signatures=signatures)
+        with no_serialization_warnings():
+            tf.saved_model.save(module, str(staging / "model"), signatures=signatures)
         write_json(
             staging / "model" / "assets.extra" / "tfrec.json",
             {

@@ -12,6 +12,7 @@ a ``TF_CPP_MIN_LOG_LEVEL`` the user set is kept either way.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -79,3 +80,24 @@ def _stderr_to_devnull():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+class _NoSerializationWarnings(logging.Filter):
+    """Drops tf_keras' "Skipping full serialization of TF-Keras layer" warnings:
+    a SavedModel keeps a Keras layer's variables and traced functions, which is
+    all tfrec's signatures call, so the warning tells a user nothing to act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Skipping full serialization of TF-Keras layer" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def no_serialization_warnings():
+    """The block without :class:`_NoSerializationWarnings`' warnings (``tf.saved_model.save``)."""
+    logger = logging.getLogger("tensorflow")
+    quiet = _NoSerializationWarnings()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
