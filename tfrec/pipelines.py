@@ -125,6 +125,7 @@ def implicit_dataset(
     item_weights: np.ndarray | None = None,
     candidates: np.ndarray | None = None,
     hard_share: float = 0.0,
+    extra: dict[str, np.ndarray] | None = None,
 ) -> tf.data.Dataset:
     """Positives with ``negatives`` fresh unseen items each per epoch, shuffled and batched.
 
@@ -136,12 +137,15 @@ def implicit_dataset(
     ``candidates`` ((n_users, N) item rows, e.g. a retrieval model's top
     unseen items per user), each negative is with probability ``hard_share``
     a uniform draw from its user's row instead (a "hard" negative).
+    ``extra`` columns (one value per training pair, e.g. its position in the
+    user's history) join the features, a sampled pair taking its positive's.
     """
     users = tf.constant(users, tf.int64)
     items = tf.constant(items, tf.int64)
     seen_keys = tf.sort(users * n_items + items)
     n = tf.shape(users)[0]
     positive_weights = None if weights is None else tf.constant(weights, tf.float32)
+    extra_columns = {name: tf.constant(column) for name, column in (extra or {}).items()}
     cdf = None if item_weights is None else tf.constant(np.cumsum(item_weights), tf.float32)
     if candidates is not None:
         width = candidates.shape[1]
@@ -173,10 +177,12 @@ def implicit_dataset(
         }
         if weights is not None:
             columns["weight"] = tf.concat([positive_weights, tf.ones([n * negatives])], 0)
+        for name, column in extra_columns.items():
+            columns[name] = tf.concat([column, tf.repeat(column, negatives)], 0)
         return epoch_batches(columns, batch_size, seed, epoch)
 
     def example(b):
-        features = {"user": b["user"], "item": b["item"]}
+        features = {"user": b["user"], "item": b["item"], **{k: b[k] for k in extra_columns}}
         return (features, b["label"]) if weights is None else (features, b["label"], b["weight"])
 
     return tf.data.Dataset.range(epochs).flat_map(one_epoch).map(example).prefetch(tf.data.AUTOTUNE)

@@ -113,3 +113,24 @@ def test_negatives_follow_popularity_and_hard_candidates():
     candidates = np.stack([np.full(3, 5 + u % 3) for u in range(50)])  # user u: item 5 + u % 3
     rows, drawn = negatives(candidates=candidates, hard_share=1.0)
     np.testing.assert_array_equal(drawn, 5 + rows % 3)
+
+
+def test_history_reads_only_the_items_before_the_position():
+    """h_u at a training pair's position is the mean of the user's earlier items only."""
+    import tensorflow as tf
+
+    from tfrec.models.ranking.history import HistoryMean
+
+    items = np.array([3, 1, 2, 0, 4])  # user 0: 3, 1, 2; user 1: 0, 4 (in time order)
+    layer = HistoryMean(items, np.array([0, 3]), length=2, n_items=5, dim=5, l2=0.0)
+    users, positions = tf.constant([0, 0, 0, 1, 1], tf.int64), tf.constant([0, 2, 3, 4, 5])
+    positions = tf.cast(positions, tf.int64)
+    layer(users, positions)  # builds the embedding
+    layer.embedding.set_weights([np.eye(5, dtype=np.float32)])  # item i -> the i-th unit vector
+    out = layer(users, positions).numpy()
+    expected = np.zeros((5, 5), np.float32)
+    expected[1, [3, 1]] = 0.5  # before position 2: items 3, 1
+    expected[2, [1, 2]] = 0.5  # before position 3 (the user's end), the last 2: 1, 2
+    expected[3, 0] = 1.0  # before position 4: item 0 only (position 3 is the user's start)
+    expected[4, [0, 4]] = 0.5
+    np.testing.assert_allclose(out, expected)  # row 0: the user's first item, no history

@@ -5,7 +5,13 @@ The input vector concatenates everything the content DNN reads
 item's genre multi-hot and tag TF-IDF, and the encoded user and item
 features e_U(f_u), e_I(g_i) when the dataset has them:
 
-    x_0 = [p_u | q_i | c_i | e_U(f_u) | e_I(g_i)]
+    x_0 = [p_u | q_i | c_i | e_U(f_u) | e_I(g_i) | h_u]
+
+and the user's behaviour, h_u = the mean of a second embedding table over
+the user's last ``history`` items *before* the example (the training pair's
+own time; at serving, after all the user's training items), so that the
+crosses relate the candidate to what the user did lately (as the history
+features of YouTube's and DIN's rankers; never the target itself):
 
 Cross layers learn explicit, bounded-degree feature interactions
 (:mod:`tfrec.models.ranking.cross`):
@@ -70,6 +76,8 @@ class DCNConfig(DNNConfig):
         negatives: Sampled unseen items per training pair (ranking).
         negative_power: Negatives are drawn ∝ popularity ** this (ranking;
             0: uniform, 1: as popular as they are).
+        history: The user's most recent items before each example whose mean
+            embedding h_u joins x_0 (0: none).
         weighting: How a pair's strength becomes its loss weight (ranking):
             ``binary``, ``log`` or ``raw`` (:mod:`tfrec.models.weighting`).
         alpha: Scale of the strength in the confidence.
@@ -90,6 +98,7 @@ class DCNConfig(DNNConfig):
     task: str = "auto"
     negatives: int = 4
     negative_power: float = 0.0
+    history: int = 50
     weighting: str = "binary"
     alpha: float = 1.0
 
@@ -105,6 +114,8 @@ class DCNConfig(DNNConfig):
             check_positive_int("projection_dim", self.projection_dim)
         check_positive_int("negatives", self.negatives)
         check_non_negative("negative_power", self.negative_power)
+        check_non_negative("history", self.history)
+        self.history = int(self.history)
         check_weighting(self.weighting, self.alpha, 1.0)
 
 
@@ -168,6 +179,7 @@ class DCN(DNN):
         if data.weights is not None and c.weighting != "binary":
             weights = confidence(data.weights, len(data.users), c.weighting, c.alpha)
         item_weights = None
+        extra = self._extra_columns(data)
         if c.negative_power:
             item_weights = np.bincount(data.items, minlength=n_items) ** c.negative_power
         examples = len(data.users) * (1 + c.negatives)
@@ -185,6 +197,7 @@ class DCN(DNN):
                 item_weights,
                 self.hard_candidates_,
                 self.hard_share_,
+                extra,
             )
             return dataset.map(_int32_indices)
 
@@ -201,6 +214,51 @@ class DCN(DNN):
             max_users=min(VALIDATION_USERS, max(500, _VALIDATION_PAIRS // n_items)),
         )
 
+    # ---- the user's history h_u -------------------------------------------------------------
+
+    def _prepare(self, data, split):
+        from tfrec.sequences import UserSequences
+
+        super()._prepare(data, split)
+        sequences = UserSequences.from_interactions(data)
+        self.history_items_ = sequences.items.astype(np.int64)
+        self.history_starts_ = sequences.starts.astype(np.int64)
+        self.history_ends_ = sequences.ends.astype(np.int64)
+        self.train_positions_ = np.empty(len(data.users), np.int64)
+        self.train_positions_[sequences.order] = np.arange(len(data.users))
+
+    def _extra_inputs(self, keras, tf, user):
+        if not self.config.history:
+            return {}, []
+        from tfrec.models.ranking.history import HistoryMean
+
+        position = keras.Input((), dtype=tf.int64, name="position")
+        history = HistoryMean(
+            self.history_items_,
+            self.history_starts_,
+            self.config.history,
+            int(self.history_items_.max(initial=0)) + 1,
+            self.config.embedding_dim,
+            self.config.l2,
+        )
+        return {"position": position}, [history(user, position)]
+
+    def _extra_columns(self, frame_or_data):
+        """Each example's position in its user's history: a training pair's own
+        (its earlier items are read), after the user's training items otherwise."""
+        if not self.config.history:
+            return {}
+        if hasattr(frame_or_data, "timestamps"):
+            return {"position": self.train_positions_}
+        users, _, _ = self.known_pairs(frame_or_data)
+        return {"position": self.history_ends_[np.maximum(users, 0)]}
+
+    def _serving_defaults(self, users):
+        return {"position": self.history_ends_[users]} if self.config.history else {}
+
+    def _serving_default_tables(self):
+        return {"position": self.history_ends_} if self.config.history else {}
+
     def _head(self, x):
         from tfrec.models.ranking.cross import cross_network
         from tfrec.models.rating.keras_rating import keras
@@ -216,15 +274,25 @@ class DCN(DNN):
         return keras.layers.Rescaling(high - low, offset=low, name="rating")(z)
 
     def _arrays(self):
-        return {**super()._arrays(), "task": np.asarray(self.task_)}
+        return {
+            **super()._arrays(),
+            "task": np.asarray(self.task_),
+            "history_items": self.history_items_,
+            "history_starts": self.history_starts_,
+            "history_ends": self.history_ends_,
+        }
 
     def _load_arrays(self, arrays):
         super()._load_arrays(arrays)
         self.task_ = str(arrays["task"])
+        self.history_items_ = arrays["history_items"]
+        self.history_starts_ = arrays["history_starts"]
+        self.history_ends_ = arrays["history_ends"]
 
 
 def _int32_indices(features, *rest):
+    """The network's index inputs as int32 (the pipeline's are int64)."""
     import tensorflow as tf
 
-    cast = {key: tf.cast(value, tf.int32) for key, value in features.items()}
-    return (cast, *rest)
+    cast = {key: tf.cast(features[key], tf.int32) for key in ("user", "item")}
+    return ({**features, **cast}, *rest)
