@@ -126,6 +126,7 @@ def implicit_dataset(
     candidates: np.ndarray | None = None,
     hard_share: float = 0.0,
     extra: dict[str, np.ndarray] | None = None,
+    grouped: bool = False,
 ) -> tf.data.Dataset:
     """Positives with ``negatives`` fresh unseen items each per epoch, shuffled and batched.
 
@@ -139,6 +140,9 @@ def implicit_dataset(
     a uniform draw from its user's row instead (a "hard" negative).
     ``extra`` columns (one value per training pair, e.g. its position in the
     user's history) join the features, a sampled pair taking its positive's.
+    With ``grouped``, each batch holds ``batch_size // (1 + negatives)``
+    positives, each followed by its own negatives (for a listwise loss over
+    each group of 1 + negatives rows; ``weights`` not supported).
     """
     users = tf.constant(users, tf.int64)
     items = tf.constant(items, tf.int64)
@@ -170,6 +174,9 @@ def implicit_dataset(
         )
         if candidates is not None:
             sampled = with_hard(sampled, epoch)
+        if grouped:
+            columns = {"user": users, "item": items, "negatives": sampled, **extra_columns}
+            return epoch_batches(columns, max(1, batch_size // (1 + negatives)), seed, epoch)
         columns = {
             "user": tf.concat([users, tf.repeat(users, negatives)], 0),
             "item": tf.concat([items, tf.reshape(sampled, [-1])], 0),
@@ -185,4 +192,16 @@ def implicit_dataset(
         features = {"user": b["user"], "item": b["item"], **{k: b[k] for k in extra_columns}}
         return (features, b["label"]) if weights is None else (features, b["label"], b["weight"])
 
-    return tf.data.Dataset.range(epochs).flat_map(one_epoch).map(example).prefetch(tf.data.AUTOTUNE)
+    def group(b):
+        """One positive, then its negatives: (1 + negatives) rows per positive."""
+        repeat = {k: tf.repeat(b[k], 1 + negatives) for k in ("user", *extra_columns)}
+        items_ = tf.reshape(tf.concat([b["item"][:, None], b["negatives"]], 1), [-1])
+        label = tf.tile(tf.one_hot(0, 1 + negatives), tf.shape(b["item"])[:1])
+        return {**repeat, "item": items_}, label
+
+    return (
+        tf.data.Dataset.range(epochs)
+        .flat_map(one_epoch)
+        .map(group if grouped else example)
+        .prefetch(tf.data.AUTOTUNE)
+    )

@@ -115,6 +115,30 @@ def test_negatives_follow_popularity_and_hard_candidates():
     np.testing.assert_array_equal(drawn, 5 + rows % 3)
 
 
+def test_grouped_batches_put_each_positive_before_its_negatives():
+    from tfrec.pipelines import implicit_dataset
+
+    users, items = np.repeat(np.arange(10), 2), np.tile([0, 1], 10)
+    extra = {"position": np.arange(20, dtype=np.int64)}
+    dataset = implicit_dataset(users, items, 8, 3, 40, 0, 1, extra=extra, grouped=True)
+    features, labels = next(iter(dataset))
+    groups = {k: v.numpy().reshape(-1, 4) for k, v in features.items()}
+    np.testing.assert_array_equal(labels.numpy().reshape(-1, 4), [[1, 0, 0, 0]] * 10)
+    assert (groups["user"] == groups["user"][:, :1]).all()
+    assert (groups["position"] == groups["position"][:, :1]).all()
+    np.testing.assert_array_equal(groups["item"][:, 0], items[groups["position"][:, 0]])
+    assert not np.isin(groups["item"][:, 1:], [0, 1]).any()  # negatives: unseen items
+
+
+def test_softmax_loss_ranks_with_logits(small_split):
+    from tfrec.models import get_model
+
+    model = get_model("dcn", **_SMALL, task="ranking", loss="softmax").fit(small_split)
+    assert model.history_ and np.isfinite(model.history_[-1]["loss"])
+    with pytest.raises(ConfigError, match="weighting 'log' needs loss 'bce'"):
+        get_model("dcn", loss="softmax", weighting="log")
+
+
 def test_history_reads_only_the_items_before_the_position():
     """h_u at a training pair's position is the mean of the user's earlier items only."""
     import tensorflow as tf

@@ -41,7 +41,7 @@ from tfrec.models.base import ModelConfig, Recommender
 from tfrec.topk import exclude, top_k
 
 # Weights of the retrieval order tried on validation (0: the ranker's order alone).
-RETRIEVAL_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+RETRIEVAL_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 @dataclasses.dataclass

@@ -27,7 +27,9 @@ the task:
 * ``ranking`` (implicit data, and the ranking stage of a cascade on any
   data): p(u interacts with i) = σ(z), trained with binary cross-entropy on
   the training pairs (label 1) and ``negatives`` unseen items per pair
-  (label 0), re-drawn every epoch with probability ∝ popularity ^
+  (label 0) (``loss="softmax"``: z itself, with the listwise softmax
+  cross-entropy -log(e^{z_ui} / (e^{z_ui} + Σ_j e^{z_uj})) of each positive
+  against its own negatives j), re-drawn every epoch with probability ∝ popularity ^
   ``negative_power`` (0: uniform); a pair's strength (plays, hours) weighs
   c_ui in the loss (:mod:`tfrec.models.weighting`). Early stopping on
   validation NDCG@10 (of at most 20M / n_items validation users, at least
@@ -58,6 +60,7 @@ from tfrec.models.weighting import check_weighting, confidence
 from tfrec.tuning.space import Range
 
 TASKS = ("auto", "rating", "ranking")
+LOSSES = ("bce", "softmax")
 # (user, item) pairs the network scores per validation (all items of each user
 # ranked): at 100k items, 500 users (the floor); on ml-latest-small, every user.
 _VALIDATION_PAIRS = 20_000_000
@@ -76,6 +79,10 @@ class DCNConfig(DNNConfig):
         negatives: Sampled unseen items per training pair (ranking).
         negative_power: Negatives are drawn ∝ popularity ** this (ranking;
             0: uniform, 1: as popular as they are).
+        loss: Ranking loss: ``bce`` (each pair apart, scores are p(u, i)) or
+            ``softmax`` (listwise: each positive against its own negatives,
+            softmax cross-entropy over the 1 + ``negatives`` logits; scores
+            are logits; no ``weighting``).
         history: The user's most recent items before each example whose mean
             embedding h_u joins x_0 (0: none).
         weighting: How a pair's strength becomes its loss weight (ranking):
@@ -99,6 +106,7 @@ class DCNConfig(DNNConfig):
     negatives: int = 4
     negative_power: float = 0.0
     history: int = 50
+    loss: str = "bce"
     weighting: str = "binary"
     alpha: float = 1.0
 
@@ -117,6 +125,12 @@ class DCNConfig(DNNConfig):
         check_non_negative("history", self.history)
         self.history = int(self.history)
         check_weighting(self.weighting, self.alpha, 1.0)
+        check_choice("loss", self.loss, LOSSES)
+        if self.loss == "softmax" and self.weighting != "binary":
+            raise ConfigError(
+                f"weighting {self.weighting!r} needs loss 'bce'; the softmax loss weighs "
+                "every positive alike"
+            )
 
 
 class DCN(DNN):
@@ -173,7 +187,8 @@ class DCN(DNN):
         keras.utils.set_random_seed(c.seed)
         self._prepare(data, split)
         self.model_ = self._build()
-        self.model_.compile(keras.optimizers.Adam(c.learning_rate), loss="binary_crossentropy")
+        loss = "binary_crossentropy" if c.loss == "bce" else listwise_loss(1 + c.negatives)
+        self.model_.compile(keras.optimizers.Adam(c.learning_rate), loss=loss)
         n_items = len(data.item_ids)
         weights = None
         if data.weights is not None and c.weighting != "binary":
@@ -198,6 +213,7 @@ class DCN(DNN):
                 self.hard_candidates_,
                 self.hard_share_,
                 extra,
+                grouped=c.loss == "softmax",
             )
             return dataset.map(_int32_indices)
 
@@ -268,7 +284,8 @@ class DCN(DNN):
             x, c.cross_layers, c.hidden_units, c.dropout, c.structure, c.projection_dim, c.seed
         )
         if self.task_ == "ranking":
-            return keras.layers.Dense(1, activation="sigmoid", name="score")(h)
+            activation = "sigmoid" if c.loss == "bce" else None  # softmax: logits
+            return keras.layers.Dense(1, activation=activation, name="score")(h)
         z = keras.layers.Dense(1, activation="sigmoid", name="output")(h)
         low, high = self.rating_scale_
         return keras.layers.Rescaling(high - low, offset=low, name="rating")(z)
@@ -296,3 +313,16 @@ def _int32_indices(features, *rest):
 
     cast = {key: tf.cast(features[key], tf.int32) for key in ("user", "item")}
     return ({**features, **cast}, *rest)
+
+
+def listwise_loss(group: int):
+    """Softmax cross-entropy of each positive against its negatives: the batch's
+    scores come in groups of ``group`` rows, the positive first."""
+    import tensorflow as tf
+
+    def loss(y_true, y_pred):
+        logits = tf.reshape(y_pred, [-1, group])
+        first = tf.zeros(tf.shape(logits)[:1], tf.int32)
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(first, logits)
+
+    return loss
