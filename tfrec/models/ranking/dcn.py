@@ -100,7 +100,7 @@ class DCNConfig(DNNConfig):
 
     hidden_units: tuple[int, ...] = (64, 32)
     cross_layers: int = 2
-    projection_dim: int | None = None
+    projection_dim: int | None = 32
     structure: str = "stacked"
     task: str = "auto"
     negatives: int = 4
