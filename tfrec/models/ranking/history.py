@@ -38,9 +38,14 @@ class HistoryMean(keras.layers.Layer):
         )
 
     def call(self, user, position):
-        user = tf.cast(user, tf.int64)
-        starts = tf.gather(self.starts, user)
-        window, mask = history_window(self.items, position, starts, self.length)
+        # Rows of one (user, position) share h_u: a user's scores over the catalogue,
+        # a positive and its negatives. Each distinct pair is read once.
+        span = tf.cast(tf.size(self.items), tf.int64) + 1
+        key = tf.cast(user, tf.int64) * span + tf.cast(position, tf.int64)
+        unique, index = tf.unique(key)
+        users, positions = unique // span, unique % span
+        starts = tf.gather(self.starts, users)
+        window, mask = history_window(self.items, positions, starts, self.length)
         vectors = self.embedding(window) * mask[:, :, None]
         count = tf.maximum(tf.reduce_sum(mask, 1, keepdims=True), 1.0)
-        return tf.reduce_sum(vectors, 1) / count
+        return tf.gather(tf.reduce_sum(vectors, 1) / count, index)
