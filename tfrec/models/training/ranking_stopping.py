@@ -41,7 +41,8 @@ class ValidationRanking(keras.callbacks.Callback):
     validation users, a seeded sample of that many (the same for every model
     and seed) is ranked.
 
-    ``max_users`` lowers that cap (a model whose scoring is costly).
+    ``max_users`` (None: ``VALIDATION_USERS``) lowers that cap, for a model
+    whose scoring is costly.
 
     With ``given`` (split ``cold-users``: the items the validation users
     bring), the validation users are new: ``rows`` index ``histories``, their
@@ -57,7 +58,7 @@ class ValidationRanking(keras.callbacks.Callback):
         score_rows,
         given=None,
         dataset=None,
-        max_users: int = VALIDATION_USERS,
+        max_users: int | None = None,
     ):
         super().__init__()
         self.refresh, self.score_rows = refresh, score_rows
@@ -73,6 +74,7 @@ class ValidationRanking(keras.callbacks.Callback):
         rows = np.unique(users)
         if len(rows) == 0:
             return
+        max_users = VALIDATION_USERS if max_users is None else max_users
         if len(rows) > max_users:
             rows = np.sort(np.random.default_rng(0).choice(rows, max_users, replace=False))
             keep = np.isin(users, rows)
@@ -150,7 +152,7 @@ def fit_with_ranking(
     validation_data=None,
     given=None,
     dataset=None,
-    max_users: int = VALIDATION_USERS,
+    max_users: int | None = None,
 ) -> None:
     """``model.fit`` with early stopping on validation NDCG@10 (best weights kept).
 
