@@ -186,20 +186,36 @@ class Cascade(Recommender):
         return out
 
     def _choose_retrieval_weight(self, split, verbose: bool) -> float:
-        """The weight of the retrieval order with the best validation NDCG@10."""
+        """The weight of the retrieval order with the best validation NDCG@10.
+
+        The ranker scores each validation user's candidates once; each weight
+        then re-reads the retrieval scores a block of users at a time, so
+        memory stays one block of the catalogue wide."""
         from tfrec.models.training.ranking_stopping import ValidationRanking
 
         ranking = ValidationRanking(self, split.validation, None, None)
         if not ranking.active:
             return 0.0
         rows = ranking.rows
-        stages = self._stages(rows)
+        candidates, ranked = [], []
+        for block in np.array_split(rows, -(-len(rows) // 1024)):
+            _, block_candidates, _, block_ranked = self._stages(block)
+            candidates.append(block_candidates)
+            ranked.append(block_ranked)
+        candidates, ranked = np.concatenate(candidates), np.concatenate(ranked)
         position = np.full(len(self.user_ids_), -1)
         position[rows] = np.arange(len(rows))
+
+        def score_rows(users, weight):
+            retrieval = self.retrieval_._score(users)
+            masked = retrieval.copy()
+            exclude(masked, self.seen_, users)
+            at = position[users]
+            return self._combine(retrieval, candidates[at], masked, ranked[at], weight)
+
         ndcg = {}
         for weight in RETRIEVAL_WEIGHTS:
-            scores = self._combine(*stages, weight)
-            ndcg[weight] = ranking.measure(lambda r, s=scores: s[position[r]])["val_ndcg@10"]
+            ndcg[weight] = ranking.measure(lambda u, w=weight: score_rows(u, w))["val_ndcg@10"]
         best = max(ndcg, key=ndcg.get)
         if verbose:
             tried = ", ".join(f"{w:g}: {v:.4f}" for w, v in ndcg.items())
