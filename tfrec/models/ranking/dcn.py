@@ -144,13 +144,12 @@ class DCN(DNN):
     name = "dcn"
     Config = DCNConfig
     fits_implicit = True
+    hard_candidates_: np.ndarray | None = None  # set by with_hard_negatives
+    hard_share_: float = 0.0
 
     def _task(self, implicit: bool) -> str:
         task = self.config.task
         return ("ranking" if implicit else "rating") if task == "auto" else task
-
-    hard_candidates_: np.ndarray | None = None
-    hard_share_: float = 0.0
 
     def with_hard_negatives(self, candidates: np.ndarray, share: float) -> DCN:
         """Draws ``share`` of the ranking task's negatives from ``candidates``.

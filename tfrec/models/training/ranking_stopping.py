@@ -66,15 +66,15 @@ class ValidationRanking(keras.callbacks.Callback):
         self.histories = None
         if validation is None or len(validation) == 0:
             return
+        max_users = VALIDATION_USERS if max_users is None else max_users
         if given is not None:
-            self._new_users(recommender, validation, given, dataset)
+            self._new_users(recommender, validation, given, dataset, max_users)
             return
         users, items, ok = recommender.known_pairs(validation)
         users, items = users[ok], items[ok]
         rows = np.unique(users)
         if len(rows) == 0:
             return
-        max_users = VALIDATION_USERS if max_users is None else max_users
         if len(rows) > max_users:
             rows = np.sort(np.random.default_rng(0).choice(rows, max_users, replace=False))
             keep = np.isin(users, rows)
@@ -89,7 +89,7 @@ class ValidationRanking(keras.callbacks.Callback):
         self.threads = RANKING_THREADS if recommender.parallel_scoring else 1
         self.active = True
 
-    def _new_users(self, recommender, validation, given, dataset):
+    def _new_users(self, recommender, validation, given, dataset, max_users):
         from tfrec.evaluation import user_features
         from tfrec.models.base import encode
         from tfrec.models.history import Histories
@@ -99,10 +99,8 @@ class ValidationRanking(keras.callbacks.Callback):
         user_ids = np.unique(validation["user_id"].to_numpy()).astype(np.int64)
         if len(user_ids) == 0:
             return
-        if len(user_ids) > VALIDATION_USERS:
-            user_ids = np.sort(
-                np.random.default_rng(0).choice(user_ids, VALIDATION_USERS, replace=False)
-            )
+        if len(user_ids) > max_users:
+            user_ids = np.sort(np.random.default_rng(0).choice(user_ids, max_users, replace=False))
         self.histories = Histories.from_frame(given, user_ids, recommender.item_ids_)
         if dataset is not None:
             self.histories.features = user_features(dataset, user_ids)
