@@ -25,6 +25,7 @@ from tfrec import resume as resume_
 from tfrec.benchmark import BenchmarkResult, run_benchmark
 from tfrec.data import Dataset, load_dataset
 from tfrec.data.interaction_log import is_table_source
+from tfrec.data.prepare.manifest import is_prepared
 from tfrec.data.registry import dataset_names
 from tfrec.distribute import check_strategy, cluster_task, make_strategy, serve_if_server_task
 from tfrec.errors import ConfigError
@@ -73,7 +74,7 @@ class TrainResult:
 def train(
     model: str | Recommender = "svd",
     dataset: str | Dataset = "synthetic",
-    split: str | Split = "temporal",
+    split: str | Split | None = None,
     out=None,
     *,
     data_dir=None,
@@ -102,8 +103,10 @@ def train(
             fitted with its defaults, then tuned within ``tune_budget``; the
             best on validation is kept (see :mod:`tfrec.tuning.auto`).
         dataset: A dataset name, an interaction file (``.csv``, ``.tsv``,
-            ``.parquet``), a pandas DataFrame, or a loaded :class:`Dataset`.
-        split: A split method name or a :class:`Split`; ``"none"`` fits on all
+            ``.parquet``), a pandas DataFrame, a loaded :class:`Dataset`, or
+            a prepared directory (``tfrec data prepare``; its own split).
+        split: A split method name or a :class:`Split` (None: ``temporal``,
+            or a prepared directory's split); ``"none"`` fits on all
             ratings and skips evaluation.
         out: Run directory to write (``metrics.json``, ``config.json``,
             ``model/``, ``items.csv``, ``logs/`` with TensorBoard scalars and
@@ -173,12 +176,14 @@ def train(
             f"{run_dir} already exists and is not empty; pass overwrite=True "
             "(--overwrite) to replace it, or choose another out directory"
         )
-    if not isinstance(dataset, Dataset):
-        dataset = load_dataset(dataset, data_dir, download=download, **(data_options or {}))
-    if isinstance(split, Split):
+    if is_prepared(dataset):
+        parts = _prepared_split(dataset, split, data_options)
+    elif isinstance(split, Split):
         parts = split
     else:
-        parts = _split_dataset(dataset, split, seed=seed, history=history)
+        if not isinstance(dataset, Dataset):
+            dataset = load_dataset(dataset, data_dir, download=download, **(data_options or {}))
+        parts = _split_dataset(dataset, split or "temporal", seed=seed, history=history)
     if isinstance(model, str) and not auto:
         options = dict(config or {})
         if "seed" in model_class(model).Config.__dataclass_fields__:
@@ -378,6 +383,25 @@ def _size(path: Path) -> int:
 
 
 _split_dataset = split  # `train` has an argument named split
+
+
+def _prepared_split(directory, method, data_options) -> Split:
+    """The split a prepared directory holds; refuses another method or reading options."""
+    from tfrec.data.prepare.load import load_prepared
+    from tfrec.data.prepare.manifest import read_manifest
+
+    prepared = read_manifest(directory)["split"]["method"]
+    if isinstance(method, Split) or (method is not None and method != prepared):
+        raise ConfigError(
+            f"{directory} was split {prepared!r} when it was prepared; drop --split, or "
+            f"prepare it again with --split {method if isinstance(method, str) else '...'}"
+        )
+    if data_options:
+        raise ConfigError(
+            f"{directory} is a prepared dataset, read as it was prepared; the reading options "
+            f"({', '.join(sorted(data_options))}) belong to `tfrec data prepare`"
+        )
+    return load_prepared(directory)
 
 
 def load_model(path) -> Recommender:

@@ -1,10 +1,11 @@
-"""``tfrec data info | fetch | list``: what a dataset holds, and getting one."""
+"""``tfrec data info | fetch | list | prepare``: what a dataset holds, getting one,
+and preparing a log larger than memory."""
 
 from __future__ import annotations
 
 import json
 
-from tfrec.cli._common import add_data_options, finish, load_data
+from tfrec.cli._common import add_data_options, data_options, finish, load_data
 
 
 def add_parser(commands) -> None:
@@ -20,10 +21,106 @@ def add_parser(commands) -> None:
     finish(p, fetch)
     p = data.add_parser("list", help="list the known datasets")
     finish(p, list_datasets)
+    _add_prepare(data)
+
+
+def _add_prepare(data) -> None:
+    from tfrec.data.prepare import PREPARE_SPLITS
+
+    p = data.add_parser(
+        "prepare",
+        help="read a log larger than memory (DuckDB) into split shards",
+        description="Reads --dataset LOG (a file, a glob, or a directory of Parquet/CSV "
+        "parts) with DuckDB, within --memory-limit (spilling to disk beyond it), and writes "
+        "--out PREPARED_DIR: vocabularies, train/validation/test shards by user and a "
+        "manifest. Rerun after a kill to resume. Train with --dataset PREPARED_DIR.",
+    )
+    add_data_options(p)
+    p.add_argument("--split", default="temporal", choices=PREPARE_SPLITS)
+    p.add_argument("--fraction", type=float, default=0.1, help="validation and test share")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random split")
+    p.add_argument("--out", required=True, metavar="PREPARED_DIR")
+    p.add_argument("--shards", type=int, help="shards per part (default: one per 4M rows)")
+    p.add_argument("--memory-limit", default="4GB", help="DuckDB's memory limit (default 4GB)")
+    p.add_argument("--threads", type=int, help="DuckDB's threads (default: every core)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing PREPARED_DIR")
+    p.add_argument("--quiet", action="store_true", help="print only errors")
+    finish(p, prepare)
+
+
+def prepare(args) -> int:
+    """Runs ``tfrec.data.prepare.prepare`` with the own-data options."""
+    from tfrec.data.prepare import PrepareOptions
+    from tfrec.data.prepare import prepare as run
+    from tfrec.errors import ConfigError
+
+    options = data_options(args)
+    refused = sorted(
+        set(options) & {"users", "user_columns", "user_names", "user_header", "user_features",
+                        "item_features", "context_features", "context_time", "item_names",
+                        "item_header"}
+    )  # fmt: skip
+    if refused:
+        flags = ", ".join("--" + key.replace("_", "-") for key in refused)
+        raise ConfigError(
+            f"data prepare does not read {flags} yet; prepare the log alone, or use the "
+            "in-memory path (tfrec train --dataset FILE)"
+        )
+    manifest = run(
+        args.dataset,
+        args.out,
+        PrepareOptions(
+            split=args.split, fraction=args.fraction, seed=args.seed, shards=args.shards,
+            **options,
+        ),
+        memory_limit=args.memory_limit,
+        threads=args.threads,
+        overwrite=args.overwrite,
+        verbose=not args.quiet,
+    )  # fmt: skip
+    if not args.quiet:
+        _print_manifest(manifest)
+    return 0
+
+
+def _print_manifest(manifest: dict) -> None:
+    """The prepared directory's counts and how it was made, from its manifest."""
+    counts = manifest["counts"]
+    split = manifest["split"]
+    lines = {
+        "dataset": manifest["name"],
+        "prepared from": manifest["source"],
+        "n_users": f"{counts['n_users']:,}",
+        "n_items": f"{counts['n_items']:,}",
+        "n_interactions": f"{counts['n_interactions']:,}",
+        "split": f"{split['method']} (fraction {split['fraction']}, seed {split['seed']}): "
+        f"{counts['train']:,} / {counts['validation']:,} / {counts['test']:,}",
+        "shards per part": manifest["n_shards"],
+        "feedback": "implicit" if manifest["implicit"] else "explicit",
+        "weights": manifest["weighted"],
+        "user_ids": manifest["user_ids"],
+        "item_ids": manifest["item_ids"],
+        "columns": ", ".join(f"{k}={v}" for k, v in manifest["columns"].items()),
+        "prepared": f"{manifest['created']} by tfrec {manifest['tfrec_version']} "
+        f"({manifest['engine']}, {manifest['seconds']:.1f}s)",
+    }
+    for key, value in lines.items():
+        print(f"{key:<22} {value}")
+    for note in manifest["notes"]:
+        print(f"note: {note}")
 
 
 def info(args) -> int:
-    """Prints the dataset's counts (``Dataset.info``)."""
+    """Prints the dataset's counts (``Dataset.info``; a prepared directory's manifest)."""
+    from tfrec.data.prepare.manifest import is_prepared, read_manifest
+
+    if is_prepared(args.dataset):
+        manifest = read_manifest(args.dataset)
+        if args.json:
+            print(json.dumps(manifest, indent=2))
+        else:
+            _print_manifest(manifest)
+        return 0
     summary = load_data(args).info()
     if args.json:
         print(json.dumps(summary, indent=2))

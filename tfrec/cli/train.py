@@ -85,10 +85,10 @@ def _add_protocol_options(p: argparse.ArgumentParser) -> None:
 
     p.add_argument(
         "--split",
-        default="temporal",
         choices=SPLIT_METHODS,
         help="temporal (default), leave-one-out, random, global-time, cold-items, "
-        "cold-users, or none (fit on all ratings, no evaluation)",
+        "cold-users, or none (fit on all ratings, no evaluation); a prepared dataset "
+        "keeps the split it was prepared with",
     )
     p.add_argument("--history", type=int, metavar="H", help=HISTORY_HELP)
     p.add_argument("--seed", type=int, default=0)
@@ -131,10 +131,11 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     """Trains as ``args`` say and prints the run's metrics."""
     from tfrec.api import train
+    from tfrec.data.prepare.manifest import is_prepared
 
     result = train(
         args.model,
-        load_data(args),
+        args.dataset if is_prepared(args.dataset) else load_data(args),
         args.split,
         args.out,
         data_dir=args.data_dir,

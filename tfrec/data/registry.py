@@ -18,6 +18,7 @@ from tfrec.data import movielens, synthetic
 from tfrec.data.download import download, safe_extract
 from tfrec.data.feature_schema import FeatureSchema
 from tfrec.data.interaction_log import is_table_source, k_core, read_interactions
+from tfrec.data.prepare.manifest import is_prepared
 from tfrec.data.schema import Dataset, validate_ratings
 from tfrec.errors import DataError
 
@@ -159,6 +160,10 @@ def load_dataset(
         DataError: Unknown name, files absent (with where to put them),
             malformed files.
     """
+    if is_prepared(name):
+        from tfrec.data.prepare.load import load_prepared
+
+        return load_prepared(name).dataset
     if is_table_source(name):
         return read_interactions(
             name,

@@ -1,0 +1,181 @@
+"""``tfrec data prepare``: the out-of-core path gives the in-memory path's split,
+resumes after a kill, refuses bad input, and its directory trains."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tfrec
+from tfrec.cli import main
+from tfrec.data.prepare import PrepareOptions, _Preparation, prepare
+from tfrec.data.prepare.load import load_prepared
+from tfrec.data.prepare.manifest import is_prepared, read_manifest
+from tfrec.errors import ConfigError, DataError
+
+METHODS = ("temporal", "leave-one-out", "random", "global-time")
+
+
+def _log(seed=0, n=1500, implicit=False):
+    """String IDs, ISO times with ties, repeated (user, item) pairs."""
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, 60, n)
+    items = (rng.zipf(1.5, n) % 80).astype(int)
+    log = pd.DataFrame(
+        {
+            "customer": [f"u{u:03d}" for u in users],
+            "sku": [f"SKU-{i}" for i in items],
+            "when": pd.to_datetime(1_500_000_000 + rng.integers(0, 300, n) * 3600, unit="s")
+            .strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+    )  # fmt: skip
+    if implicit:
+        log["plays"] = rng.integers(1, 20, n)
+    else:
+        log["stars"] = rng.integers(1, 11, n) / 2
+    return log
+
+
+def _rows(split, part):
+    """A part as sorted (raw user, raw item, rating, time[, weight]) tuples."""
+    frame, data = getattr(split, part), split.dataset
+    columns = [
+        data.raw_user_ids(frame["user_id"].to_numpy()).astype(str),
+        data.raw_item_ids(frame["item_id"].to_numpy()).astype(str),
+        frame["rating"].to_numpy().round(4),
+        frame["timestamp"].to_numpy(),
+    ]
+    if "weight" in frame:
+        columns.append(frame["weight"].to_numpy().round(4))
+    return sorted(zip(*columns, strict=True))
+
+
+def _assert_same_split(a, b):
+    for part in ("train", "validation", "test"):
+        assert _rows(a, part) == _rows(b, part), part
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_same_split_as_in_memory(tmp_path, method):
+    path = tmp_path / "log.csv"
+    _log().to_csv(path, index=False)
+    in_memory = tfrec.split(tfrec.load_dataset(path), method, seed=3)
+    prepare(path, tmp_path / "p", PrepareOptions(split=method, seed=3, shards=3), verbose=False)
+    prepared = load_prepared(tmp_path / "p")
+    _assert_same_split(in_memory, prepared)
+    assert prepared.method == method
+    assert len(prepared.train) > len(prepared.test) > 0
+
+
+def test_weights_duplicates_and_k_core_as_in_memory(tmp_path):
+    path = tmp_path / "plays.csv"
+    _log(seed=1, implicit=True).to_csv(path, index=False)
+    options = {"min_user_interactions": 5, "min_item_interactions": 3}
+    data = tfrec.load_dataset(path, **options)
+    manifest = prepare(
+        path, tmp_path / "p", PrepareOptions(split="temporal", **options), verbose=False
+    )
+    prepared = load_prepared(tmp_path / "p")
+    _assert_same_split(tfrec.split(data, "temporal"), prepared)
+    assert manifest["implicit"] and manifest["weighted"]
+    assert manifest["counts"]["n_interactions"] == len(data.ratings)
+    assert manifest["k_core"]["after"]["n_ratings"] == len(data.ratings)
+    assert any("repeated (user, item) rows" in note for note in manifest["notes"])
+
+
+def test_a_directory_of_parquet_parts_reads_as_one_log(tmp_path):
+    log = _log(seed=2)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i, start in enumerate(range(0, len(log), 500)):
+        log.iloc[start : start + 500].to_parquet(parts / f"part-{i}.parquet", index=False)
+    prepare(parts, tmp_path / "p", PrepareOptions(split="random", seed=1), verbose=False)
+    _assert_same_split(tfrec.split(tfrec.load_dataset(log), "random", seed=1),
+                       load_prepared(tmp_path / "p"))  # fmt: skip
+
+
+def test_shards_hold_whole_users_in_time_order(tmp_path):
+    path = tmp_path / "log.csv"
+    _log().to_csv(path, index=False)
+    manifest = prepare(path, tmp_path / "p", PrepareOptions(shards=4), verbose=False)
+    owners = {}
+    for s, shard in enumerate(manifest["shards"]["train"]):
+        frame = pd.read_parquet(tmp_path / "p" / shard["file"])
+        assert len(frame) == shard["rows"]
+        keys = list(zip(frame["user_id"], frame["timestamp"], strict=True))
+        assert keys == sorted(keys)
+        for user in frame["user_id"].unique():
+            assert owners.setdefault(user, s) == s
+    assert len(set(owners.values())) > 1
+
+
+def test_a_killed_preparation_resumes(tmp_path, monkeypatch):
+    path = tmp_path / "log.csv"
+    _log().to_csv(path, index=False)
+    out = tmp_path / "p"
+    options = PrepareOptions(split="temporal", shards=2)
+    write = _Preparation._write
+
+    def killed(self, *args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_Preparation, "_write", killed)
+    with pytest.raises(KeyboardInterrupt):
+        prepare(path, out, options, verbose=False)
+    assert not out.exists() and (tmp_path / "p.partial" / "state.json").exists()
+    done = json.loads((tmp_path / "p.partial" / "state.json").read_text())["done"]
+    assert "split" in done and "shards" not in done
+    monkeypatch.setattr(_Preparation, "_write", write)
+    manifest = prepare(path, out, options, verbose=False)
+    assert manifest["resumed"]
+    assert not (tmp_path / "p.partial").exists()
+    _assert_same_split(tfrec.split(tfrec.load_dataset(path), "temporal"), load_prepared(out))
+
+
+def test_other_options_start_over(tmp_path, monkeypatch):
+    path = tmp_path / "log.csv"
+    _log().to_csv(path, index=False)
+    monkeypatch.setattr(_Preparation, "_write", lambda self, *a: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        prepare(path, tmp_path / "p", PrepareOptions(split="temporal"), verbose=False)
+    monkeypatch.undo()
+    manifest = prepare(path, tmp_path / "p", PrepareOptions(split="random"), verbose=False)
+    assert not manifest["resumed"] and manifest["split"]["method"] == "random"
+
+
+def test_bad_input_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("user,item,rating,ts\na,x,4,10\nb,,3,11\n")
+    with pytest.raises(DataError, match=r"line 3: empty 'item'"):
+        prepare(path, tmp_path / "p", verbose=False)
+    path.write_text("user,item,rating,ts\na,x,4,2024-05-01T12:30:00\nb,y,3,soon\n")
+    with pytest.raises(DataError, match=r"line 3: cannot read the time in column 'ts'"):
+        prepare(path, tmp_path / "p", verbose=False)
+    path.write_text("user,item\na,x\nb,y\n")
+    with pytest.raises(ConfigError, match="no timestamp column; use --split random"):
+        prepare(path, tmp_path / "p", verbose=False)
+    prepare(path, tmp_path / "p", PrepareOptions(split="random"), verbose=False)
+    with pytest.raises(ConfigError, match="already exists; pass --overwrite"):
+        prepare(path, tmp_path / "p", PrepareOptions(split="random"), verbose=False)
+    with pytest.raises(ConfigError, match="shards must be a positive integer; got 0"):
+        prepare(path, tmp_path / "q", PrepareOptions(shards=0), verbose=False)
+    with pytest.raises(DataError, match="no such file"):
+        prepare(tmp_path / "missing.csv", tmp_path / "q", verbose=False)
+
+
+def test_cli_prepare_info_and_train(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _log().to_csv("log.csv", index=False)
+    assert main(["data", "prepare", "--dataset", "log.csv", "--out", "prep", "--quiet"]) == 0
+    assert is_prepared("prep") and read_manifest("prep")["split"]["method"] == "temporal"
+    capsys.readouterr()
+    assert main(["data", "info", "--dataset", "prep"]) == 0
+    out = capsys.readouterr().out
+    assert "n_interactions" in out and "temporal" in out
+    argv = ["train", "--model", "popularity", "--dataset", "prep", "--no-export", "--quiet"]
+    assert main([*argv, "--out", "run"]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["split"] == "temporal" and metrics["hr@10"] > 0
+    assert main([*argv, "--out", "run2", "--split", "random"]) == 2
+    assert "was split 'temporal' when it was prepared" in capsys.readouterr().err

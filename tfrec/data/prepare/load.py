@@ -1,0 +1,103 @@
+"""A prepared directory read back as a :class:`~tfrec.splits.Split`.
+
+The shards are read with pyarrow into the compact schema of
+:mod:`tfrec.data.schema` (int32 codes, float32 ratings, int64 times): 24
+bytes per interaction with a weight, where the in-memory reader of a raw
+log holds the raw ID strings too. The split is the one the preparation
+made; the vocabularies map the codes back to the raw IDs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tfrec.data.prepare.manifest import PARTS, read_manifest, shard_files
+from tfrec.data.schema import RATING_DTYPES, Dataset, make_items
+from tfrec.data.vocabulary import Vocabulary
+from tfrec.splits import Split
+
+
+def load_prepared(directory) -> Split:
+    """Reads a prepared directory (``tfrec data prepare``) into its split.
+
+    Args:
+        directory: The prepared directory.
+
+    Returns:
+        The split the preparation made, with its dataset (``ratings``: every
+        part, train first).
+
+    Raises:
+        DataError: Not a prepared directory, or one of another format version.
+    """
+    directory = Path(directory).expanduser()
+    manifest = read_manifest(directory)
+    user_vocab = _vocabulary(directory / "users.parquet", manifest["user_ids"])
+    item_vocab = _vocabulary(directory / "items.parquet", manifest["item_ids"])
+    parts = {p: _read_part(directory, manifest, p) for p in PARTS}
+    ratings = pd.concat(parts.values(), ignore_index=True)
+    items = _items(directory, manifest, ratings, item_vocab)
+    extra = {
+        "columns": manifest["columns"],
+        "duplicates": manifest["duplicates"],
+        "notes": manifest["notes"],
+        "prepared": str(directory),
+    }
+    if manifest.get("k_core"):
+        extra["k_core"] = {k: manifest["k_core"][k] for k in ("before", "after")}
+    dataset = Dataset(
+        name=manifest["name"],
+        ratings=ratings,
+        items=items,
+        rating_scale=tuple(manifest["rating_scale"]),
+        source=str(directory),
+        extra=extra,
+        user_vocab=user_vocab,
+        item_vocab=item_vocab,
+        implicit=manifest["implicit"],
+        has_timestamps=manifest["has_timestamps"],
+    )
+    split = manifest["split"]
+    return Split(dataset, *parts.values(), method=split["method"], seed=split["seed"])
+
+
+def _read_part(directory: Path, manifest: dict, part: str) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    files = shard_files(directory, manifest, part)
+    columns = [*RATING_DTYPES, *(["weight"] if manifest["weighted"] else [])]
+    if not files:
+        return pd.DataFrame({c: np.zeros(0, RATING_DTYPES.get(c, np.float32)) for c in columns})
+    table = pq.ParquetDataset([str(f) for f in files]).read(columns=columns)
+    frame = table.to_pandas()
+    return frame.astype({**RATING_DTYPES, **({"weight": np.float32} if "weight" in frame else {})})
+
+
+def _vocabulary(path: Path, kind: str) -> Vocabulary | None:
+    """None for integer IDs (the codes are the IDs), else the raw IDs by code."""
+    if kind == "integer":
+        return None
+    import pyarrow.parquet as pq
+
+    raw = pq.read_table(path, columns=["raw_id"]).column("raw_id").to_numpy(zero_copy_only=False)
+    return Vocabulary(raw.astype(np.int64) if kind == "int64" else raw.astype(str))
+
+
+def _items(directory: Path, manifest: dict, ratings: pd.DataFrame, vocab) -> pd.DataFrame:
+    """The items table given to prepare (its codes from the vocabulary), or the
+    rated items titled by their raw IDs."""
+    from tfrec.data.interaction_log import _items_frame, _read_items_table, _with_missing_items
+
+    table = manifest.get("items_table")
+    if not table:
+        return _with_missing_items(make_items([]), ratings, vocab)
+    source, mapping = _read_items_table(directory / table["file"], table["item_columns"])
+    raw = np.asarray(source.ids(mapping["item"])).astype(str)
+    if vocab is None or not vocab.is_string:
+        raw = raw.astype(np.int64)
+    codes = raw if vocab is None else vocab.encode(raw)
+    frame, _ = _items_frame(source, mapping, codes.astype(np.int32), table["list_sep"])
+    return _with_missing_items(frame, ratings, vocab)
