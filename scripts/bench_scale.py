@@ -27,6 +27,17 @@ figure (``string_vs_int``) and that process's ``string_peak_rss_gb``.
     python scripts/bench_scale.py --ratings 2000000 --skip strings,lstm_retrieval
     python scripts/bench_scale.py --set two_tower:stride=16 --set lstm_retrieval:stride=5
     python scripts/bench_scale.py --dataset ml-25m --data-dir ~/data
+
+``--prepared`` measures the out-of-core path instead: it writes a
+service-shaped log (:mod:`tfrec.data.synthetic_log`: string IDs, ISO times,
+a quantity, ~650k users and ~250k items at 100M, both scaling with the
+square root below) as Parquet parts, prepares it (``tfrec data prepare``,
+random split) and trains ``mf`` and ``two_tower`` for one epoch from the
+prepared directory, evaluating ``--eval-users`` sampled test users. Every
+stage runs in a fresh process, so each ``*_peak_rss_gb`` is that stage's
+own.
+
+    python scripts/bench_scale.py --prepared --ratings 100000000 --eval-users 100000
 """
 
 from __future__ import annotations
@@ -88,6 +99,102 @@ def load_strings(directory: Path, queue) -> None:
     )
 
 
+def service_shape(n_interactions: int) -> tuple[int, int]:
+    """Users and items of a service-shaped log: 650k and 250k at 100M, scaling with
+    the square root of the share below that."""
+    share = min(1.0, n_interactions / 100_000_000)
+    return max(100, int(650_000 * share**0.5)), max(100, int(250_000 * share**0.5))
+
+
+def in_child(target, *args) -> dict:
+    """Runs ``target(*args, queue)`` in a fresh process; its dict, with its peak RSS."""
+    spawn = multiprocessing.get_context("spawn")
+    queue = spawn.Queue()
+    child = spawn.Process(target=_measured, args=(target, args, queue))
+    child.start()
+    result = queue.get()
+    child.join()
+    if child.exitcode != 0 or "error" in result:
+        raise SystemExit(f"{target.__name__} failed: {result.get('error', child.exitcode)}")
+    return result
+
+
+def _measured(target, args, queue) -> None:
+    try:
+        result = target(*args)
+        result["peak_rss_gb"] = round(peak_rss_gb(), 2)
+    except BaseException as e:  # noqa: BLE001 - reported to the parent
+        result = {"error": f"{type(e).__name__}: {e}"}
+    queue.put(result)
+
+
+def _write_log(directory: Path, n: int, users: int, items: int) -> dict:
+    from tfrec.data.synthetic_log import write_service_log
+
+    t = time.perf_counter()
+    files = write_service_log(directory, n, users, items)
+    return {"seconds": time.perf_counter() - t, "files": len(files)}
+
+
+def _prepare(log: Path, out: Path) -> dict:
+    from tfrec.data.prepare import PrepareOptions, prepare
+
+    t = time.perf_counter()
+    manifest = prepare(log, out, PrepareOptions(split="random"))
+    return {"seconds": time.perf_counter() - t, "counts": manifest["counts"]}
+
+
+def _train_prepared(out: Path, name: str, options: dict, eval_users: int) -> dict:
+    from tfrec.data.prepare.load import load_prepared
+
+    t = time.perf_counter()
+    split = load_prepared(out)
+    loaded = time.perf_counter() - t
+    model = tfrec.get_model(name, epochs=1, patience=0, **options)
+    model.fit(split, verbose=True)
+    t = time.perf_counter()
+    metrics = tfrec.evaluate(model, split, users=eval_users).metrics
+    return {
+        "load_s": loaded,
+        "epoch_s": model.history_[0]["seconds"],
+        "examples_per_s": model.history_[0]["examples_per_s"],
+        "eval_s": time.perf_counter() - t,
+        "eval_users": metrics["n_users_ranked"],
+        "hr@10": metrics["hr@10"],
+        "ndcg@10": metrics["ndcg@10"],
+    }
+
+
+def prepared_main(args, skip: set, options: dict) -> None:
+    """The ``--prepared`` stages (module docstring); the last line is their JSON."""
+    figures: dict = {"ratings": args.ratings}
+    users, items = service_shape(args.ratings)
+    with tempfile.TemporaryDirectory(prefix="tfrec-scale-", dir=args.scratch) as scratch:
+        log, out = Path(scratch) / "log", Path(scratch) / "prepared"
+        wrote = in_child(_write_log, log, args.ratings, users, items)
+        figures["generate_write_s"] = round(wrote["seconds"], 2)
+        print(f"wrote {args.ratings:,} rows in {wrote['files']} parts: {wrote['seconds']:.1f}s",
+              flush=True)  # fmt: skip
+        prepared = in_child(_prepare, log, out)
+        figures.update(
+            prepare_s=round(prepared["seconds"], 2),
+            prepare_peak_rss_gb=prepared["peak_rss_gb"],
+            **prepared["counts"],
+        )
+        print(f"prepare: {json.dumps(figures)}", flush=True)
+        for name in ("mf", "two_tower"):
+            if name in skip:
+                continue
+            defaults = {"n_factors": 64} if name == "mf" else {}
+            found = in_child(
+                _train_prepared, out, name, {**defaults, **options.get(name, {})}, args.eval_users
+            )
+            for key, value in found.items():
+                figures[f"{name}_{key}"] = round(value, 4 if "@" in key else 2)
+            print(f"{name}: {json.dumps(found)}", flush=True)
+    print(json.dumps(figures))
+
+
 def model_options(settings: list[str]) -> dict[str, dict]:
     """``--set MODEL:KEY=VALUE`` values as {model: {key: value}} (JSON values, else text)."""
     out: dict[str, dict] = {}
@@ -120,9 +227,14 @@ def main():
         metavar="MODEL:KEY=VALUE",
         help="a model option of a stage, e.g. two_tower:stride=16 (repeatable)",
     )
+    parser.add_argument("--prepared", action="store_true", help="the out-of-core path")
+    parser.add_argument("--eval-users", type=int, default=100_000, help="--prepared: test users")
+    parser.add_argument("--scratch", help="folder for the temporary files (default: /tmp)")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     options = model_options(args.set)
+    if args.prepared:
+        return prepared_main(args, skip, options)
     figures: dict = {}
 
     def stage(name, seconds):

@@ -94,6 +94,7 @@ def train(
     tune_metric: str | None = None,
     export_name: str | None = None,
     history: int | None = None,
+    eval_users: int | None = None,
 ) -> TrainResult:
     """Loads data, splits, fits, evaluates on test, writes a run and exports it.
 
@@ -154,6 +155,8 @@ def train(
         export_name: The served model's name (see :func:`check_export_name`).
         history: Split ``cold-users`` only: the interactions each new user
             brings (H, default 5).
+        eval_users: Evaluate a seeded sample of this many test users (None:
+            every one), for catalogues where ranking every user is too slow.
 
     Returns:
         A :class:`TrainResult`.
@@ -278,7 +281,7 @@ def train(
         }
         if parts.method != "none":
             started = time.perf_counter()
-            result = evaluate(model, fit_on, k=k)
+            result = evaluate(model, fit_on, k=k, users=eval_users, seed=seed)
             record.update(result.metrics)
             record["eval_seconds"] = round(time.perf_counter() - started, 3)
         record["train_seconds"] = round(train_seconds, 3)

@@ -27,7 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tfrec import metrics
-from tfrec.errors import TfrecError, check_choice, check_positive_int
+from tfrec.errors import ConfigError, TfrecError, check_choice, check_positive_int
 from tfrec.features.raw import values_of
 from tfrec.models.base import Recommender, encode
 from tfrec.models.history import Histories
@@ -67,6 +67,7 @@ def evaluate(
     batch_size: int = 1024,
     semantic_vectors: np.ndarray | None = None,
     semantic_threshold: float = 0.8,
+    users: int | None = None,
 ) -> EvaluationResult:
     """Evaluates a fitted model on ``split.test`` (or ``split.validation``).
 
@@ -86,10 +87,17 @@ def evaluate(
             when a top-k item's cosine to one of their relevant items is at
             least ``semantic_threshold``. Reported apart from exact hits.
         semantic_threshold: Cosine a semantic hit needs.
+        users: Evaluate a sample of this many of the part's users, drawn
+            with ``seed`` (None: every user); the metrics record it as
+            ``eval_users``.
     """
     k = check_positive_int("k", k)
     check_choice("part", part, ("test", "validation"))
     target = split.test if part == "test" else split.validation
+    if users is not None and (split.cold_items is not None or split.given is not None):
+        raise ConfigError(f"eval_users applies to warm splits; split {split.method!r} is not one")
+    if users is not None:
+        split, target = _sample_users(split, target, check_positive_int("users", users), seed)
     if split.cold_items is not None:
         return _cold_start(model, split, target, split.cold_items[part], k, batch_size)
     if split.given is not None:
@@ -104,10 +112,28 @@ def evaluate(
         model, target, pd.concat(seen), k, batch_size, semantic_vectors, semantic_threshold
     )
     out.update(ranking)
+    if users is not None:
+        out["eval_users"] = int(users)
     if sampled:
         everything = pd.concat([split.train, split.validation, split.test])
         out.update(_sampled_metrics(model, target, everything, k, n_negatives, seed, batch_size))
     return EvaluationResult(out, per_user, rating_per_user)
+
+
+def _sample_users(split, target: pd.DataFrame, n: int, seed: int):
+    """The split and target restricted to ``n`` of the target's users (seeded)."""
+    import dataclasses
+
+    present = np.unique(target["user_id"].to_numpy())
+    if n >= len(present):
+        return split, target
+    chosen = np.sort(np.random.default_rng(seed).choice(present, n, replace=False))
+
+    def mine(frame):
+        return frame[np.isin(frame["user_id"].to_numpy(), chosen)]
+
+    parts = {p: mine(getattr(split, p)) for p in ("train", "validation", "test")}
+    return dataclasses.replace(split, **parts), mine(target)
 
 
 def _rating_metrics(model, target) -> tuple[dict, pd.DataFrame]:

@@ -93,6 +93,12 @@ def _add_protocol_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--history", type=int, metavar="H", help=HISTORY_HELP)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--refit", action="store_true", help="fit on train+validation before test")
+    p.add_argument(
+        "--eval-users",
+        type=int,
+        metavar="N",
+        help="evaluate a seeded sample of N test users (default: every one)",
+    )
     p.add_argument("-k", type=int, default=10, help="cut-off of the top-N metrics (default 10)")
     p.add_argument("--download", action="store_true", help="download a missing dataset")
     p.add_argument(
@@ -155,6 +161,7 @@ def run(args) -> int:
         tune_metric=args.tune_metric,
         export_name=args.export_name,
         history=args.history,
+        eval_users=args.eval_users,
     )
     if result.run_dir is None:  # a multi-worker peer
         return 0

@@ -165,9 +165,9 @@ def prepare(
     started = time.perf_counter()
     runner = Runner(work, fingerprint, memory_limit, threads, verbose)
     try:
-        manifest = _Preparation(
-            runner, Source(files, options.sep, options.header, options.names), options, work
-        ).run()
+        named = Path(source).name if Path(source).expanduser().is_dir() else None
+        log = Source(files, options.sep, options.header, options.names, named)
+        manifest = _Preparation(runner, log, options, work).run()
     finally:
         runner.close()
     manifest["seconds"] = round(time.perf_counter() - started, 2)

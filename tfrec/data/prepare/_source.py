@@ -59,12 +59,13 @@ class Source:
         sep: Separator of text files (detected when None).
         header: False when text files have no header row.
         names: Column names of headerless text files.
+        name: The log's name (the file's stem, or the parts' folder, by default).
     """
 
-    def __init__(self, files: list[Path], sep=None, header=True, names=None):
+    def __init__(self, files: list[Path], sep=None, header=True, names=None, name=None):
         self.files = files
         self.parquet = files[0].suffix.lower() in PARQUET
-        self.name = files[0].parent.name if len(files) > 1 else files[0].stem
+        self.name = name or (files[0].parent.name if len(files) > 1 else files[0].stem)
         self.label = str(files[0]) if len(files) == 1 else f"{files[0].parent} ({len(files)} files)"
         if isinstance(names, str):
             names = [n.strip() for n in names.split(",")]
