@@ -28,7 +28,7 @@ def load_prepared(directory) -> Split:
 
     Returns:
         The split the preparation made, with its dataset (``ratings``: every
-        part, train first).
+        part, train first; the parts are views of it).
 
     Raises:
         DataError: Not a prepared directory, or one of another format version.
@@ -37,8 +37,13 @@ def load_prepared(directory) -> Split:
     manifest = read_manifest(directory)
     user_vocab = _vocabulary(directory / "users.parquet", manifest["user_ids"])
     item_vocab = _vocabulary(directory / "items.parquet", manifest["item_ids"])
-    parts = {p: _read_part(directory, manifest, p) for p in PARTS}
-    ratings = pd.concat(parts.values(), ignore_index=True)
+    ratings = _read_parts(directory, manifest)
+    ends = np.cumsum([sum(s["rows"] for s in manifest["shards"][p]) for p in PARTS])
+    starts = np.r_[0, ends[:-1]]
+    parts = {  # views of ratings (pandas copy-on-write), not copies
+        p: ratings.iloc[a:b].reset_index(drop=True)
+        for p, a, b in zip(PARTS, starts, ends, strict=True)
+    }
     items = _items(directory, manifest, ratings, item_vocab)
     extra = {
         "columns": manifest["columns"],
@@ -64,16 +69,15 @@ def load_prepared(directory) -> Split:
     return Split(dataset, *parts.values(), method=split["method"], seed=split["seed"])
 
 
-def _read_part(directory: Path, manifest: dict, part: str) -> pd.DataFrame:
+def _read_parts(directory: Path, manifest: dict) -> pd.DataFrame:
+    """Every shard, train then validation then test, as one frame."""
     import pyarrow.parquet as pq
 
-    files = shard_files(directory, manifest, part)
+    files = [f for p in PARTS for f in shard_files(directory, manifest, p)]
     columns = [*RATING_DTYPES, *(["weight"] if manifest["weighted"] else [])]
-    if not files:
-        return pd.DataFrame({c: np.zeros(0, RATING_DTYPES.get(c, np.float32)) for c in columns})
-    table = pq.ParquetDataset([str(f) for f in files]).read(columns=columns)
-    frame = table.to_pandas()
-    return frame.astype({**RATING_DTYPES, **({"weight": np.float32} if "weight" in frame else {})})
+    frame = pq.ParquetDataset([str(f) for f in files]).read(columns=columns).to_pandas()
+    dtypes = {**RATING_DTYPES, **({"weight": np.float32} if "weight" in frame else {})}
+    return frame.astype(dtypes)
 
 
 def _vocabulary(path: Path, kind: str) -> Vocabulary | None:
