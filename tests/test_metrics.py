@@ -47,12 +47,13 @@ def test_top_k_orders_and_breaks_ties_by_index():
     assert top_k(scores, 10)[0].shape == (1, 5)
 
 
-@pytest.mark.parametrize("engine", ["numpy", "tensorflow"])
+@pytest.mark.parametrize("engine", ["numpy", "tensorflow", "blocks"])
 def test_top_k_agrees_with_a_stable_full_sort(engine, monkeypatch):
     from tfrec import topk
 
-    if engine == "tensorflow":  # the path taken for large arrays
+    if engine != "numpy":  # the paths taken for large arrays
         monkeypatch.setattr(topk, "TF_TOP_K_SCORES", 0)
+    monkeypatch.setattr(topk, "BLOCK", 4 if engine == "blocks" else 1 << 30)
     rng = np.random.default_rng(0)
     for trial in range(100):
         # Small rows, and rows wide enough for the blocked candidate search.
