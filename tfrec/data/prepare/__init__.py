@@ -38,7 +38,7 @@ from tfrec.data.interaction_log import (
     parse_mapping,
 )
 from tfrec.data.prepare import _sql
-from tfrec.data.prepare._runner import Runner, write_atomically
+from tfrec.data.prepare._runner import Runner, duration, write_atomically
 from tfrec.data.prepare._source import (
     Source,
     find_files,
@@ -249,8 +249,9 @@ class _Preparation:
         given = parse_mapping(o.columns)
         notes: list[str] = []
         mapping = source.resolve(con, given)
-        relation = source.relation((mapping["user"], mapping["item"]))
-        kinds = {n: k for n, k, *_ in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+        self._load_files(mapping)
+        relation = "src"
+        kinds = {n: k for n, k, *_ in con.execute("DESCRIBE src").fetchall()}
         if "rating" in mapping and "rating" not in given:
             scale, shown = rating_is_a_scale(con, relation, mapping["rating"])
             if not scale:
@@ -292,11 +293,10 @@ class _Preparation:
         if weighted:
             columns.append(f"TRY_CAST({_name(mapping['weight'])} AS FLOAT) AS weight")
         self.sql(
-            "CREATE OR REPLACE TABLE raw AS SELECT "
-            + ", ".join(columns)
-            + f", row_number() OVER () - 1 AS row FROM {relation}",
-            "reading the log",
+            "CREATE OR REPLACE TABLE raw AS SELECT " + ", ".join(columns) + ", row FROM src",
+            "typing the columns",
         )
+        self.sql("DROP TABLE src")
         self._refuse(
             "raw",
             "user_raw IS NULL OR trim(user_raw) = ''",
@@ -363,6 +363,33 @@ class _Preparation:
             "n_rows": int(n),
             "notes": notes,
         }
+
+    def _load_files(self, mapping: dict) -> None:
+        """The mapped columns of every file, as read, into table ``src`` with each
+        row's position in the log (``row``); a line per file with the ETA."""
+        source, con = self.source, self.runner.con
+        columns = ", ".join(_name(c) for c in dict.fromkeys(mapping.values()))
+        ids = (mapping["user"], mapping["item"])
+        sizes = [f.stat().st_size for f in source.files]
+        started, offset = time.perf_counter(), 0
+        for i, path in enumerate(source.files):
+            rows = f"SELECT {columns}, {offset} + row_number() OVER () - 1 AS row "
+            rows += f"FROM {source.relation(ids, [path])}"
+            try:
+                self.sql(("CREATE OR REPLACE TABLE src AS " if i == 0 else "INSERT INTO src ")
+                         + rows, f"reading {path}")  # fmt: skip
+            except DataError as e:
+                raise DataError(
+                    f"{e}; every part must have the first part's columns and types "
+                    f"({source.files[0].name})"
+                ) from None  # fmt: skip
+            (offset,) = con.execute("SELECT count(*) FROM src").fetchone()
+            done = sum(sizes[: i + 1]) / max(sum(sizes), 1)
+            elapsed = time.perf_counter() - started
+            self.runner.say(
+                f"  read {i + 1}/{len(sizes)} files, {offset:,} rows, {done:.0%} of the bytes, "
+                f"ETA {duration(elapsed * (1 - done) / max(done, 1e-9))}"
+            )
 
     def _vocabularies(self) -> dict:
         """Each distinct raw ID's code, as the in-memory reader assigns them."""

@@ -79,7 +79,7 @@ class Runner:
         self.state["done"][name] = found
         self.state.setdefault("seconds", {})[name] = round(seconds, 2)
         self._save()
-        self.say(f"[{name}] done in {_duration(seconds)}")
+        self.say(f"[{name}] done in {duration(seconds)}")
         return found
 
     def sql(self, text: str, what: str = ""):
@@ -96,6 +96,8 @@ class Runner:
                 f"the preparation ran out of memory ({str(e).splitlines()[0]}); lower "
                 "--threads or raise --memory-limit"
             ) from None
+        except (duckdb.ConversionException, duckdb.InvalidInputException) as e:
+            raise DataError(f"{what or 'preparing'}: {str(e).splitlines()[0]}") from None
         finally:
             finished.set()
             watcher.join()
@@ -115,10 +117,10 @@ class Runner:
             if percent and percent > 0:
                 eta = elapsed * (100 - percent) / percent
                 self.say(
-                    f"  {what}: {percent:5.1f}%  {_duration(elapsed)} elapsed, ETA {_duration(eta)}"
+                    f"  {what}: {percent:5.1f}%  {duration(elapsed)} elapsed, ETA {duration(eta)}"
                 )
             else:
-                self.say(f"  {what}: {_duration(elapsed)} elapsed")
+                self.say(f"  {what}: {duration(elapsed)} elapsed")
 
     def close(self) -> None:
         self.con.close()
@@ -141,7 +143,8 @@ def _read_state(path: Path) -> dict | None:
         return None
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """``42s``, ``3m05s`` or ``1h02m``."""
     seconds = max(0, int(round(seconds)))
     if seconds < 60:
         return f"{seconds}s"

@@ -82,9 +82,10 @@ class Source:
             if not header and not names:
                 self.names = [str(i + 1) for i in range(len(first))]
 
-    def relation(self, id_columns) -> str:
-        """``read_csv(...)`` or ``read_parquet(...)`` over every file, IDs as text."""
-        files = "[" + ", ".join(_quote(str(f)) for f in self.files) + "]"
+    def relation(self, id_columns, files=None) -> str:
+        """``read_csv(...)`` or ``read_parquet(...)`` over ``files`` (every file by
+        default), IDs as text."""
+        files = "[" + ", ".join(_quote(str(f)) for f in (files or self.files)) + "]"
         if self.parquet:
             return f"read_parquet({files})"
         options = [f"delim={_quote(self.sep)}", f"header={'true' if self.header else 'false'}"]
@@ -95,8 +96,8 @@ class Source:
         return f"read_csv({files}, {', '.join(options)})"
 
     def columns(self, con) -> dict[str, str]:
-        """Column name -> DuckDB type (read from the files' headers or schema)."""
-        rows = con.execute(f"DESCRIBE SELECT * FROM {self.relation(())}").fetchall()
+        """Column name -> DuckDB type (read from the first file's header or schema)."""
+        rows = con.execute(f"DESCRIBE SELECT * FROM {self.relation((), self.files[:1])}").fetchall()
         return {name: kind for name, kind, *_ in rows}
 
     def resolve(self, con, given: dict) -> dict:
