@@ -20,6 +20,8 @@ Users are scored in batches against the whole catalogue through
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,7 +111,7 @@ def evaluate(
         out.update(rating)
     seen = [split.train, split.validation] if part == "test" else [split.train]
     ranking, per_user = _ranking_metrics(
-        model, target, pd.concat(seen), k, batch_size, semantic_vectors, semantic_threshold
+        model, target, seen, k, batch_size, semantic_vectors, semantic_threshold
     )
     out.update(ranking)
     if users is not None:
@@ -179,8 +181,12 @@ def _ranked_users(model, target) -> tuple[np.ndarray, sp.csr_matrix]:
 
 
 def _ranking_metrics(model, target, seen, k, batch_size, vectors=None, threshold=0.8):
+    """``seen``: the frames whose pairs are excluded (not concatenated: a copy of
+    the whole training set would be the largest allocation of an evaluation)."""
     user_ids, relevant = _ranked_users(model, target)
-    excluded = _user_item_matrix(seen, user_ids, model.item_ids_)
+    excluded = functools.reduce(
+        operator.add, (_user_item_matrix(frame, user_ids, model.item_ids_) for frame in seen)
+    )
     n_relevant = np.diff(relevant.indptr)
     semantic = np.zeros(len(user_ids), dtype=bool)
     on_top_k = None

@@ -26,6 +26,8 @@ from tfrec.topk import exclude, top_k
 # Batches that full_ranking ranks at once for thread-safe scorers (numpy models);
 # each holds a (batch, n_items) score matrix.
 RANKING_THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+# Scores held per batch of full_ranking (64M float32: 256 MB), whatever the catalogue size.
+MAX_BATCH_SCORES = 1 << 26
 
 
 def rmse(predicted, actual) -> float:
@@ -119,7 +121,8 @@ def full_ranking(
         relevant: (n_rows, n_items) matrix of each row's relevant items.
         excluded: (n_rows, n_items) matrix of items never to rank (seen ones).
         k: Cut-off.
-        batch_size: Rows scored at once.
+        batch_size: Rows scored at once (fewer when that many rows would hold
+            more than ``MAX_BATCH_SCORES`` scores).
         on_top_k: Optional ``on_top_k(rows, index, valid)`` called with each
             batch's top-k item indices (and which of them are real items),
             batch by batch in order.
@@ -133,6 +136,8 @@ def full_ranking(
     """
     n_rows, n_items = relevant.shape
     n_relevant = np.diff(relevant.indptr)
+    # Bounded memory on large catalogues: at most MAX_BATCH_SCORES scores per batch.
+    batch_size = min(batch_size, max(16, MAX_BATCH_SCORES // max(n_items, 1)))
 
     def rank(block):
         scores = exclude(np.asarray(score_rows(block), dtype=np.float32), excluded, block)
