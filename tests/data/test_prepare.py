@@ -179,3 +179,21 @@ def test_cli_prepare_info_and_train(tmp_path, monkeypatch, capsys):
     assert metrics["split"] == "temporal" and metrics["hr@10"] > 0
     assert main([*argv, "--out", "run2", "--split", "random"]) == 2
     assert "was split 'temporal' when it was prepared" in capsys.readouterr().err
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("log", "method", "columns"),
+    [
+        ("ml-latest-small/ratings.csv", "temporal", None),
+        ("steam-hours/hours.csv", "random", "user=user-id,item=game-title,weight=value"),
+    ],
+)
+def test_real_logs_prepare_to_the_in_memory_split(ml_root, tmp_path, log, method, columns):
+    path = ml_root / log
+    in_memory = tfrec.split(tfrec.load_dataset(path, columns=columns), method, seed=1)
+    options = PrepareOptions(split=method, seed=1, columns=columns, shards=2)
+    manifest = prepare(path, tmp_path / "p", options, verbose=False)
+    _assert_same_split(in_memory, load_prepared(tmp_path / "p"))
+    assert manifest["counts"]["n_interactions"] == len(in_memory.dataset.ratings)
