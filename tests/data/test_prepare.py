@@ -174,9 +174,10 @@ def test_cli_prepare_info_and_train(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "n_interactions" in out and "temporal" in out
     argv = ["train", "--model", "popularity", "--dataset", "prep", "--no-export", "--quiet"]
-    assert main([*argv, "--out", "run"]) == 0
+    assert main([*argv, "--out", "run", "--eval-users", "20"]) == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["split"] == "temporal" and metrics["hr@10"] > 0
+    assert metrics["eval_users"] == 20 and 15 <= metrics["n_users_ranked"] <= 20
     assert main([*argv, "--out", "run2", "--split", "random"]) == 2
     assert "was split 'temporal' when it was prepared" in capsys.readouterr().err
 
