@@ -52,8 +52,14 @@ def prepare(args) -> int:
     """Runs ``tfrec.data.prepare.prepare`` with the own-data options."""
     from tfrec.data.prepare import PrepareOptions
     from tfrec.data.prepare import prepare as run
+    from tfrec.data.registry import dataset_names
     from tfrec.errors import ConfigError
 
+    if args.dataset in dataset_names():
+        raise ConfigError(
+            f"data prepare reads your own log (--dataset FILE, GLOB or DIR of parts); "
+            f"{args.dataset!r} is a registered dataset, which the in-memory path reads"
+        )
     options = data_options(args)
     refused = sorted(
         set(options) & {"users", "user_columns", "user_names", "user_header", "user_features",
