@@ -198,3 +198,23 @@ def test_real_logs_prepare_to_the_in_memory_split(ml_root, tmp_path, log, method
     manifest = prepare(path, tmp_path / "p", options, verbose=False)
     _assert_same_split(in_memory, load_prepared(tmp_path / "p"))
     assert manifest["counts"]["n_interactions"] == len(in_memory.dataset.ratings)
+
+
+def test_the_items_table_travels_with_the_prepared_directory(tmp_path):
+    log = _log(seed=4)
+    path, items = tmp_path / "log.csv", tmp_path / "products.csv"
+    log.to_csv(path, index=False)
+    skus = sorted(set(log["sku"])) + ["SKU-never-bought"]
+    pd.DataFrame({"sku": skus, "name": [f"Product {s}" for s in skus],
+                  "category": ["a|b"] * len(skus)}).to_csv(items, index=False)  # fmt: skip
+    prepare(path, tmp_path / "p", PrepareOptions(items=str(items)), verbose=False)
+    (tmp_path / "products.csv").unlink()  # the prepared directory holds its own copy
+    prepared = load_prepared(tmp_path / "p").dataset
+    in_memory = tfrec.load_dataset(path, items=str(tmp_path / "p" / "items_table.csv"))
+
+    def titles(data):
+        raw = data.raw_item_ids(data.items["item_id"].to_numpy()).astype(str)
+        return sorted(zip(raw, data.items["title"], data.items["genres"].map(tuple), strict=True))
+
+    assert titles(prepared) == titles(in_memory)
+    assert "SKU-never-bought" in prepared.item_vocab.ids
