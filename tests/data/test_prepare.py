@@ -218,3 +218,28 @@ def test_the_items_table_travels_with_the_prepared_directory(tmp_path):
 
     assert titles(prepared) == titles(in_memory)
     assert "SKU-never-bought" in prepared.item_vocab.ids
+
+
+def test_a_preparation_killed_by_sigkill_resumes(tmp_path):
+    """A hard kill (no cleanup, DuckDB's database mid-write) in the shards stage."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "log.csv"
+    _log().to_csv(path, index=False)
+    script = (
+        "import os, signal\n"
+        "from tfrec.data.prepare import PrepareOptions, _Preparation, prepare\n"
+        "def killed(self, *args):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "_Preparation._write = killed\n"
+        f"prepare({str(path)!r}, {str(tmp_path / 'p')!r}, PrepareOptions(shards=2),"
+        " verbose=False)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
+    assert done.returncode == -9, done.stderr.decode()[-2000:]
+    manifest = prepare(path, tmp_path / "p", PrepareOptions(shards=2), verbose=False)
+    assert manifest["resumed"]
+    _assert_same_split(
+        tfrec.split(tfrec.load_dataset(path), "temporal"), load_prepared(tmp_path / "p")
+    )
