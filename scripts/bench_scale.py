@@ -38,6 +38,11 @@ stage runs in a fresh process, so each ``*_peak_rss_gb`` is that stage's
 own.
 
     python scripts/bench_scale.py --prepared --ratings 100000000 --eval-users 100000
+    python scripts/bench_scale.py --prepared --compare --ratings 25000000
+
+``--compare`` writes the log as one Parquet file and also reads, splits and
+trains on it in memory (``memory_*`` figures); ``*_same_split`` says whether
+both paths put the same (user, item) pairs in each part.
 """
 
 from __future__ import annotations
@@ -128,11 +133,13 @@ def _measured(target, args, queue) -> None:
     queue.put(result)
 
 
-def _write_log(directory: Path, n: int, users: int, items: int) -> dict:
+def _write_log(directory: Path, n: int, users: int, items: int, one_file: bool) -> dict:
     from tfrec.data.synthetic_log import write_service_log
 
     t = time.perf_counter()
-    files = write_service_log(directory, n, users, items)
+    files = write_service_log(
+        directory, n, users, items, rows_per_part=n if one_file else 5_000_000
+    )
     return {"seconds": time.perf_counter() - t, "files": len(files)}
 
 
@@ -144,11 +151,16 @@ def _prepare(log: Path, out: Path) -> dict:
     return {"seconds": time.perf_counter() - t, "counts": manifest["counts"]}
 
 
-def _train_prepared(out: Path, name: str, options: dict, eval_users: int) -> dict:
+def _train(source: Path, name: str, options: dict, eval_users: int, prepared: bool) -> dict:
+    """One epoch of ``name`` on a prepared directory, or on the log file read and
+    split in memory; the rows of each part as an order-free fingerprint."""
     from tfrec.data.prepare.load import load_prepared
 
     t = time.perf_counter()
-    split = load_prepared(out)
+    if prepared:
+        split = load_prepared(source)
+    else:
+        split = tfrec.split(tfrec.load_dataset(next(source.glob("*.parquet"))), "random")
     loaded = time.perf_counter() - t
     model = tfrec.get_model(name, epochs=1, patience=0, **options)
     model.fit(split, verbose=True)
@@ -162,7 +174,22 @@ def _train_prepared(out: Path, name: str, options: dict, eval_users: int) -> dic
         "eval_users": metrics["n_users_ranked"],
         "hr@10": metrics["hr@10"],
         "ndcg@10": metrics["ndcg@10"],
+        "rows_fingerprint": _fingerprint(split),
     }
+
+
+def _fingerprint(split) -> str:
+    """A hash of each part's (raw user, raw item) pairs, whatever their order."""
+    sums = []
+    for part in (split.train, split.validation, split.test):
+        pairs = pd.DataFrame(
+            {
+                "user": split.dataset.raw_user_ids(part["user_id"].to_numpy()),
+                "item": split.dataset.raw_item_ids(part["item_id"].to_numpy()),
+            }
+        )
+        sums.append(int(pd.util.hash_pandas_object(pairs, index=False).sum() % 2**61))
+    return "-".join(f"{s:x}" for s in sums)
 
 
 def prepared_main(args, skip: set, options: dict) -> None:
@@ -171,7 +198,7 @@ def prepared_main(args, skip: set, options: dict) -> None:
     users, items = service_shape(args.ratings)
     with tempfile.TemporaryDirectory(prefix="tfrec-scale-", dir=args.scratch) as scratch:
         log, out = Path(scratch) / "log", Path(scratch) / "prepared"
-        wrote = in_child(_write_log, log, args.ratings, users, items)
+        wrote = in_child(_write_log, log, args.ratings, users, items, args.compare)
         figures["generate_write_s"] = round(wrote["seconds"], 2)
         print(f"wrote {args.ratings:,} rows in {wrote['files']} parts: {wrote['seconds']:.1f}s",
               flush=True)  # fmt: skip
@@ -185,13 +212,22 @@ def prepared_main(args, skip: set, options: dict) -> None:
         for name in ("mf", "two_tower"):
             if name in skip:
                 continue
-            defaults = {"n_factors": 64} if name == "mf" else {}
-            found = in_child(
-                _train_prepared, out, name, {**defaults, **options.get(name, {})}, args.eval_users
-            )
-            for key, value in found.items():
-                figures[f"{name}_{key}"] = round(value, 4 if "@" in key else 2)
-            print(f"{name}: {json.dumps(found)}", flush=True)
+            model = {**({"n_factors": 64} if name == "mf" else {}), **options.get(name, {})}
+            paths = {"": (out, True), **({"memory_": (log, False)} if args.compare else {})}
+            for prefix, (source, is_prepared) in paths.items():
+                found = in_child(_train, source, name, model, args.eval_users, is_prepared)
+                for key, value in found.items():
+                    rounded = (
+                        value if isinstance(value, str) else round(value, 4 if "@" in key else 2)
+                    )
+                    figures[f"{prefix}{name}_{key}"] = rounded
+                print(f"{prefix}{name}: {json.dumps(found)}", flush=True)
+            if args.compare:
+                same = (
+                    figures[f"{name}_rows_fingerprint"]
+                    == figures[f"memory_{name}_rows_fingerprint"]
+                )
+                figures[f"{name}_same_split"] = same
     print(json.dumps(figures))
 
 
@@ -230,6 +266,11 @@ def main():
     parser.add_argument("--prepared", action="store_true", help="the out-of-core path")
     parser.add_argument("--eval-users", type=int, default=100_000, help="--prepared: test users")
     parser.add_argument("--scratch", help="folder for the temporary files (default: /tmp)")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="--prepared: write the log as one file and also train on it in memory",
+    )
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     options = model_options(args.set)
