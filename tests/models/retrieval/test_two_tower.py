@@ -161,6 +161,19 @@ def test_history_order_follows_the_timestamps():
     assert chosen(TwoTowerConfig(stride=8, history=0), False) == ("bag", True, False)
     assert chosen(TwoTowerConfig(stride=8, user_embedding=True), False) == ("bag", True, False)
     assert chosen(TwoTowerConfig(stride=8, history_order="time"), False) == ("time", True, True)
+
+    # Mixed negatives and a tolerance with the bag query, neither with time.
+    def by_order(config, has_timestamps):
+        c = config.for_dataset(type("D", (), {"has_timestamps": has_timestamps})())
+        return c.uniform_negatives, c.popularity_tolerance
+
+    assert by_order(TwoTowerConfig(), False) == (512, 0.01)
+    assert by_order(TwoTowerConfig(), True) == (0, 0.0)
+    assert by_order(TwoTowerConfig(history_order="time"), False) == (0, 0.0)
+    assert by_order(TwoTowerConfig(uniform_negatives=0), False) == (0, 0.01)
+    assert by_order(TwoTowerConfig(popularity_tolerance=0.0), False) == (512, 0.0)
+    assert by_order(TwoTowerConfig(uniform_negatives=64), True) == (64, 0.0)
+    TwoTowerConfig().validate()  # None until fit
     with pytest.raises(ConfigError, match="history_order must be one of time, bag; got 'x'"):
         TwoTowerConfig(history_order="x").validate()
     with pytest.raises(ConfigError, match="weighting must be one of binary, log, raw"):

@@ -98,30 +98,17 @@ class TwoTowerConfig(ModelConfig):
             popularity_tolerance)`` times the best weight's. A larger weight
             narrows the recommendations to popular items, so a tolerance
             trades a little validation NDCG@10 for catalogue coverage.
-            Default 0, the best weight: 0.005, seeds 0-2, picked weights 0,
-            0.1, 0.1 on steam-hours (was 0.2, 0.3, 0.2; test coverage@10
-            0.140 -> 0.161, NDCG@10 0.3080 -> 0.3090) but 0 on
-            ml-latest-small seed 0, where validation ties 0 with 0.5 and
-            test does not (mean test NDCG@10 0.0774 -> 0.0750, HR@10
-            0.3481 -> 0.3366). Re-measured on validation, seeds 0-2
-            (2026-12-04; NDCG@10 / HR@10 / coverage@10 means): on
-            steam-hours tolerance 0.01 picks weight 0 on every seed, 0.3006
-            / 0.5521 / 0.166 (coverage 0.183 / 0.157 / 0.159), against
-            0.3015 / 0.5549 / 0.139 with tolerance 0 (weights 0.2, 0.3, 0.2)
-            and EASE's 0.3066 / 0.5548 / 0.167 (0.165 / 0.166 / 0.169):
-            coverage ties EASE's, not above it. On ml-latest-small
-            (temporal) it picks 0, 0.2, 0.2 instead of 0.5, 0.3, 0.5:
-            0.1361 / 0.5025 / 0.196 against 0.1365 / 0.5003 / 0.168, a tie.
-            So the default stays 0. Options that might widen the raw scores
-            did not (steam-hours, validation coverage@10 at weight 0, seeds
-            0-2, against 0.183 / 0.157 / 0.159): ``l2`` 0, 0.185 / 0.156 /
-            0.160; ``history`` 200, 0.181 / 0.122 / 0.156;
-            ``embedding_dim`` 256, 0.135 / 0.099 / 0.186; ``learning_rate``
-            2e-3, 0.166 / 0.135 / 0.179. ``uniform_negatives`` 512 does
-            (0.163 / 0.236 / 0.247; with tolerance 0.01 steam-hours 0.2974 /
-            0.5489 / 0.215) but costs ml-latest-small validation NDCG@10 on
-            every seed (0.1313 at tolerance 0 against 0.1365), so it is not
-            a default either (docs/results.md).
+            ``None``: by the history order (``BAG_ORDER`` / ``TIME_ORDER``),
+            0.01 with ``bag``, 0 (the best weight) with ``time``; see
+            ``uniform_negatives``. With ``time`` a tolerance does not pay:
+            0.005 picked weight 0 on ml-latest-small seed 0, where
+            validation ties 0 with 0.5 and test does not (mean test NDCG@10
+            0.0774 -> 0.0750, HR@10 0.3481 -> 0.3366); 0.01 picks 0, 0.2, 0.2
+            instead of 0.5, 0.3, 0.5 (validation 0.1361 / 0.5025 / 0.196
+            against 0.1365 / 0.5003 / 0.168, NDCG@10 / HR@10 / coverage@10,
+            seeds 0-2). With ``bag`` alone it only ties EASE's coverage on
+            steam-hours (validation 0.3006 / 0.5521 / 0.166 against 0.3015 /
+            0.5549 / 0.139 at 0 and EASE's 0.3066 / 0.5548 / 0.167).
         weighting: How an interaction's strength (``data.weights``: play
             counts, hours) weighs its positive in the loss:
             ``binary`` (all 1), ``log`` or ``raw``
@@ -136,7 +123,27 @@ class TwoTowerConfig(ModelConfig):
             less per step: ``batch x negatives`` instead of ``batch²``).
             ``None``: by data size.
         uniform_negatives: Items drawn uniformly from the catalogue per batch
-            as extra softmax negatives (mixed negative sampling).
+            as extra softmax negatives (mixed negative sampling). ``None``:
+            by the history order, 512 with ``bag``, 0 with ``time``. The
+            in-batch negatives are drawn by popularity, so the tail is
+            rarely pushed down or up and the raw scores stay narrow; the
+            uniform draws widen them. With the ``bag`` query (logs without
+            timestamps) that is what lifts coverage above EASE's: steam-hours
+            validation, seeds 0-2, NDCG@10 / HR@10 / coverage@10 means
+            (docs/results.md, "Coverage"), 512 with tolerance 0.01 0.2979 /
+            0.5494 / 0.207 (an earlier run 0.2974 / 0.5489 / 0.215) against
+            0.3015 / 0.5549 / 0.139 for 0 with tolerance 0 (the defaults
+            before) and EASE's 0.3066 / 0.5548 / 0.167 (NDCG@10 -2.8%, HR@10
+            -1.0%); test 0.3040 / 0.5555 / 0.208 against EASE's 0.3145 /
+            0.5639 / 0.168 (-3.3%, -1.5%; before 0.3081 / 0.5636 / 0.143),
+            2026-12-04. With ``time`` (ml-latest-small) it costs validation
+            NDCG@10 on every seed (0.1313 against 0.1365 at tolerance 0), so
+            it stays 0 there. No
+            other option tried widened the scores (steam-hours, validation
+            coverage@10 at weight 0, seeds 0-2, against 0.183 / 0.157 /
+            0.159): ``l2`` 0, 0.185 / 0.156 / 0.160; ``history`` 200, 0.181
+            / 0.122 / 0.156; ``embedding_dim`` 256, 0.135 / 0.099 / 0.186;
+            ``learning_rate`` 2e-3, 0.166 / 0.135 / 0.179.
         margin: Triplet margin.
         use_features: Read the dataset's user, item and context features
             when it has them (:mod:`tfrec.models.retrieval.feature_terms`).
@@ -175,6 +182,9 @@ class TwoTowerConfig(ModelConfig):
     LARGE_DATA: ClassVar[dict] = {
         "embedding_dim": 64, "stride": 32, "batch_size": 4096, "negatives": 256
     }  # fmt: skip
+    # The options that follow the history order (for_dataset), where None.
+    BAG_ORDER: ClassVar[dict] = {"uniform_negatives": 512, "popularity_tolerance": 0.01}
+    TIME_ORDER: ClassVar[dict] = {"uniform_negatives": 0, "popularity_tolerance": 0.0}
     SIZE_CHOSEN: ClassVar[tuple[str, ...]] = (
         "embedding_dim", "stride", "batch_size", "negatives", "optimizer"
     )  # fmt: skip
@@ -190,12 +200,12 @@ class TwoTowerConfig(ModelConfig):
     stride: int | None = None
     user_embedding: bool | None = None
     popularity_weight: float | None = None
-    popularity_tolerance: float = 0.0
+    popularity_tolerance: float | None = None
     weighting: str = "binary"
     alpha: float = 1.0
     index: str = "brute_force"
     negatives: int | None = None
-    uniform_negatives: int = 0
+    uniform_negatives: int | None = None
     margin: float = 0.5
     use_features: bool = True
     feature_dropout: float = 0.2
@@ -225,14 +235,22 @@ class TwoTowerConfig(ModelConfig):
     def for_dataset(self, dataset, new_users: bool = False) -> TwoTowerConfig:
         """This config with ``history_order`` and ``user_embedding`` set, where ``None``,
         from ``dataset.has_timestamps``: ``time`` and a user embedding with
-        timestamps, ``bag`` and none without. With ``new_users`` (split
+        timestamps, ``bag`` and none without; ``uniform_negatives`` and
+        ``popularity_tolerance``, where ``None``, from that order
+        (``BAG_ORDER`` / ``TIME_ORDER``). With ``new_users`` (split
         ``cold-users``: the model is judged on users it has no embedding for)
         the query is trained as it will serve them, without a user embedding."""
         order = self.history_order or ("time" if dataset.has_timestamps else "bag")
         user_embedding = self.user_embedding
         if user_embedding is None:
             user_embedding = (order == "time" and not new_users) or not self.history
-        return dataclasses.replace(self, history_order=order, user_embedding=user_embedding)
+        by_order = self.BAG_ORDER if order == "bag" else self.TIME_ORDER
+        return dataclasses.replace(
+            self,
+            history_order=order,
+            user_embedding=user_embedding,
+            **{key: value for key, value in by_order.items() if getattr(self, key) is None},
+        )
 
     @property
     def windowed(self) -> bool:
@@ -266,7 +284,7 @@ class TwoTowerConfig(ModelConfig):
                 check_non_negative(name, getattr(self, name))
         if self.popularity_weight is not None:
             check_non_negative("popularity_weight", self.popularity_weight)
-        if not 0 <= self.popularity_tolerance < 1:
+        if self.popularity_tolerance is not None and not 0 <= self.popularity_tolerance < 1:
             raise ConfigError(
                 f"popularity_tolerance must be in [0, 1); got {self.popularity_tolerance}"
             )
