@@ -84,6 +84,25 @@ def test_weights_duplicates_and_k_core_as_in_memory(tmp_path):
     assert any("repeated (user, item) rows" in note for note in manifest["notes"])
 
 
+@pytest.mark.parametrize("policy", ["first", "mean"])
+def test_duplicate_policies_as_in_memory(tmp_path, policy):
+    path = tmp_path / "log.csv"
+    _log(seed=6).to_csv(path, index=False)
+    data = tfrec.load_dataset(path, duplicates=policy)
+    prepare(path, tmp_path / "p", PrepareOptions(duplicates=policy), verbose=False)
+    _assert_same_split(tfrec.split(data, "temporal"), load_prepared(tmp_path / "p"))
+
+
+def test_counted_repeats_become_the_weight_as_in_memory(tmp_path):
+    path = tmp_path / "clicks.csv"
+    _log(seed=5).drop(columns="stars").to_csv(path, index=False)  # implicit, repeats, no weight
+    data = tfrec.load_dataset(path)
+    manifest = prepare(path, tmp_path / "p", PrepareOptions(split="random"), verbose=False)
+    prepared = load_prepared(tmp_path / "p")
+    assert manifest["weighted"] and "weight" in prepared.train and "weight" in data.ratings
+    _assert_same_split(tfrec.split(data, "random"), prepared)
+
+
 def test_a_directory_of_parquet_parts_reads_as_one_log(tmp_path):
     log = _log(seed=2)
     parts = tmp_path / "parts"

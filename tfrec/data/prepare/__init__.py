@@ -210,6 +210,7 @@ class _Preparation:
         k_core = self.runner.stage("k_core", self._k_core)
         n = k_core["after"]["n_ratings"]
         shards = o.shards or max(1, math.ceil(n / ROWS_PER_SHARD))
+        weighted = dedup["weighted"]
         parts = self.runner.stage("split", lambda: self._split(shards, weighted))
         files = self.runner.stage("shards", lambda: self._write(shards, weighted))
         notes = read["notes"] + dedup["notes"]
@@ -471,7 +472,9 @@ class _Preparation:
             notes.append(f"{n - kept:,} repeated (user, item) rows: {what} (--duplicates {policy})")
         self.sql("DROP TABLE IF EXISTS raw")
         self.sql("DROP TABLE IF EXISTS coded")
-        return {"collapsed": int(n - kept), "notes": notes}
+        # As the in-memory reader: counting repeats makes a weight column (the counts).
+        counted = policy == "count" and kept < n
+        return {"collapsed": int(n - kept), "notes": notes, "weighted": weighted or counted}
 
     def _k_core(self) -> dict:
         o, con = self.options, self.runner.con
