@@ -158,3 +158,35 @@ def test_history_reads_only_the_items_before_the_position():
     expected[3, 0] = 1.0  # before position 4: item 0 only (position 3 is the user's start)
     expected[4, [0, 4]] = 0.5
     np.testing.assert_allclose(out, expected)  # row 0: the user's first item, no history
+
+
+def test_item_trend_counts_only_earlier_interactions():
+    """n_i in windows before the example's own time; at the user's end, after the last item."""
+    import tensorflow as tf
+
+    from tfrec.models.ranking.trend import DAY, ItemTrend
+
+    # user 0: item 0 at day 0, item 1 at day 10, item 0 at day 20; user 1: item 0 at day 15
+    items = np.array([0, 1, 0, 0])
+    times = (np.array([0, 10, 20, 15]) * DAY).astype(np.int64)
+    layer = ItemTrend(items, times, ends=np.array([3, 4]), windows=(7,))
+    users = tf.constant([0, 0, 1, 0, 1], tf.int64)
+    rows = tf.constant([0, 0, 0, 1, 1], tf.int64)
+    positions = tf.constant([2, 3, 4, 1, 3], tf.int64)
+    out = layer(users, rows, positions).numpy() * 5.0
+    counts = np.expm1(out[:, :2]).round()
+    # pair at day 20 (item 0): days 0 and 15 before it, day 15 within 7 days; itself excluded
+    # user 0's end (day 20 + 1 s): item 0 at days 0, 15, 20; days 15 and 20 within 7 days
+    # user 1's end (day 15 + 1 s): days 0 and 15; item 1 at user 0's own pair (day 10): none,
+    # age 0; item 1 at user 1's first pair (day 15): day 10, within 7 days, 5 days old
+    np.testing.assert_array_equal(counts, [[1, 2], [2, 3], [1, 2], [0, 0], [1, 1]])
+    ages = [20, 20 + 1 / DAY, 15 + 1 / DAY, 0, 5]
+    np.testing.assert_allclose(np.expm1(out[:, 2]), ages, rtol=1e-5)
+
+
+class TestDCNTrend(RecommenderContract):
+    """The item-trend features alone (no history): fit, save, load and export agree."""
+
+    model_name = "dcn"
+    options = {**_SMALL, "history": 0, "trend_windows": (30.0, 365.0)}
+    learns_checkerboard = False

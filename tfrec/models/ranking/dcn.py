@@ -5,13 +5,22 @@ The input vector concatenates everything the content DNN reads
 item's genre multi-hot and tag TF-IDF, and the encoded user and item
 features e_U(f_u), e_I(g_i) when the dataset has them:
 
-    x_0 = [p_u | q_i | c_i | e_U(f_u) | e_I(g_i) | h_u]
+    x_0 = [p_u | q_i | c_i | e_U(f_u) | e_I(g_i) | h_u (| τ_i(t))]
 
 and the user's behaviour, h_u = the mean of a second embedding table over
 the user's last ``history`` items *before* the example (the training pair's
 own time; at serving, after all the user's training items), so that the
 crosses relate the candidate to what the user did lately (as the history
-features of YouTube's and DIN's rankers; never the target itself):
+features of YouTube's and DIN's rankers; never the target itself). With
+``trend_windows`` W_1..W_K (days), x_0 also holds the candidate's popularity
+trend at the example's time t (the pair's own; at serving, just after the
+user's last training interaction; :class:`~tfrec.models.ranking.trend.ItemTrend`):
+
+    τ_i(t) = [log1p n_i(t - W_k, t) for each k | log1p n_i(-∞, t) | log1p age_i(t) in days] / 5
+
+with n_i(a, b) the training interactions with i in [a, b) (strictly before
+the pair: never the target's own), so that the ranker knows what was rising
+when the user acted, which ID embeddings fitted on all of train do not.
 
 Cross layers learn explicit, bounded-degree feature interactions
 (:mod:`tfrec.models.ranking.cross`):
@@ -85,6 +94,10 @@ class DCNConfig(DNNConfig):
             are logits; no ``weighting``).
         history: The user's most recent items before each example whose mean
             embedding h_u joins x_0 (0: none).
+        trend_windows: Window lengths in days of the item-trend features
+            (:class:`~tfrec.models.ranking.trend.ItemTrend`: the candidate's
+            training interactions in each window before the example's time,
+            in all, and its age) that join x_0; empty: none.
         weighting: How a pair's strength becomes its loss weight (ranking):
             ``binary``, ``log`` or ``raw`` (:mod:`tfrec.models.weighting`).
         alpha: Scale of the strength in the confidence.
@@ -106,6 +119,7 @@ class DCNConfig(DNNConfig):
     negatives: int = 4
     negative_power: float = 0.0
     history: int = 50
+    trend_windows: tuple[float, ...] = ()
     loss: str = "bce"
     weighting: str = "binary"
     alpha: float = 1.0
@@ -124,6 +138,10 @@ class DCNConfig(DNNConfig):
         check_non_negative("negative_power", self.negative_power)
         check_non_negative("history", self.history)
         self.history = int(self.history)
+        self.trend_windows = tuple(float(w) for w in self.trend_windows)
+        for window in self.trend_windows:
+            if not window > 0:
+                raise ConfigError(f"trend_windows must be positive days; got {window}")
         check_weighting(self.weighting, self.alpha, 1.0)
         check_choice("loss", self.loss, LOSSES)
         if self.loss == "softmax" and self.weighting != "binary":
@@ -239,15 +257,54 @@ class DCN(DNN):
         self.history_items_ = sequences.items.astype(np.int64)
         self.history_starts_ = sequences.starts.astype(np.int64)
         self.history_ends_ = sequences.ends.astype(np.int64)
+        self.history_times_ = np.asarray(data.timestamps, np.int64)[sequences.order]
         self.train_positions_ = np.empty(len(data.users), np.int64)
         self.train_positions_[sequences.order] = np.arange(len(data.users))
 
+    def _reads_positions(self) -> bool:
+        return bool(self.config.history or self.config.trend_windows)
+
+    def _build(self, content=None, item_table=None):
+        """DNN's network; with ``trend_windows``, the item-trend layer reads the
+        item Input that DNN._build creates (the one named "item"), caught as
+        it is made, since ``_extra_inputs`` is handed the user's alone."""
+        import tf_keras as keras
+
+        if not self.config.trend_windows:
+            return super()._build(content, item_table)
+        make_input = keras.Input
+
+        def capture(*args, name=None, **kwargs):
+            tensor = make_input(*args, name=name, **kwargs)
+            if name == "item":
+                self._item_input = tensor
+            return tensor
+
+        keras.Input = capture
+        try:
+            return super()._build(content, item_table)
+        finally:
+            keras.Input = make_input
+            self._item_input = None
+
     def _extra_inputs(self, keras, tf, user):
-        if not self.config.history:
+        if not self._reads_positions():
             return {}, []
         from tfrec.models.ranking.history import HistoryMean
+        from tfrec.models.ranking.trend import ItemTrend
 
         position = keras.Input((), dtype=tf.int64, name="position")
+        features = []
+        if self.config.trend_windows:
+            trend = ItemTrend(
+                self.history_items_,
+                self.history_times_,
+                self.history_ends_,
+                self.config.trend_windows,
+            )
+            features.append(trend(user, self._item_input, position))
+        if not self.config.history:
+            return {"position": position}, features
         history = HistoryMean(
             self.history_items_,
             self.history_starts_,
@@ -256,12 +313,12 @@ class DCN(DNN):
             self.config.embedding_dim,
             self.config.l2,
         )
-        return {"position": position}, [history(user, position)]
+        return {"position": position}, [*features, history(user, position)]
 
     def _extra_columns(self, frame_or_data):
         """Each example's position in its user's history: a training pair's own
         (its earlier items are read), after the user's training items otherwise."""
-        if not self.config.history:
+        if not self._reads_positions():
             return {}
         if hasattr(frame_or_data, "timestamps"):
             return {"position": self.train_positions_}
@@ -269,10 +326,10 @@ class DCN(DNN):
         return {"position": self.history_ends_[np.maximum(users, 0)]}
 
     def _serving_defaults(self, users):
-        return {"position": self.history_ends_[users]} if self.config.history else {}
+        return {"position": self.history_ends_[users]} if self._reads_positions() else {}
 
     def _serving_default_tables(self):
-        return {"position": self.history_ends_} if self.config.history else {}
+        return {"position": self.history_ends_} if self._reads_positions() else {}
 
     def _head(self, x):
         from tfrec.models.ranking.cross import cross_network
@@ -296,6 +353,7 @@ class DCN(DNN):
             "history_items": self.history_items_,
             "history_starts": self.history_starts_,
             "history_ends": self.history_ends_,
+            "history_times": self.history_times_,
         }
 
     def _load_arrays(self, arrays):
@@ -304,6 +362,7 @@ class DCN(DNN):
         self.history_items_ = arrays["history_items"]
         self.history_starts_ = arrays["history_starts"]
         self.history_ends_ = arrays["history_ends"]
+        self.history_times_ = arrays.get("history_times", np.zeros_like(self.history_items_))
 
 
 def _int32_indices(features, *rest):
