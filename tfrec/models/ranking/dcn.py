@@ -264,30 +264,7 @@ class DCN(DNN):
     def _reads_positions(self) -> bool:
         return bool(self.config.history or self.config.trend_windows)
 
-    def _build(self, content=None, item_table=None):
-        """DNN's network; with ``trend_windows``, the item-trend layer reads the
-        item Input that DNN._build creates (the one named "item"), caught as
-        it is made, since ``_extra_inputs`` is handed the user's alone."""
-        import tf_keras as keras
-
-        if not self.config.trend_windows:
-            return super()._build(content, item_table)
-        make_input = keras.Input
-
-        def capture(*args, name=None, **kwargs):
-            tensor = make_input(*args, name=name, **kwargs)
-            if name == "item":
-                self._item_input = tensor
-            return tensor
-
-        keras.Input = capture
-        try:
-            return super()._build(content, item_table)
-        finally:
-            keras.Input = make_input
-            self._item_input = None
-
-    def _extra_inputs(self, keras, tf, user):
+    def _extra_inputs(self, keras, tf, user, item):
         if not self._reads_positions():
             return {}, []
         from tfrec.models.ranking.history import HistoryMean
@@ -302,7 +279,7 @@ class DCN(DNN):
                 self.history_ends_,
                 self.config.trend_windows,
             )
-            features.append(trend(user, self._item_input, position))
+            features.append(trend(user, item, position))
         if not self.config.history:
             return {"position": position}, features
         history = HistoryMean(

@@ -174,7 +174,7 @@ class DNN(KerasRatingModel):
             name="item_content",
             embeddings_initializer=keras.initializers.Constant(content),
         )
-        inputs, extra_features = self._extra_inputs(keras, tf, user)
+        inputs, extra_features = self._extra_inputs(keras, tf, user, item)
         features = feature_layers(
             self.feature_schema_, self.feature_tables_, self.feature_rows_, c.seed, item_table
         )
@@ -204,9 +204,9 @@ class DNN(KerasRatingModel):
         x = keras.layers.Dense(1, activation="sigmoid")(x)
         return keras.layers.Rescaling(high - low, offset=low, name="rating")(x)
 
-    def _extra_inputs(self, keras, tf, user):
-        """Inputs beyond user and item, and the feature tensors they give (``user``:
-        the user-index input)."""
+    def _extra_inputs(self, keras, tf, user, item):
+        """Inputs beyond user and item, and the feature tensors they give (``user``,
+        ``item``: the user- and item-index inputs)."""
         return {}, []
 
     def item_embeddings(self):

@@ -90,7 +90,7 @@ class Hybrid(DNN):
         text = self.encoder_.transform(item_documents(items, items["item_id"].to_numpy()))
         return np.hstack([super()._new_content(items), text])
 
-    def _extra_inputs(self, keras, tf, user):
+    def _extra_inputs(self, keras, tf, user, item):
         timestamp = keras.Input((), dtype=tf.int64, name="timestamp")
         if not self.config.time_features:
             return {"timestamp": timestamp}, []
