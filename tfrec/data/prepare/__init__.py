@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from tfrec.data.interaction_log import (
+    _KEPT,
     DUPLICATE_POLICIES,
     TIMESTAMP_UNITS,
     _check_min,
@@ -38,18 +39,20 @@ from tfrec.data.interaction_log import (
     parse_mapping,
 )
 from tfrec.data.prepare import _sql
-from tfrec.data.prepare._runner import Runner, duration, write_atomically
+from tfrec.data.prepare._runner import Runner, duration
 from tfrec.data.prepare._source import (
     Source,
     find_files,
     first_bad_row,
     id_expression,
     rating_is_a_scale,
+    sql_name,
     time_expression,
     where,
 )
 from tfrec.data.prepare.manifest import FORMAT, FORMAT_VERSION, MANIFEST, PARTS, is_prepared
-from tfrec.errors import ConfigError, DataError, check_choice
+from tfrec.errors import ConfigError, DataError, check_choice, check_positive_int
+from tfrec.io import replace_dir, write_json
 from tfrec.version import __version__
 
 PREPARE_SPLITS = ("temporal", "leave-one-out", "random", "global-time", "none")
@@ -113,10 +116,8 @@ class PrepareOptions:
         _check_min("min_item_interactions", self.min_item_interactions)
         if not 0 < self.fraction < 0.5:
             raise ConfigError(f"fraction must be between 0 and 0.5; got {self.fraction!r}")
-        if self.shards is not None and (
-            isinstance(self.shards, bool) or not isinstance(self.shards, int) or self.shards < 1
-        ):
-            raise ConfigError(f"shards must be a positive integer; got {self.shards!r}")
+        if self.shards is not None:
+            check_positive_int("shards", self.shards)
 
 
 def prepare(
@@ -173,18 +174,14 @@ def prepare(
     manifest["seconds"] = round(time.perf_counter() - started, 2)
     manifest["stage_seconds"] = runner.state.get("seconds", {})
     manifest["resumed"] = runner.resumed
-    write_atomically(work / MANIFEST, json.dumps(manifest, indent=1))
+    write_json(work / MANIFEST, manifest)
     for leftover in ("work.duckdb", "work.duckdb.wal", "state.json", "tmp"):
         path = work / leftover
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    if out.exists():
-        old = out.with_name(out.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-        os.replace(work, out)
-        shutil.rmtree(old)
-    else:
-        os.replace(work, out)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    replace_dir(work, out)
     runner.say(
         f"wrote {out}/ ({manifest['counts']['n_interactions']:,} interactions, "
         f"{manifest['n_shards']} shards per part) in {manifest['seconds']:.1f}s"
@@ -203,7 +200,7 @@ class _Preparation:
         o = self.options
         read = self.runner.stage("read", self._read)
         weighted = read["weighted"]
-        vocab = self.runner.stage("vocabularies", lambda: self._vocabularies())
+        vocab = self.runner.stage("vocabularies", self._vocabularies)
         self.runner.stage("code", self._code)
         policy = o.duplicates or ("count" if read["implicit"] else "last")
         dedup = self.runner.stage("duplicates", lambda: self._deduplicate(policy, weighted))
@@ -263,7 +260,7 @@ class _Preparation:
                     f"rating={column} or weight={column})"
                 )
         if "weight" in mapping:
-            c = _name(mapping["weight"])
+            c = sql_name(mapping["weight"])
             (bad,) = con.execute(
                 f"SELECT count(*) FROM {relation} WHERE NOT coalesce(TRY_CAST({c} AS DOUBLE) >= 0,"
                 " false)"
@@ -283,7 +280,7 @@ class _Preparation:
             f"{id_expression(mapping['item'], kinds[mapping['item']])} AS item_raw",
             "CAST(1.0 AS FLOAT) AS rating"
             if implicit
-            else f"TRY_CAST({_name(mapping['rating'])} AS FLOAT) AS rating",
+            else f"TRY_CAST({sql_name(mapping['rating'])} AS FLOAT) AS rating",
             time_expression(
                 con, relation, mapping["timestamp"], kinds[mapping["timestamp"]], o.timestamp_unit
             )
@@ -292,7 +289,7 @@ class _Preparation:
             else "CAST(0 AS BIGINT) AS timestamp",
         ]
         if weighted:
-            columns.append(f"TRY_CAST({_name(mapping['weight'])} AS FLOAT) AS weight")
+            columns.append(f"TRY_CAST({sql_name(mapping['weight'])} AS FLOAT) AS weight")
         self.sql(
             "CREATE OR REPLACE TABLE raw AS SELECT " + ", ".join(columns) + ", row FROM src",
             "typing the columns",
@@ -369,7 +366,7 @@ class _Preparation:
         """The mapped columns of every file, as read, into table ``src`` with each
         row's position in the log (``row``); a line per file with the ETA."""
         source, con = self.source, self.runner.con
-        columns = ", ".join(_name(c) for c in dict.fromkeys(mapping.values()))
+        columns = ", ".join(sql_name(c) for c in dict.fromkeys(mapping.values()))
         ids = (mapping["user"], mapping["item"])
         sizes = [f.stat().st_size for f in source.files]
         started, offset = time.perf_counter(), 0
@@ -461,14 +458,9 @@ class _Preparation:
         (kept,) = con.execute("SELECT count(*) FROM kept").fetchone()
         notes = []
         if kept < n:
-            what = {
-                "last": "kept the last of each",
-                "first": "kept the first of each",
-                "mean": "kept one row each with the mean rating",
-                "count": "kept one row each, its weight the sum of theirs"
-                if weighted
-                else "kept one row each, weighted by its number of rows",
-            }[policy]
+            what = _KEPT[policy]
+            if policy == "count" and weighted:
+                what = "kept one row each, its weight the sum of theirs"
             notes.append(f"{n - kept:,} repeated (user, item) rows: {what} (--duplicates {policy})")
         self.sql("DROP TABLE IF EXISTS raw")
         self.sql("DROP TABLE IF EXISTS coded")
@@ -584,10 +576,6 @@ def _counts(con) -> dict:
         "SELECT count(DISTINCT user_id), count(DISTINCT item_id), count(*) FROM kept"
     ).fetchone()
     return {"n_users": int(n_users), "n_items": int(n_items), "n_ratings": int(n)}
-
-
-def _name(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
 
 
 def _jsonable(value):

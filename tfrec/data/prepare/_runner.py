@@ -10,7 +10,6 @@ own estimate) every few seconds.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import threading
@@ -18,6 +17,7 @@ import time
 from pathlib import Path
 
 from tfrec.errors import DataError
+from tfrec.io import write_text
 
 STATE = "state.json"
 PRINT_EVERY_S = 5.0
@@ -126,14 +126,7 @@ class Runner:
         self.con.close()
 
     def _save(self) -> None:
-        write_atomically(self.work / STATE, json.dumps(self.state, indent=1))
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Writes ``text`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+        write_text(self.work / STATE, json.dumps(self.state, indent=1))
 
 
 def _read_state(path: Path) -> dict | None:

@@ -111,18 +111,18 @@ def id_expression(column: str, kind: str) -> str:
     """An ID column as text exactly as written (whole floats as integers)."""
     if kind in ("FLOAT", "DOUBLE"):
         return (
-            f"CASE WHEN {_name(column)} = floor({_name(column)}) "
-            f"THEN CAST(CAST({_name(column)} AS BIGINT) AS VARCHAR) "
-            f"ELSE CAST({_name(column)} AS VARCHAR) END"
+            f"CASE WHEN {sql_name(column)} = floor({sql_name(column)}) "
+            f"THEN CAST(CAST({sql_name(column)} AS BIGINT) AS VARCHAR) "
+            f"ELSE CAST({sql_name(column)} AS VARCHAR) END"
         )
-    return f"CAST({_name(column)} AS VARCHAR)"
+    return f"CAST({sql_name(column)} AS VARCHAR)"
 
 
 def time_expression(con, relation: str, column: str, kind: str, unit: str | None) -> str:
     """A time column as int64 Unix seconds: numbers (seconds, or milliseconds above
     1e11 or with ``unit="ms"``), dates and times, or ISO 8601 text (UTC unless
     it has an offset); NULL where a value does not parse."""
-    c = _name(column)
+    c = sql_name(column)
     if kind in TIMES or kind.startswith("TIMESTAMP"):
         if unit not in (None, "iso"):
             raise ConfigError(
@@ -155,7 +155,7 @@ def time_expression(con, relation: str, column: str, kind: str, unit: str | None
 def rating_is_a_scale(con, relation: str, column: str) -> tuple[bool, str]:
     """Whether a *detected* rating column looks like a rating scale (at most 21
     distinct values within [-10, 10]), and what it holds."""
-    c = _name(column)
+    c = sql_name(column)
     levels, low, high = con.execute(
         f"SELECT count(DISTINCT TRY_CAST({c} AS DOUBLE)), min(TRY_CAST({c} AS DOUBLE)), "
         f"max(TRY_CAST({c} AS DOUBLE)) FROM {relation}"
@@ -181,7 +181,8 @@ def where(source: Source, row: int) -> str:
     return f"{source.files[0]}, line {row + 1 + (1 if source.header else 0)}"
 
 
-def _name(column: str) -> str:
+def sql_name(column: str) -> str:
+    """A column name as a quoted SQL identifier."""
     return '"' + column.replace('"', '""') + '"'
 
 
