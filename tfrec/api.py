@@ -25,7 +25,7 @@ from tfrec import resume as resume_
 from tfrec.benchmark import BenchmarkResult, run_benchmark
 from tfrec.data import Dataset, load_dataset
 from tfrec.data.interaction_log import is_table_source
-from tfrec.data.prepare.manifest import is_prepared
+from tfrec.data.prepare.manifest import is_prepared, read_manifest
 from tfrec.data.registry import dataset_names
 from tfrec.distribute import check_strategy, cluster_task, make_strategy, serve_if_server_task
 from tfrec.errors import ConfigError
@@ -391,7 +391,6 @@ _split_dataset = split  # `train` has an argument named split
 def _prepared_split(directory, method, data_options) -> Split:
     """The split a prepared directory holds; refuses another method or reading options."""
     from tfrec.data.prepare.load import load_prepared
-    from tfrec.data.prepare.manifest import read_manifest
 
     prepared = read_manifest(directory)["split"]["method"]
     if isinstance(method, Split) or (method is not None and method != prepared):

@@ -99,7 +99,7 @@ def evaluate(
     if users is not None and (split.cold_items is not None or split.given is not None):
         raise ConfigError(f"eval_users applies to warm splits; split {split.method!r} is not one")
     if users is not None:
-        split, target = _sample_users(split, target, check_positive_int("users", users), seed)
+        split, target = _sample_users(split, target, check_positive_int("eval_users", users), seed)
     if split.cold_items is not None:
         return _cold_start(model, split, target, split.cold_items[part], k, batch_size)
     if split.given is not None:
