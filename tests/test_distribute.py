@@ -119,6 +119,26 @@ def test_parameter_server_shards_embedding_tables(tmp_path):
     assert abs(distributed - single) <= RMSE_TOLERANCE
 
 
+def test_multi_worker_streams_each_workers_own_shards(tmp_path):
+    from tfrec.data.prepare import PrepareOptions, prepare
+    from tfrec.data.synthetic_log import write_service_log
+
+    write_service_log(tmp_path / "log", 30_000, 600, 300, rows_per_part=10_000)
+    prepared = tmp_path / "prepared"
+    prepare(tmp_path / "log", prepared, PrepareOptions(split="random", shards=4), verbose=False)
+    cluster = {"worker": _free_ports(2)}
+    run_dir = tmp_path / "run"
+    args = ["--model", "mf", "--dataset", str(prepared), "--strategy", "multi-worker"]
+    args += ["--out", str(run_dir), "--no-export", "--set", "epochs=6"]
+    workers = [_start(cluster, "worker", i, args) for i in range(2)]
+    outputs = [_finish(worker) for worker in workers]
+    assert "mf: worker 0 of 2 streams train shards [0, 2]" in outputs[0]
+    assert "mf: worker 1 of 2 streams train shards [1, 3]" in outputs[1]
+    distributed = _metrics(run_dir)["rmse"]
+    single = tfrec.train("mf", prepared, config={"epochs": 6}).metrics["rmse"]
+    assert abs(distributed - single) <= RMSE_TOLERANCE, (distributed, single)
+
+
 def test_cluster_task_reads_tf_config(monkeypatch):
     monkeypatch.setenv(
         "TF_CONFIG",

@@ -164,6 +164,20 @@ def serve_forever(resolver) -> None:
     server.join()  # returns only when the process is stopped
 
 
+def worker_index(strategy) -> tuple[int, int]:
+    """This process's input pipeline and the number of pipelines under ``strategy``
+    (the chief first, then the workers, as tf.distribute numbers them); (0, 1)
+    in one process."""
+    if strategy is None or getattr(strategy, "cluster_resolver", None) is None:
+        return 0, 1
+    task = cluster_task()
+    chiefs = len(task.cluster.get("chief", []))
+    workers = chiefs + len(task.cluster.get("worker", []))
+    if workers <= 1:
+        return 0, 1
+    return task.task_id + (chiefs if task.task_type == "worker" else 0), workers
+
+
 def is_parameter_server(strategy) -> bool:
     import tensorflow as tf
 

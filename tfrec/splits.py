@@ -85,6 +85,9 @@ class Split:
             ``history``, oldest first); ``validation`` / ``test`` hold the
             next ones, the relevant items.
         history: For ``cold-users``: the number of given interactions (H).
+        train_shards: For a prepared directory: its train shards
+            (:class:`~tfrec.data.prepare.stream.TrainShards`), which the
+            models that stream epochs (mf) read instead of ``train``.
     """
 
     dataset: Dataset
@@ -96,6 +99,7 @@ class Split:
     cold_items: dict | None = None
     given: dict | None = None
     history: int | None = None
+    train_shards: object | None = None
 
     def with_validation_in_train(self) -> Split:
         """The split for ``--refit``: train + validation as train, no validation
@@ -110,6 +114,7 @@ class Split:
             method=f"{self.method}+refit",
             cold_items=None if self.cold_items is None else {"test": self.cold_items["test"]},
             given=None if self.given is None else {"test": self.given["test"]},
+            train_shards=None,  # train is no longer the shards' rows
         )
 
     def sizes(self) -> dict:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from tfrec.data.prepare.manifest import PARTS, read_manifest, shard_files
+from tfrec.data.prepare.stream import TrainShards
 from tfrec.data.schema import RATING_DTYPES, Dataset, make_items
 from tfrec.data.vocabulary import Vocabulary
 from tfrec.splits import Split
@@ -28,7 +29,8 @@ def load_prepared(directory) -> Split:
 
     Returns:
         The split the preparation made, with its dataset (``ratings``: every
-        part, train first; the parts are views of it).
+        part, train first; the parts are views of it) and its train shards,
+        which the models that stream epochs read.
 
     Raises:
         DataError: Not a prepared directory, or one of another format version.
@@ -66,7 +68,13 @@ def load_prepared(directory) -> Split:
         has_timestamps=manifest["has_timestamps"],
     )
     split = manifest["split"]
-    return Split(dataset, *parts.values(), method=split["method"], seed=split["seed"])
+    return Split(
+        dataset,
+        *parts.values(),
+        method=split["method"],
+        seed=split["seed"],
+        train_shards=TrainShards.of(directory, manifest),
+    )
 
 
 def _read_parts(directory: Path, manifest: dict) -> pd.DataFrame:

@@ -99,20 +99,33 @@ class MF(Recommender):
     def _fit(self, data, split, options) -> None:
         import tensorflow as tf
 
+        from tfrec.data.prepare.stream import code_rows
         from tfrec.models.factorization.mf_trainer import MFTrainer
 
         c = self.config
         trainer = MFTrainer(len(data.user_ids), len(data.item_ids), c, self.global_mean_)
-        train_epoch = trainer.train_epoch
+        epochs = trainer
         if options.strategy is not None:  # the same steps, run by the strategy
             from tfrec.models.factorization.mf_distributed import DistributedEpochs
 
-            train_epoch = DistributedEpochs(trainer, options.strategy, options.verbose).train_epoch
-        columns = (
-            tf.constant(data.users.astype(np.int32)),
-            tf.constant(data.items.astype(np.int32)),
-            tf.constant(data.ratings),
-        )
+            epochs = DistributedEpochs(trainer, options.strategy, options.verbose)
+        train_epoch = epochs.train_epoch
+        shards = self._train_shards(split, data, options)
+        if shards is not None:
+            codes = {"user": code_rows(data.user_ids), "item": code_rows(data.item_ids)}
+            if options.verbose:
+                self._report_shards(shards, options.strategy)
+
+            def train_epoch(_, batch_size, seed, epoch):
+                return epochs.train_shards(shards, codes, batch_size, seed, epoch)
+
+            columns = None  # streamed
+        else:
+            columns = (
+                tf.constant(data.users.astype(np.int32)),
+                tf.constant(data.items.astype(np.int32)),
+                tf.constant(data.ratings),
+            )
         validation = self._encoded(split.validation)
         writer = tf.summary.create_file_writer(str(options.log_dir)) if options.log_dir else None
         tables = {"users": trainer.users, "items": trainer.items}
@@ -172,6 +185,31 @@ class MF(Recommender):
         )
         if checkpoint is not None:
             checkpoint.remove()
+
+    @staticmethod
+    def _train_shards(split, data, options):
+        """The prepared train shards to stream epochs from, or None: in-memory
+        data, a split whose train is not the shards' (``--refit``), or the
+        parameter-server strategy (it feeds the in-memory columns)."""
+        from tfrec.distribute import is_parameter_server
+
+        shards = getattr(split, "train_shards", None)
+        if shards is None or is_parameter_server(options.strategy):
+            return None
+        return shards if shards.total_rows == len(data.users) else None
+
+    @staticmethod
+    def _report_shards(shards, strategy) -> None:
+        """Prints which train shards this process streams."""
+        from tfrec.distribute import worker_index
+
+        worker, workers = worker_index(strategy)
+        owned = shards.owned(worker, workers)
+        rows = sum(shards.rows[s] for s in owned)
+        print(
+            f"mf: worker {worker} of {workers} streams train shards {owned} ({rows:,} rows)",
+            file=sys.stderr,
+        )
 
     def _stopped(self, progress, validated) -> bool:
         """Early stopping: ``patience`` epochs since the best validation RMSE."""

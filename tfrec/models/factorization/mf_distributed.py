@@ -9,6 +9,9 @@ runs an epoch as one XLA loop. Under a strategy this runs the same steps
   share of the batch and scatter-adds them; the tables aggregate by SUM, so
   every copy receives every replica's deltas and a step applies the whole
   batch's, as in one process.
+* from a prepared directory (mirrored / multi-worker), each worker streams
+  its own train shards (:meth:`DistributedEpochs.train_shards`): the
+  batches differ from one process's, the update rule does not.
 * ``parameter-server``: the tables are sharded across the parameter
   servers; each worker's step gathers its rows and scatter-adds its deltas
   there (asynchronously, as parameter-server training does).
@@ -72,6 +75,28 @@ class DistributedEpochs:
             total += float(self._replicated_step(batch))
         return (total / n) ** 0.5
 
+    def train_shards(self, shards, codes: dict, batch_size: int, seed: int, epoch: int) -> float:
+        """Trains one epoch from a prepared directory's train shards; each worker
+        reads only its own (:meth:`~tfrec.data.prepare.stream.TrainShards.owned`).
+
+        The workers step in lockstep, ceil(rows / batch_size) steps an epoch;
+        a worker whose shards hold fewer rows than its share starts its
+        stream again for the last steps. Returns the training RMSE.
+        """
+
+        def per_worker(context):
+            worker, workers = context.input_pipeline_id, context.num_input_pipelines
+            size = context.get_per_replica_batch_size(batch_size)
+            stream = shards.epoch(["user", "item", "rating"], codes, seed, epoch, worker, workers)
+            return stream.flat_map(lambda *shard: _batches(shard, size)).repeat()
+
+        dataset = self.strategy.distribute_datasets_from_function(per_worker)
+        iterator = iter(dataset)
+        n = shards.total_rows
+        steps = -(-n // batch_size)
+        total = sum(float(self._replicated_step(next(iterator))) for _ in range(steps))
+        return (total / n) ** 0.5
+
     @tf.function
     def _replicated_step(self, batch):
         squared = self.strategy.run(self._apply, args=(batch,))
@@ -92,3 +117,19 @@ class DistributedEpochs:
         results = [self.coordinator.schedule(step, args=(iterator,)) for _ in range(steps)]
         self.coordinator.join()
         return (sum(float(r.fetch()) for r in results) / n) ** 0.5
+
+
+def _batches(shard, size: int):
+    """A streamed shard ``(order, users, items, ratings)`` as batches of ``size`` rows."""
+    order, users, items, ratings = shard
+    n = tf.shape(order, out_type=tf.int64)[0]
+
+    def batch(start):
+        rows = order[start : tf.minimum(start + size, n)]
+        return {
+            "user": tf.gather(users, rows),
+            "item": tf.gather(items, rows),
+            "rating": tf.gather(ratings, rows),
+        }
+
+    return tf.data.Dataset.range(0, n, size).map(batch)

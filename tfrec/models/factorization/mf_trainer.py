@@ -7,6 +7,11 @@ aliases the variables' buffers, so no step copies a table). Against the same
 steps as TensorFlow ops fed by tf.data this trains the same tables 1.5-2
 times faster (docs/results.md, "Training speed"): no per-step op dispatch, and no
 shuffled copy of the columns.
+
+From a prepared directory (``tfrec data prepare``) an epoch streams: each
+train shard arrives from tf.data with its own shuffled order
+(:mod:`tfrec.data.prepare.stream`) and runs through the same loop, so no
+column of the whole part is held.
 """
 
 from __future__ import annotations
@@ -102,14 +107,36 @@ class MFTrainer(tf.Module):
             epoch: Epoch number.
         """
         n = int(columns[0].shape[0])
-        order = epoch_order(n, seed, epoch)
+        return (self._train_order(epoch_order(n, seed, epoch), columns, batch_size) / n) ** 0.5
+
+    def train_shards(self, shards, codes: dict, batch_size: int, seed: int, epoch: int) -> float:
+        """Trains one epoch streamed shard by shard; returns the training RMSE.
+
+        Args:
+            shards: The prepared train shards
+                (:class:`~tfrec.data.prepare.stream.TrainShards`).
+            codes: Arrays mapping user and item codes to table rows.
+            batch_size: Examples per step; each shard's last step takes its rest.
+            seed: Base seed of the shard order and shuffles.
+            epoch: Epoch number.
+        """
+        total, n = 0.0, 0
+        for order, *columns in shards.epoch(["user", "item", "rating"], codes, seed, epoch):
+            total += self._train_order(order, columns, batch_size)
+            n += int(order.shape[0])
+        return (total / max(n, 1)) ** 0.5
+
+    def _train_order(self, order, columns, batch_size: int) -> float:
+        """Steps over ``columns`` in ``order``, ``batch_size`` rows each; the summed
+        squared error."""
+        n = int(order.shape[0])
         full = n // batch_size * batch_size
         total = 0.0
         if full:
             total += float(self._train_steps(tf.reshape(order[:full], [-1, batch_size]), *columns))
         if full < n:
             total += float(self._train_steps(order[None, full:], *columns))
-        return (total / n) ** 0.5
+        return total
 
     def unpack(self, users: np.ndarray, items: np.ndarray):
         """(user_factors, user_bias, item_factors, item_bias) of packed user and item tables."""
@@ -121,10 +148,16 @@ class MFTrainer(tf.Module):
             items[:, d + 1].copy(),
         )
 
-    def rmse(self, users, items, ratings, scale) -> float:
-        """Validation RMSE of the current weights, predictions clipped to the scale."""
+    def rmse(self, users, items, ratings, scale, block: int = 1 << 20) -> float:
+        """Validation RMSE of the current weights, predictions clipped to the scale
+        (a block of pairs at a time: memory stays a block wide)."""
         d = self.d
-        u, i = self.users.numpy()[users], self.items.numpy()[items]
-        prediction = self.global_mean + np.einsum("ij,ij->i", u[:, : d + 2], i[:, : d + 2])
-        error = np.clip(prediction, *scale) - ratings
-        return float(np.sqrt(np.mean(error**2)))
+        user_table, item_table = self.users.numpy(), self.items.numpy()
+        squared = 0.0
+        for start in range(0, len(users), block):
+            at = slice(start, start + block)
+            u, i = user_table[users[at], : d + 2], item_table[items[at], : d + 2]
+            prediction = self.global_mean + np.einsum("ij,ij->i", u, i)
+            error = np.clip(prediction, *scale) - ratings[at]
+            squared += float(np.dot(error, error.astype(np.float64)))
+        return (squared / max(len(users), 1)) ** 0.5

@@ -1,0 +1,112 @@
+"""Training streamed from a prepared directory's shards: the in-memory path's
+batches with one shard, every row once per epoch with several, and each
+worker's own shards."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tfrec
+from tfrec.data.prepare import PrepareOptions, prepare
+from tfrec.data.prepare.load import load_prepared
+from tfrec.data.prepare.stream import code_rows
+from tfrec.errors import ConfigError
+
+MF = {"n_factors": 8, "epochs": 4, "patience": 0, "batch_size": 64, "seed": 5}
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory):
+    """A seeded ratings log with string IDs, written as CSV."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    log = pd.DataFrame(
+        {
+            "customer": [f"c{u}" for u in rng.integers(0, 90, n)],
+            "sku": [f"S{i}" for i in rng.integers(0, 120, n)],
+            "stars": rng.integers(1, 6, n),
+            "when": 1_500_000_000 + rng.integers(0, 10**6, n),
+        }
+    )
+    path = tmp_path_factory.mktemp("stream") / "log.csv"
+    log.to_csv(path, index=False)
+    return path
+
+
+def _prepared(log, shards):
+    out = log.parent / f"p{shards}"
+    if not out.exists():
+        prepare(log, out, PrepareOptions(split="random", shards=shards), verbose=False)
+    return load_prepared(out)
+
+
+def test_one_shard_streams_the_in_memory_batches(log):
+    split = _prepared(log, 1)
+    assert split.train_shards.total_rows == len(split.train)
+    streamed = tfrec.get_model("mf", **MF).fit(split)
+    in_memory = tfrec.get_model("mf", **MF).fit(dataclasses.replace(split, train_shards=None))
+    for a, b in zip(streamed.history_, in_memory.history_, strict=True):
+        assert a["train_rmse"] == pytest.approx(b["train_rmse"], rel=1e-6)
+        assert a["val_rmse"] == pytest.approx(b["val_rmse"], rel=1e-6)
+    np.testing.assert_allclose(streamed.user_factors_, in_memory.user_factors_, rtol=1e-5)
+    np.testing.assert_allclose(streamed.item_bias_, in_memory.item_bias_, rtol=1e-5, atol=1e-7)
+
+
+def _epoch_rows(split, seed, epoch, worker=0, workers=1):
+    """(shard sizes, user rows, item rows) of one streamed epoch, in stream order."""
+    from tfrec.models.base import Interactions
+
+    data = Interactions.from_ratings(split.train)
+    codes = {"user": code_rows(data.user_ids), "item": code_rows(data.item_ids)}
+    stream = split.train_shards.epoch(["user", "item"], codes, seed, epoch, worker, workers)
+    sizes, users, items = [], [], []
+    for order, user, item in stream:
+        order = order.numpy()
+        assert sorted(order) == list(range(len(order)))  # each row of the shard once
+        sizes.append(len(order))
+        users.append(user.numpy()[order])
+        items.append(item.numpy()[order])
+    return sizes, np.concatenate(users), np.concatenate(items), data
+
+
+def test_an_epoch_of_several_shards_visits_every_row_once(log):
+    split = _prepared(log, 3)
+    sizes, users, items, data = _epoch_rows(split, seed=1, epoch=0)
+    assert sorted(sizes) == sorted(split.train_shards.rows) and len(sizes) == 3
+    pairs = np.sort(users.astype(np.int64) * 10**6 + items)
+    np.testing.assert_array_equal(pairs, np.sort(data.users * 10**6 + data.items))
+    again, other = _epoch_rows(split, 1, 0)[1], _epoch_rows(split, 1, 1)[1]
+    np.testing.assert_array_equal(users, again)  # seeded
+    assert not np.array_equal(users, other)  # a fresh order each epoch
+
+
+def test_each_worker_reads_only_its_own_shards_whole_users(log):
+    split = _prepared(log, 3)
+    seen = []
+    for worker in range(2):
+        sizes, users, _, _ = _epoch_rows(split, 0, 0, worker, 2)
+        owned = split.train_shards.owned(worker, 2)
+        assert sorted(sizes) == sorted(split.train_shards.rows[s] for s in owned)
+        seen.append(set(users.tolist()))
+    assert not seen[0] & seen[1]  # a user's rows sit in one shard
+    assert len(seen[0] | seen[1]) == split.train["user_id"].nunique()
+    with pytest.raises(ConfigError, match="worker must be in"):
+        split.train_shards.owned(2, 2)
+
+
+def test_several_shards_train_as_well_as_in_memory(log):
+    split = _prepared(log, 3)
+    options = {**MF, "epochs": 8}
+    streamed = tfrec.get_model("mf", **options).fit(split)
+    in_memory = tfrec.get_model("mf", **options).fit(dataclasses.replace(split, train_shards=None))
+    # Other batches, the same model: validation RMSE within a few per cent.
+    a, b = streamed.history_[-1]["val_rmse"], in_memory.history_[-1]["val_rmse"]
+    assert a == pytest.approx(b, rel=0.03)
+    assert streamed.history_[-1]["train_rmse"] < streamed.history_[0]["train_rmse"]
+
+
+def test_refit_trains_on_train_and_validation_not_the_shards(log):
+    split = _prepared(log, 3).with_validation_in_train()
+    assert split.train_shards is None

@@ -1,0 +1,145 @@
+"""A prepared directory's training part, streamed shard by shard with tf.data.
+
+An epoch visits the train shards in a seeded order; the pipeline reads the
+next shards with pyarrow while the current one trains (``map`` with two
+parallel calls, then ``prefetch``), so memory holds a few shards, never a
+copy of the whole part. Each shard arrives as columns coded to the model's
+rows, with its own shuffle: :func:`tfrec.pipelines.epoch_order` with the
+stateless seed ``(seed, epoch · S + s)`` for shard s of S. With one shard an
+epoch is exactly the in-memory one (:func:`~tfrec.pipelines.epoch_order`
+with ``(seed, epoch)``): the same batches in the same order.
+
+A worker of a multi-worker job reads only its own shards (``worker`` of
+``workers``: shards s with s mod workers = worker), whole users each, as
+the preparation partitioned them by user.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from tfrec.errors import ConfigError
+
+# Column name -> (parquet column, dtype of the streamed tensor).
+COLUMNS = {
+    "user": ("user_id", np.int32),
+    "item": ("item_id", np.int32),
+    "rating": ("rating", np.float32),
+    "weight": ("weight", np.float32),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainShards:
+    """The train shard files of a prepared directory.
+
+    Attributes:
+        files: The shard files, in shard order.
+        rows: Each shard's row count.
+    """
+
+    files: tuple[Path, ...]
+    rows: tuple[int, ...]
+
+    @classmethod
+    def of(cls, directory, manifest: dict) -> TrainShards:
+        """The train shards a manifest lists."""
+        shards = manifest["shards"]["train"]
+        return cls(
+            tuple(Path(directory).expanduser() / s["file"] for s in shards),
+            tuple(int(s["rows"]) for s in shards),
+        )
+
+    @property
+    def total_rows(self) -> int:
+        """Training rows in every shard."""
+        return sum(self.rows)
+
+    def owned(self, worker: int, workers: int) -> list[int]:
+        """The shards worker ``worker`` of ``workers`` reads: s mod workers = worker."""
+        if not 0 <= worker < workers:
+            raise ConfigError(f"worker must be in [0, {workers}); got {worker}")
+        return list(range(worker, len(self.files), workers))
+
+    def epoch(
+        self,
+        columns: list[str],
+        codes: dict[str, np.ndarray],
+        seed: int,
+        epoch: int,
+        worker: int = 0,
+        workers: int = 1,
+    ):
+        """One epoch's shards, each an element ``(order, *columns)``.
+
+        Args:
+            columns: Names from :data:`COLUMNS`, in the order they are yielded.
+            codes: For a column of codes (``user``, ``item``): an array mapping
+                a prepared code to the model's row (the code's place in the
+                training vocabulary); -1 for codes without one is an error.
+            seed: Base seed of the shard order and of each shard's shuffle.
+            epoch: Epoch number.
+            worker: This worker's index (multi-worker reading).
+            workers: Number of workers; each reads only its own shards.
+
+        Returns:
+            A ``tf.data.Dataset`` of tuples: the shard's shuffled row order (int64, each
+            row once) and its columns, read in file order.
+        """
+        import tensorflow as tf
+
+        from tfrec.pipelines import epoch_order
+
+        unknown = [name for name in columns if name not in COLUMNS]
+        if unknown:
+            raise ConfigError(f"columns must be among {sorted(COLUMNS)}; got {unknown}")
+        owned = np.asarray(self.owned(worker, workers), np.int64)
+        order = np.random.default_rng([seed, epoch]).permutation(owned) if len(owned) > 1 else owned
+        n_shards = len(self.files)
+        dtypes = [tf.as_dtype(COLUMNS[name][1]) for name in columns]
+
+        def read(shard):
+            return self._read(int(shard), columns, codes)
+
+        def load(shard):
+            values = tf.numpy_function(read, [shard], dtypes, stateful=False)
+            rows = tf.shape(values[0], out_type=tf.int64)[0]
+            shuffle = epoch_order(rows, seed, epoch * n_shards + shard)
+            for value in values:
+                value.set_shape([None])
+            return (shuffle, *values)
+
+        return (
+            tf.data.Dataset.from_tensor_slices(order)
+            .map(load, num_parallel_calls=2, deterministic=True)
+            .prefetch(1)
+        )
+
+    def _read(self, shard: int, columns: list[str], codes: dict) -> list[np.ndarray]:
+        import pyarrow.parquet as pq
+
+        path = self.files[shard]
+        table = pq.read_table(path, columns=[COLUMNS[name][0] for name in columns])
+        out = []
+        for name, column in zip(columns, table.columns, strict=True):
+            values = column.to_numpy()
+            if name in codes:
+                values = codes[name][values]
+                if len(values) and values.min() < 0:
+                    raise ConfigError(
+                        f"{path}: {name} codes absent from the training vocabulary; "
+                        "the shards do not match the split being fitted"
+                    )
+            out.append(values.astype(COLUMNS[name][1], copy=False))
+        return out
+
+
+def code_rows(known: np.ndarray) -> np.ndarray:
+    """The array mapping each prepared code to its row among the sorted ``known``
+    codes (-1 for codes absent from them)."""
+    rows = np.full(int(known.max(initial=-1)) + 1, -1, np.int32)
+    rows[known] = np.arange(len(known), dtype=np.int32)
+    return rows
