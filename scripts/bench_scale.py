@@ -40,6 +40,10 @@ own.
     python scripts/bench_scale.py --prepared --ratings 100000000 --eval-users 100000
     python scripts/bench_scale.py --prepared --compare --ratings 25000000
 
+``--prepared-dir DIR`` trains from a directory prepared before (the
+write and prepare stages are skipped). ``*_fit_peak_rss_gb`` is a training
+stage's peak before evaluation.
+
 ``--compare`` writes the log as one Parquet file and also reads, splits and
 trains on it in memory (``memory_*`` figures); ``*_same_split`` says whether
 both paths put the same (user, item) pairs in each part.
@@ -58,6 +62,7 @@ from pathlib import Path
 import pandas as pd
 
 import tfrec
+from tfrec.data.prepare.manifest import read_manifest
 from tfrec.data.synthetic import as_log, generate, ml25m_shape
 from tfrec.models import is_available
 
@@ -127,7 +132,7 @@ def in_child(target, *args) -> dict:
 def _measured(target, args, queue) -> None:
     try:
         result = target(*args)
-        result["peak_rss_gb"] = round(peak_rss_gb(), 2)
+        result["peak_rss_gb"] = round(result.get("peak_rss_gb", peak_rss_gb()), 2)
     except BaseException as e:  # noqa: BLE001 - reported to the parent
         result = {"error": f"{type(e).__name__}: {e}"}
     queue.put(result)
@@ -151,9 +156,13 @@ def _prepare(log: Path, out: Path) -> dict:
     return {"seconds": time.perf_counter() - t, "counts": manifest["counts"]}
 
 
-def _train(source: Path, name: str, options: dict, eval_users: int, prepared: bool) -> dict:
+def _train(
+    source: Path, name: str, options: dict, eval_users: int, prepared: bool, fingerprint: bool
+) -> dict:
     """One epoch of ``name`` on a prepared directory, or on the log file read and
-    split in memory; the rows of each part as an order-free fingerprint."""
+    split in memory; with ``fingerprint``, the rows of each part as an
+    order-free fingerprint (computed after the peak RSS is taken: it decodes
+    every raw ID)."""
     from tfrec.data.prepare.load import load_prepared
 
     t = time.perf_counter()
@@ -164,17 +173,20 @@ def _train(source: Path, name: str, options: dict, eval_users: int, prepared: bo
     loaded = time.perf_counter() - t
     model = tfrec.get_model(name, epochs=1, patience=0, **options)
     model.fit(split, verbose=True)
+    fitted_peak = peak_rss_gb()
     t = time.perf_counter()
     metrics = tfrec.evaluate(model, split, users=eval_users).metrics
     return {
         "load_s": loaded,
+        "fit_peak_rss_gb": fitted_peak,
         "epoch_s": model.history_[0]["seconds"],
         "examples_per_s": model.history_[0]["examples_per_s"],
         "eval_s": time.perf_counter() - t,
         "eval_users": metrics["n_users_ranked"],
         "hr@10": metrics["hr@10"],
         "ndcg@10": metrics["ndcg@10"],
-        "rows_fingerprint": _fingerprint(split),
+        "peak_rss_gb": peak_rss_gb(),
+        **({"rows_fingerprint": _fingerprint(split)} if fingerprint else {}),
     }
 
 
@@ -194,20 +206,24 @@ def _fingerprint(split) -> str:
 
 def prepared_main(args, skip: set, options: dict) -> None:
     """The ``--prepared`` stages (module docstring); the last line is their JSON."""
-    figures: dict = {"ratings": args.ratings}
+    figures: dict = {} if args.prepared_dir else {"ratings": args.ratings}
     users, items = service_shape(args.ratings)
     with tempfile.TemporaryDirectory(prefix="tfrec-scale-", dir=args.scratch) as scratch:
         log, out = Path(scratch) / "log", Path(scratch) / "prepared"
-        wrote = in_child(_write_log, log, args.ratings, users, items, args.compare)
-        figures["generate_write_s"] = round(wrote["seconds"], 2)
-        print(f"wrote {args.ratings:,} rows in {wrote['files']} parts: {wrote['seconds']:.1f}s",
-              flush=True)  # fmt: skip
-        prepared = in_child(_prepare, log, out)
-        figures.update(
-            prepare_s=round(prepared["seconds"], 2),
-            prepare_peak_rss_gb=prepared["peak_rss_gb"],
-            **prepared["counts"],
-        )
+        if args.prepared_dir:
+            out = Path(args.prepared_dir)
+            figures.update(prepared_dir=str(out), **read_manifest(out)["counts"])
+        else:
+            wrote = in_child(_write_log, log, args.ratings, users, items, args.compare)
+            figures["generate_write_s"] = round(wrote["seconds"], 2)
+            print(f"wrote {args.ratings:,} rows in {wrote['files']} parts: "
+                  f"{wrote['seconds']:.1f}s", flush=True)  # fmt: skip
+            prepared = in_child(_prepare, log, out)
+            figures.update(
+                prepare_s=round(prepared["seconds"], 2),
+                prepare_peak_rss_gb=prepared["peak_rss_gb"],
+                **prepared["counts"],
+            )
         print(f"prepare: {json.dumps(figures)}", flush=True)
         for name in ("mf", "two_tower"):
             if name in skip:
@@ -215,7 +231,9 @@ def prepared_main(args, skip: set, options: dict) -> None:
             model = {**({"n_factors": 64} if name == "mf" else {}), **options.get(name, {})}
             paths = {"": (out, True), **({"memory_": (log, False)} if args.compare else {})}
             for prefix, (source, is_prepared) in paths.items():
-                found = in_child(_train, source, name, model, args.eval_users, is_prepared)
+                found = in_child(
+                    _train, source, name, model, args.eval_users, is_prepared, args.compare
+                )
                 for key, value in found.items():
                     rounded = (
                         value if isinstance(value, str) else round(value, 4 if "@" in key else 2)
@@ -267,6 +285,10 @@ def main():
     parser.add_argument("--eval-users", type=int, default=100_000, help="--prepared: test users")
     parser.add_argument("--scratch", help="folder for the temporary files (default: /tmp)")
     parser.add_argument(
+        "--prepared-dir",
+        help="--prepared: train from this prepared directory (no log is written or prepared)",
+    )
+    parser.add_argument(
         "--compare",
         action="store_true",
         help="--prepared: write the log as one file and also train on it in memory",
@@ -274,6 +296,8 @@ def main():
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     options = model_options(args.set)
+    if args.prepared_dir and (args.compare or not args.prepared):
+        parser.error("--prepared-dir goes with --prepared, without --compare")
     if args.prepared:
         return prepared_main(args, skip, options)
     figures: dict = {}

@@ -27,6 +27,19 @@ def test_bench_scale_small():
 
 
 @pytest.mark.slow
+def test_bench_scale_prepared_path_gives_the_in_memory_split(tmp_path):
+    args = ["--prepared", "--compare", "--ratings", "20000", "--eval-users", "300"]
+    args += ["--set", "two_tower:stride=4", "--scratch", str(tmp_path)]
+    figures = _last_json_line(["scripts/bench_scale.py", *args])
+    assert figures["train"] + figures["validation"] + figures["test"] == figures["n_interactions"]
+    for model in ("mf", "two_tower"):
+        assert figures[f"{model}_same_split"] is True
+        assert figures[f"{model}_peak_rss_gb"] > 0 and figures[f"{model}_epoch_s"] > 0
+        assert figures[f"{model}_fit_peak_rss_gb"] <= figures[f"{model}_peak_rss_gb"]
+        assert 0 < figures[f"{model}_eval_users"] <= 300  # sampled users with a known item
+
+
+@pytest.mark.slow
 def test_load_test_keeps_serving_through_bad_requests_and_a_version_switch():
     figures = _last_json_line(["scripts/load_test.py", "--seconds", "16", "--clients", "4"])
     assert figures["valid_failed"] == 0 and figures["invalid_not_400"] == 0

@@ -28,14 +28,19 @@ def epoch_order(n, seed: int, epoch) -> tf.Tensor:
     return tf.random.experimental.stateless_shuffle(tf.range(tf.cast(n, tf.int64)), seed=seed)
 
 
-def epoch_batches(tensors: dict, batch_size: int, seed: int, epoch) -> tf.data.Dataset:
+def epoch_batches(tensors: dict, batch_size: int, seed: int, epoch, widen=()) -> tf.data.Dataset:
     """One epoch of shuffled batches of equal-length column tensors.
+
+    The epoch's order is cut into batches of indices and each batch gathers
+    its rows (in parallel, in order), so an epoch holds the order, not a
+    shuffled copy of every column.
 
     Args:
         tensors: Dict of 1-D (or N-D) tensors with the same first dimension.
         batch_size: Examples per batch; the last batch may be smaller.
         seed: Base seed; epoch ``e`` is shuffled with the stateless seed ``(seed, e)``.
         epoch: Epoch number (int or scalar tensor).
+        widen: Names of int32 columns whose batches are cast to int64.
 
     Returns:
         A dataset of dicts of batched tensors.
@@ -43,15 +48,16 @@ def epoch_batches(tensors: dict, batch_size: int, seed: int, epoch) -> tf.data.D
     n = tf.shape(next(iter(tensors.values())), out_type=tf.int64)[0]
     order = epoch_order(n, seed, epoch)
     n_full = n // batch_size * batch_size
-    shuffled = {name: tf.gather(column, order) for name, column in tensors.items()}
+    batches = tf.data.Dataset.from_tensor_slices(tf.reshape(order[:n_full], [-1, batch_size]))
+    rest = tf.data.Dataset.from_tensors(order[n_full:]).filter(lambda _: n_full < n)
 
-    def batched(column):
-        return tf.reshape(column[:n_full], tf.concat([[-1, batch_size], tf.shape(column)[1:]], 0))
+    def gathered(rows):
+        batch = {name: tf.gather(column, rows) for name, column in tensors.items()}
+        return {k: tf.cast(v, tf.int64) if k in widen else v for k, v in batch.items()}
 
-    batches = tf.data.Dataset.from_tensor_slices({k: batched(v) for k, v in shuffled.items()})
-    rest = tf.data.Dataset.from_tensors({k: v[n_full:] for k, v in shuffled.items()})
-    rest = rest.filter(lambda columns: n_full < n)
-    return batches.concatenate(rest)
+    return batches.concatenate(rest).map(
+        gathered, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
 
 
 def training_dataset(
@@ -60,14 +66,30 @@ def training_dataset(
     """``epochs`` epochs of shuffled batches, prefetched; for ``keras.Model.fit``.
 
     Each element is a dict of batched columns; map it to (features, label)
-    with :meth:`tf.data.Dataset.map` as the model needs.
+    with :meth:`tf.data.Dataset.map` as the model needs. Integer columns are
+    held as int32 when their values fit (half the memory of int64) and
+    batches carry them as int64.
     """
-    tensors = {name: tf.constant(values) for name, values in columns.items()}
+    narrowed = {name: _narrowed(np.asarray(values)) for name, values in columns.items()}
+    widen = {
+        name for name, values in narrowed.items() if values.dtype != np.asarray(columns[name]).dtype
+    }
+    tensors = {name: tf.constant(values) for name, values in narrowed.items()}
+    del narrowed
     return (
         tf.data.Dataset.range(epochs)
-        .flat_map(lambda e: epoch_batches(tensors, batch_size, seed, e))
+        .flat_map(lambda e: epoch_batches(tensors, batch_size, seed, e, widen))
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def _narrowed(values: np.ndarray) -> np.ndarray:
+    """An int64 column as int32 when every value fits; other columns as they are."""
+    if values.dtype != np.int64 or len(values) == 0:
+        return values
+    if values.min() >= np.iinfo(np.int32).min and values.max() <= np.iinfo(np.int32).max:
+        return values.astype(np.int32)
+    return values
 
 
 def steps_per_epoch(n_examples: int, batch_size: int) -> int:

@@ -142,11 +142,11 @@ class Interactions:
         values = ratings["rating"].to_numpy(dtype=np.float32)
         matrix = sp.csr_matrix((values, (users, items)), shape=(len(user_ids), len(item_ids)))
         matrix.sort_indices()
-        return cls(
+        return cls(  # no copy of a row column that is int64 already
             user_ids.astype(np.int64),
             item_ids.astype(np.int64),
-            users.astype(np.int64),
-            items.astype(np.int64),
+            users.astype(np.int64, copy=False),
+            items.astype(np.int64, copy=False),
             values,
             ratings["timestamp"].to_numpy(),
             matrix,

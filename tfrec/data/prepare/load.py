@@ -78,14 +78,20 @@ def load_prepared(directory) -> Split:
 
 
 def _read_parts(directory: Path, manifest: dict) -> pd.DataFrame:
-    """Every shard, train then validation then test, as one frame."""
+    """Every shard, train then validation then test, as one frame.
+
+    Column by column, each dropped from the Arrow table once converted, so the
+    peak is the table and one column, not the table and two frames."""
     import pyarrow.parquet as pq
 
     files = [f for p in PARTS for f in shard_files(directory, manifest, p)]
-    columns = [*RATING_DTYPES, *(["weight"] if manifest["weighted"] else [])]
-    frame = pq.ParquetDataset([str(f) for f in files]).read(columns=columns).to_pandas()
-    dtypes = {**RATING_DTYPES, **({"weight": np.float32} if "weight" in frame else {})}
-    return frame.astype(dtypes)
+    dtypes = {**RATING_DTYPES, **({"weight": np.float32} if manifest["weighted"] else {})}
+    table = pq.ParquetDataset([str(f) for f in files]).read(columns=list(dtypes))
+    columns = {}
+    for name, dtype in dtypes.items():
+        columns[name] = table.column(name).to_numpy().astype(dtype, copy=False)
+        table = table.drop_columns([name])
+    return pd.DataFrame(columns, copy=False)
 
 
 def _vocabulary(path: Path, kind: str) -> Vocabulary | None:
