@@ -126,13 +126,18 @@ class BlendScorer(tf.Module):
 
 class CascadeScorer(tf.Module):
     """A cascade's score (:mod:`tfrec.models.ranking.cascade`) over its stages' scorers:
-    the retriever's top ``candidates`` unseen items, scored by the ranker."""
+    the retriever's top ``candidates`` unseen items, scored by θ · x, x the
+    candidates' standardised features (:func:`tfrec.models.ranking.stacking.features`)."""
 
-    def __init__(self, retrieval, ranking, seen, candidates: int, retrieval_weight: float):
+    def __init__(self, retrieval, ranking, seen, candidates: int, theta):
+        from tfrec.models.ranking.stacking import position_features
+
         super().__init__(name="cascade_scorer")
         self.retrieval, self.ranking, self.seen = retrieval, ranking, seen
         self.candidates = candidates
-        self.retrieval_weight = float(retrieval_weight)
+        self.theta = [float(w) for w in np.asarray(theta, np.float32)]
+        # The same float32 values as numpy's: the order of near-ties agrees.
+        self.positions = _constant(position_features(candidates)[0], tf.float32)
 
     def score(self, users):
         retrieval = self.retrieval.score(users)
@@ -143,15 +148,17 @@ class CascadeScorer(tf.Module):
         columns = tf.reshape(tf.cast(top.indices, tf.int64), [-1])
         flat_users = tf.repeat(users, self.candidates)
         ranked = tf.reshape(self.ranking.predict(flat_users, columns), tf.shape(top.indices))
-        if self.retrieval_weight:
-            order = -tf.range(self.candidates, dtype=tf.float32)[None, :]
-            ranked = _standardised(ranked) + self.retrieval_weight * _standardised(order)
+        features = [_standardised(ranked), _standardised(_finite(top.values))]
+        features += [self.positions[None, :, 0], self.positions[None, :, 1]]
+        combined = tf.zeros_like(ranked)
+        for weight, feature in zip(self.theta, features, strict=True):
+            combined += weight * feature
         below = tf.minimum(retrieval - top.values[:, :1], 0.0)
         below = tf.where(tf.math.is_nan(below), 0.0, below)  # both -inf
-        out = tf.reduce_min(ranked, axis=1, keepdims=True) - 1.0 + below
+        out = tf.reduce_min(combined, axis=1, keepdims=True) - 1.0 + below
         rows = tf.repeat(tf.range(tf.shape(users, out_type=tf.int64)[0]), self.candidates)
         pairs = tf.stack([rows, columns], 1)
-        return tf.tensor_scatter_nd_update(out, pairs, tf.reshape(ranked, [-1]))
+        return tf.tensor_scatter_nd_update(out, pairs, tf.reshape(combined, [-1]))
 
     def predict(self, users, items, extra=None):
         return self.ranking.predict(users, items, extra)
@@ -231,6 +238,15 @@ class FoldInScorer(tf.Module):
         for factor in self.factors:
             out = tf.sparse.sparse_dense_matmul(out, factor.tensor())
         return out if self.bias is None else out + self.bias[None, :]
+
+
+def _finite(scores):
+    """Each row's -inf (seen items among too few candidates) raised to the row's
+    lowest finite score (0 when none is), as the cascade's numpy code."""
+    finite = tf.math.is_finite(scores)
+    lowest = tf.reduce_min(tf.where(finite, scores, np.inf), axis=1, keepdims=True)
+    lowest = tf.where(tf.math.is_finite(lowest), lowest, 0.0)
+    return tf.where(finite, scores, lowest)
 
 
 def _standardised(scores):

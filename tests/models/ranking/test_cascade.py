@@ -20,7 +20,7 @@ class TestCascade(RecommenderContract):
     learns_checkerboard = False  # the dcn ranker: too little data on the 8 x 8 board
 
     def test_top_k_is_the_rankers_order_of_the_retrievers_unseen_candidates(self, small_split):
-        fitted = self.make(retrieval_weight=0.0).fit(small_split)
+        fitted = self.make(combiner="weight", retrieval_weight=0.0).fit(small_split)
         users = fitted.user_ids[:6]
         rows = fitted.users_.encode(users)
         items, _ = fitted.recommend(users, k=5)
@@ -35,16 +35,66 @@ class TestCascade(RecommenderContract):
             assert list(top) == list(candidates[np.argsort(-ranked, kind="stable")[:5]])
 
     def test_a_heavy_retrieval_weight_keeps_the_retrievers_order(self, fitted, small_split):
-        heavy = self.make(retrieval_weight=1000.0).fit(small_split)
+        heavy = self.make(combiner="weight", retrieval_weight=1000.0).fit(small_split)
         users = fitted.user_ids[:6]
         retrieval, _ = heavy.retrieval_.recommend(users, k=5)
         np.testing.assert_array_equal(heavy.recommend(users, k=5)[0], retrieval)
 
-    def test_retrieval_weight_is_chosen_on_validation(self, fitted):
+    def test_retrieval_weight_is_chosen_on_validation(self, small_split):
         from tfrec.models.ranking.cascade import RETRIEVAL_WEIGHTS
 
+        fitted = self.make(combiner="weight").fit(small_split)
         assert fitted.retrieval_weight_ in RETRIEVAL_WEIGHTS
         assert fitted.refit_options()["retrieval_weight"] == fitted.retrieval_weight_
+        np.testing.assert_array_equal(
+            fitted.combiner_weights_, [1.0, 0.0, fitted.retrieval_weight_, 0.0]
+        )
+
+    def test_the_combiner_is_chosen_on_validation_and_refit_keeps_it(self, fitted, small_split):
+        from tfrec.models.ranking.cascade import RETRIEVAL_WEIGHTS
+        from tfrec.models.ranking.stacking import FEATURES, L2_PENALTIES
+
+        assert fitted.config.combiner == "auto"
+        assert (fitted.stacking_l2_ in L2_PENALTIES) != (
+            fitted.retrieval_weight_ in RETRIEVAL_WEIGHTS
+        )
+        assert fitted.combiner_weights_.shape == (len(FEATURES),)
+        given = fitted.refit_options()["stacking_weights"]
+        np.testing.assert_allclose(given, fitted.combiner_weights_)
+        again = self.make(stacking_weights=given).fit(small_split)
+        np.testing.assert_array_equal(again.combiner_weights_, fitted.combiner_weights_)
+
+    def test_stacked_weights_are_fitted_on_validation(self, small_split):
+        from tfrec.models.ranking.stacking import L2_PENALTIES
+
+        stacked = self.make(combiner="stacked").fit(small_split)
+        assert stacked.stacking_l2_ in L2_PENALTIES and stacked.retrieval_weight_ is None
+        assert np.any(stacked.combiner_weights_[1:] != 0)
+
+    def test_the_score_is_theta_times_the_candidates_features(self, fitted):
+        from tfrec.models.ranking import stacking
+
+        rows = fitted.users_.encode(fitted.user_ids[:4])
+        retrieval, candidates, masked, ranked = fitted._stages(rows)
+        x = stacking.features(ranked, np.take_along_axis(masked, candidates, 1))
+        expected = (x.astype(np.float64) @ fitted.combiner_weights_).astype(np.float32)
+        got = np.take_along_axis(fitted._score(rows), candidates, 1)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+    def test_savedmodel_recommend_reads_every_stacked_feature(self, small_split, tmp_path):
+        import tensorflow as tf
+
+        model = self.make(stacking_weights=[0.5, 1.0, -0.3, 0.2]).fit(small_split)
+        served = tf.saved_model.load(str(model.export(tmp_path / "export")))
+        users = np.array([*model.user_ids[:8], -1], np.int64)
+        out = served.signatures["recommend"](user_id=tf.constant(users), k=tf.constant([6]))
+        items, scores = model.recommend(users, k=6)
+        np.testing.assert_array_equal(out["item_ids"].numpy(), items)
+        np.testing.assert_allclose(out["scores"].numpy(), scores, rtol=1e-5, atol=1e-5)
+
+    def test_stacking_weights_must_match_the_features(self):
+        with pytest.raises(ConfigError, match="stacking_weights must hold 4 weights"):
+            self.make(stacking_weights=[1.0, 2.0])
 
     def test_ranker_is_trained_for_ranking(self, fitted):
         assert fitted.ranking_.task_ == "ranking" and not fitted.predicts_ratings
@@ -60,6 +110,17 @@ class TestCascade(RecommenderContract):
         )
         expected = fitted.predict(np.repeat(users, 5), candidates.ravel()).reshape(4, 5)
         np.testing.assert_allclose(out["scores"].numpy(), expected, rtol=1e-5, atol=1e-5)
+
+    def test_the_ranker_reads_the_trend_where_there_are_timestamps(self):
+        from tfrec.models.ranking.cascade import TIMED_RANKING
+
+        timed = self.make()._stage("ranking", timed=True).config
+        assert timed.trend_windows == TIMED_RANKING["trend_windows"]
+        assert timed.negative_power == TIMED_RANKING["negative_power"]
+        untimed = self.make()._stage("ranking", timed=False).config
+        assert untimed.trend_windows == () and untimed.negative_power == 0.0
+        mine = self.make(ranking_options={**_RANKER, "trend_windows": [7]})
+        assert mine._stage("ranking", timed=True).config.trend_windows == (7.0,)
 
     def test_a_cascade_of_cascades_is_refused(self):
         with pytest.raises(ConfigError, match="ranking must name another model than cascade"):

@@ -190,3 +190,37 @@ class TestDCNTrend(RecommenderContract):
     model_name = "dcn"
     options = {**_SMALL, "history": 0, "trend_windows": (30.0, 365.0)}
     learns_checkerboard = False
+
+
+def test_trend_windows_need_timestamps():
+    """Without timestamps every time is 0: the trend would read nothing in
+    training and everything at serving, so dcn refuses it."""
+    from tfrec import split
+    from tfrec.data.synthetic import music
+    from tfrec.models import get_model
+
+    data = music(n_users=40, n_items=30, n_pairs=300)
+    model = get_model("dcn", trend_windows=[30], **_SMALL)
+    with pytest.raises(ConfigError, match="trend_windows needs timestamps"):
+        model.fit(split(data, "random"))
+
+
+def test_recency_weights_halve_over_the_users_history():
+    from tfrec.models.ranking.dcn import recency_weights
+
+    # User 0 holds positions 0-3, user 1 positions 4-5; rows in data order.
+    starts, ends = np.array([0, 4]), np.array([4, 6])
+    users, positions = np.array([0, 0, 1, 0, 1, 0]), np.array([3, 2, 5, 1, 4, 0])
+    expected = [1, 2**-0.25, 1, 2**-0.5, 2**-0.5, 2**-0.75]
+    np.testing.assert_allclose(recency_weights(positions, starts, ends, users), expected, 1e-6)
+    with pytest.raises(ConfigError, match="recent_half_life needs loss 'bce'"):
+        from tfrec.models import get_model
+
+        get_model("dcn", loss="softmax", recent_half_life=0.25)
+
+
+def test_recency_weighted_ranking_fits(small_split):
+    from tfrec.models import get_model
+
+    model = get_model("dcn", **_SMALL, task="ranking", recent_half_life=0.25).fit(small_split)
+    assert np.isfinite(model.history_[-1]["loss"])

@@ -4,26 +4,42 @@ For a user u, the retrieval model's scores r_u over the catalogue give the
 N = ``candidates`` best items the user has not seen, C_u; the ranking model
 scores those pairs, s_ui, and the cascade's score is
 
-    t_ui = z_u(s_ui) + w · z(-rank_u(i))                        for i in C_u
+    x_ui = [z_u(s_ui), z_u(r_ui), z_u(-rank_u(i)), z_u(-log(1 + rank_u(i)))]
+    t_ui = θ · x_ui                                             for i in C_u
     score(u, i) = t_ui                                          for i in C_u
     score(u, i) = min_{j in C_u} t_uj - 1 + min(r_ui - max_{j in C_u} r_uj, 0)   otherwise
 
-where z standardises over the user's N candidates and rank_u(i) is the
-candidate's place (0 = best) in the retrieval order: with w = 0, t = s, the
-ranker's order alone; ``retrieval_weight`` w is chosen on validation NDCG@10
-(``RETRIEVAL_WEIGHTS``), so the retriever's own judgement counts as much as
-it helps. Every candidate ranks above every other item, candidates in the
-order of t, the rest in the retriever's. ``recommend`` (in Python and
-in the SavedModel) thus returns the ranker's top k of the retriever's top N,
-seen items excluded; ``predict`` and the export's ``rank`` are the ranker's
-scores (a rating ranker's predicted ratings, unclipped: the cascade is a
-ranking model).
+where z_u standardises over the user's N candidates and rank_u(i) is the
+candidate's place (0 = best) in the retrieval order. θ comes from
+``combiner``:
+
+* ``stacked``: θ is fitted on the validation users' items, which neither
+  stage trained on, by the listwise softmax likelihood of those items among
+  each user's candidates with an L2 penalty λ chosen by a two-fold
+  cross-fit over the validation users (:mod:`~tfrec.models.ranking.stacking`):
+  the data say how far to trust the ranker's score, the retriever's score
+  and its order.
+* ``weight``: θ = (1, 0, w, 0), t = z(s) + w · z(-rank): with w = 0 the
+  ranker's order alone; ``retrieval_weight`` w is chosen on validation
+  NDCG@10 (``RETRIEVAL_WEIGHTS``).
+* ``auto`` (the default): the same cross-fit scores the stacked θ (each λ)
+  and the weighted sum (w chosen on the fitting half), and the better is
+  refitted on all the validation users.
+
+Every candidate ranks above every other item, candidates in the order of t,
+the rest in the retriever's. ``recommend`` (in Python and in the SavedModel)
+thus returns the top k of the retriever's top N by t, seen items excluded;
+``predict`` and the export's ``rank`` are the ranker's scores (a rating
+ranker's predicted ratings, unclipped: the cascade is a ranking model).
 
 Any model can retrieve (two_tower, lstm_retrieval, ease, itemknn...) and
 any model that scores (user, item) pairs can rank (dcn, dnn, mf...). Both
 are fitted on the same split, each with its own early stopping; a ranker
 with a ``task`` option (dcn) is trained for ranking (sampled negatives)
-unless ``ranking_options`` says otherwise.
+unless ``ranking_options`` says otherwise; on data with timestamps, a ranker
+with ``trend_windows`` and ``negative_power`` (dcn) reads the candidate's
+trend over the last 30 and 365 days and draws its negatives ∝ popularity^0.75
+(``TIMED_RANKING``) unless ``ranking_options`` sets them.
 
 The export is **one** SavedModel holding both models' variables
 (:class:`CascadeScorer`): TF Serving loads it as it is.
@@ -36,10 +52,23 @@ from pathlib import Path
 
 import numpy as np
 
-from tfrec.errors import ConfigError, TfrecError, check_positive_int
+from tfrec.errors import (
+    ConfigError,
+    TfrecError,
+    check_choice,
+    check_non_negative,
+    check_positive_int,
+)
 from tfrec.models.base import ModelConfig, Recommender
+from tfrec.models.ranking import stacking
+from tfrec.models.ranking.stacking import FEATURES
 from tfrec.topk import exclude, top_k
 
+COMBINERS = ("auto", "stacked", "weight")
+# The ranker's defaults in a cascade on data with timestamps (dcn): the
+# candidate's popularity trend at the example's time, and negatives drawn like
+# the candidates, by popularity (docs/results.md, "Ranking stage").
+TIMED_RANKING = {"trend_windows": (30.0, 365.0), "negative_power": 0.75}
 # Weights of the retrieval order tried on validation (0: the ranker's order alone).
 RETRIEVAL_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
@@ -57,9 +86,19 @@ class CascadeConfig(ModelConfig):
         hard_negatives: Share of the ranker's sampled negatives drawn from
             each training user's retrieval candidates (rankers with
             ``with_hard_negatives``: dcn); 0: the ranker's own sampler.
-        retrieval_weight: Weight w of the retrieval order in the candidates'
-            score (module docstring); None: chosen on validation NDCG@10
-            from ``RETRIEVAL_WEIGHTS``; 0: the ranker's order alone.
+        combiner: How the candidates' score t_ui is made (module docstring):
+            ``stacked`` (θ fitted on the validation users' items,
+            :mod:`~tfrec.models.ranking.stacking`), ``weight`` (the ranker's
+            score plus ``retrieval_weight`` times the retrieval order), or
+            ``auto``: whichever of the two cross-fits better on validation.
+        retrieval_weight: Weight w of the retrieval order (``combiner``
+            ``weight``); None: chosen on validation NDCG@10 from
+            ``RETRIEVAL_WEIGHTS``; 0: the ranker's order alone.
+        stacking_l2: The L2 penalty λ of θ (``combiner`` ``stacked``); None:
+            chosen from ``stacking.L2_PENALTIES`` by a cross-fit over the
+            validation users.
+        stacking_weights: θ itself (``combiner`` ``stacked``, one weight per
+            ``stacking.FEATURES``); None: fitted on validation.
         seed: Seed of both models (unless their options set one).
     """
 
@@ -69,13 +108,26 @@ class CascadeConfig(ModelConfig):
     retrieval_options: dict = dataclasses.field(default_factory=dict)
     ranking_options: dict = dataclasses.field(default_factory=dict)
     hard_negatives: float = 0.0
+    combiner: str = "auto"
     retrieval_weight: float | None = None
+    stacking_l2: float | None = None
+    stacking_weights: tuple[float, ...] | None = None
     seed: int = 0
 
     def validate(self):
         from tfrec.models import model_class
 
         check_positive_int("candidates", self.candidates)
+        check_choice("combiner", self.combiner, COMBINERS)
+        if self.stacking_l2 is not None:
+            check_non_negative("stacking_l2", self.stacking_l2)
+        if self.stacking_weights is not None:
+            self.stacking_weights = tuple(float(w) for w in self.stacking_weights)
+            if len(self.stacking_weights) != len(FEATURES):
+                raise ConfigError(
+                    f"stacking_weights must hold {len(FEATURES)} weights, one per feature "
+                    f"({', '.join(FEATURES)}); got {len(self.stacking_weights)}"
+                )
         if not 0 <= self.hard_negatives <= 1:
             raise ConfigError(f"hard_negatives must be in [0, 1]; got {self.hard_negatives}")
         for stage in ("retrieval", "ranking"):
@@ -100,10 +152,14 @@ class Cascade(Recommender):
     name = "cascade"
     Config = CascadeConfig
     predicts_ratings = False  # its predictions are the ranker's scores
-    chosen_on_validation = ("retrieval_weight",)
     scores_are_predictions = False  # items outside the candidates get the retriever's order
 
-    def _stage(self, stage: str) -> Recommender:
+    @property
+    def chosen_on_validation(self) -> tuple[str, ...]:  # options fit chooses when None
+        return ("retrieval_weight",) if self.config.combiner == "weight" else ("stacking_weights",)
+
+    def _stage(self, stage: str, timed: bool = False) -> Recommender:
+        """The stage's unfitted model; ``timed``: the data have timestamps."""
         from tfrec.models import get_model, model_class
 
         c = self.config
@@ -114,6 +170,9 @@ class Cascade(Recommender):
             options.setdefault("seed", c.seed)
         if stage == "ranking" and "task" in fields:
             options.setdefault("task", "ranking")
+        if stage == "ranking" and timed and set(TIMED_RANKING) <= fields:
+            for key, value in TIMED_RANKING.items():
+                options.setdefault(key, value)
         return get_model(name, options)
 
     def _fit(self, data, split, options) -> None:
@@ -122,7 +181,7 @@ class Cascade(Recommender):
             print(
                 f"cascade: {self.retrieval_.name} fitted; fitting the ranker {self.config.ranking}"
             )
-        ranker = self._stage("ranking")
+        ranker = self._stage("ranking", split.dataset.has_timestamps)
         if self.config.hard_negatives:
             if not hasattr(ranker, "with_hard_negatives"):
                 raise ConfigError(
@@ -130,10 +189,22 @@ class Cascade(Recommender):
                 )
             ranker.with_hard_negatives(self._training_candidates(), self.config.hard_negatives)
         self.ranking_ = ranker.fit(split, options)
-        weight = self.config.retrieval_weight
-        if weight is None:
-            weight = self._choose_retrieval_weight(split, options.verbose)
-        self.retrieval_weight_ = float(weight)
+        self._fit_combiner(split, options.verbose)
+
+    def _fit_combiner(self, split, verbose: bool) -> None:
+        """Sets θ (``combiner_weights_``) from the config or on validation."""
+        c = self.config
+        self.retrieval_weight_ = self.stacking_l2_ = None
+        if c.combiner == "weight":
+            weight = c.retrieval_weight
+            if weight is None:
+                weight = self._choose_retrieval_weight(split, verbose)
+            self.retrieval_weight_ = float(weight)
+            self.combiner_weights_ = stacking.weight_theta(weight)
+        elif c.stacking_weights is not None:
+            self.combiner_weights_ = np.asarray(c.stacking_weights, np.float32)
+        else:
+            self.combiner_weights_ = self._fit_stacking(split, verbose)
 
     def _training_candidates(self) -> np.ndarray:
         """(n_users, N) the retrieval model's top N unseen items of every training user."""
@@ -146,8 +217,13 @@ class Cascade(Recommender):
 
     def refit_options(self) -> dict:
         c = self.config
+        chosen = (
+            {"retrieval_weight": self.retrieval_weight_}
+            if c.combiner == "weight"
+            else {"stacking_weights": [float(w) for w in self.combiner_weights_]}
+        )
         return {
-            "retrieval_weight": self.retrieval_weight_,
+            **chosen,
             "retrieval_options": {**c.retrieval_options, **self.retrieval_.refit_options()},
             "ranking_options": {**c.ranking_options, **self.ranking_.refit_options()},
         }
@@ -170,13 +246,13 @@ class Cascade(Recommender):
         return retrieval, candidates, masked, ranked.reshape(len(users), n).astype(np.float32)
 
     def _score(self, users):
-        return self._combine(*self._stages(users), self.retrieval_weight_)
+        return self._combine(*self._stages(users), self.combiner_weights_)
 
     @staticmethod
-    def _combine(retrieval, candidates, masked, ranked, weight: float) -> np.ndarray:
+    def _combine(retrieval, candidates, masked, ranked, theta) -> np.ndarray:
         """The cascade's scores of every item (module docstring) from its stages' outputs."""
-        if weight:
-            ranked = _standardised(ranked) + np.float32(weight) * _position_scores(ranked.shape[1])
+        x = stacking.features(ranked, np.take_along_axis(masked, candidates, 1))
+        ranked = stacking.combine(x, theta)
         best = np.take_along_axis(masked, candidates[:, :1], 1)
         with np.errstate(invalid="ignore"):
             below = np.minimum(retrieval - best, 0.0)  # NaN where both are -inf
@@ -185,33 +261,83 @@ class Cascade(Recommender):
         np.put_along_axis(out, candidates, ranked, 1)
         return out
 
-    def _choose_retrieval_weight(self, split, verbose: bool) -> float:
-        """The weight of the retrieval order with the best validation NDCG@10.
-
-        The ranker scores each validation user's candidates once; each weight
-        then re-reads the retrieval scores a block of users at a time, so
-        memory stays one block of the catalogue wide."""
+    def _validation_stages(self, split):
+        """The validation ranking, and its users' candidates, ranker scores and
+        retrieval scores of the candidates (None without validation users)."""
         from tfrec.models.training.ranking_stopping import ValidationRanking
 
         ranking = ValidationRanking(self, split.validation, None, None)
         if not ranking.active:
-            return 0.0
+            return None
         rows = ranking.rows
-        candidates, ranked = [], []
+        parts = {"candidates": [], "ranked": [], "retrieved": []}
         for block in np.array_split(rows, -(-len(rows) // 1024)):
-            _, block_candidates, _, block_ranked = self._stages(block)
-            candidates.append(block_candidates)
-            ranked.append(block_ranked)
-        candidates, ranked = np.concatenate(candidates), np.concatenate(ranked)
+            _, block_candidates, masked, block_ranked = self._stages(block)
+            parts["candidates"].append(block_candidates)
+            parts["ranked"].append(block_ranked)
+            parts["retrieved"].append(np.take_along_axis(masked, block_candidates, 1))
+        return ranking, {name: np.concatenate(values) for name, values in parts.items()}
+
+    def _fit_stacking(self, split, verbose: bool) -> np.ndarray:
+        """θ fitted on the validation users' items (:mod:`~tfrec.models.ranking.stacking`).
+
+        ``stacked``: the listwise fit, λ chosen by the cross-fit unless
+        ``stacking_l2`` is set; ``auto``: whichever of the listwise fit (each
+        λ) and the weighted sum (w from ``RETRIEVAL_WEIGHTS``) has the best
+        cross-fitted NDCG@10, refitted on all the validation users. Without
+        validation users, the ranker's order alone."""
+        found = self._validation_stages(split)
+        if found is None:
+            return stacking.weight_theta(0.0)
+        ranking, stages = found
+        x = stacking.features(stages["ranked"], stages["retrieved"])
+        relevant = np.asarray(
+            ranking.relevant[np.arange(len(x))[:, None], stages["candidates"]].todense()
+        )
+        n_relevant = np.diff(ranking.relevant.indptr)
+        c = self.config
+        penalties = stacking.L2_PENALTIES if c.stacking_l2 is None else (c.stacking_l2,)
+        fitters = {l2: stacking.listwise_fitter(l2) for l2 in penalties}
+        if c.combiner == "auto":
+            fitters["weight"] = lambda *data: stacking.fit_weight(*data, RETRIEVAL_WEIGHTS)
+        tried = stacking.cross_fit(x, relevant, n_relevant, fitters) if len(fitters) > 1 else {}
+        best = max(tried, key=tried.get) if tried else penalties[0]
+        theta = fitters[best](x, relevant, n_relevant).astype(np.float32)
+        if best == "weight":
+            self.retrieval_weight_ = float(theta[FEATURES.index("position")])
+        else:
+            self.stacking_l2_ = float(best)
+        if verbose:
+            listed = ", ".join(
+                f"{'weighted sum' if k == 'weight' else f'L2 {k:g}'}: {v:.4f}"
+                for k, v in tried.items()
+            )
+            weights = ", ".join(f"{n} {w:.3f}" for n, w in zip(FEATURES, theta, strict=True))
+            print(f"cascade: combiner cross-fitted on validation NDCG@10 ({listed}); θ: {weights}")
+        return theta
+
+    def _choose_retrieval_weight(self, split, verbose: bool) -> float:
+        """The weight of the retrieval order with the best validation NDCG@10
+        (``combiner`` ``weight``).
+
+        The ranker scores each validation user's candidates once; each weight
+        then re-reads the retrieval scores a block of users at a time, so
+        memory stays one block of the catalogue wide."""
+        found = self._validation_stages(split)
+        if found is None:
+            return 0.0
+        ranking, stages = found
+        candidates, ranked = stages["candidates"], stages["ranked"]
         position = np.full(len(self.user_ids_), -1)
-        position[rows] = np.arange(len(rows))
+        position[ranking.rows] = np.arange(len(ranking.rows))
 
         def score_rows(users, weight):
             retrieval = self.retrieval_._score(users)
             masked = retrieval.copy()
             exclude(masked, self.seen_, users)
             at = position[users]
-            return self._combine(retrieval, candidates[at], masked, ranked[at], weight)
+            theta = stacking.weight_theta(weight)
+            return self._combine(retrieval, candidates[at], masked, ranked[at], theta)
 
         ndcg = {}
         for weight in RETRIEVAL_WEIGHTS:
@@ -233,14 +359,23 @@ class Cascade(Recommender):
             self.ranking_.serving_scorer(seen),
             seen,
             min(self.config.candidates, len(self.item_ids_)),
-            self.retrieval_weight_,
+            self.combiner_weights_,
         )
 
     def _arrays(self):
-        return {"retrieval_weight": np.float32(self.retrieval_weight_)}
+        arrays = {"combiner_weights": np.asarray(self.combiner_weights_, np.float32)}
+        if self.retrieval_weight_ is not None:
+            arrays["retrieval_weight"] = np.float32(self.retrieval_weight_)
+        return arrays
 
     def _load_arrays(self, arrays):
-        self.retrieval_weight_ = float(arrays["retrieval_weight"])
+        weight = arrays.get("retrieval_weight")
+        self.retrieval_weight_ = None if weight is None else float(weight)
+        if "combiner_weights" in arrays:
+            self.combiner_weights_ = arrays["combiner_weights"]
+        else:  # saved before stacking: the weighted sum
+            self.combiner_weights_ = stacking.weight_theta(self.retrieval_weight_)
+        self.stacking_l2_ = None
 
     def _save_extra(self, directory: Path):
         self.retrieval_.save(directory / "retrieval")
@@ -254,15 +389,3 @@ class Cascade(Recommender):
             self.ranking_ = load_model(directory / "ranking")
         except FileNotFoundError as e:
             raise TfrecError(f"{directory}: a cascade stage is missing ({e})") from None
-
-
-def _standardised(scores: np.ndarray) -> np.ndarray:
-    """Each row minus its mean, over its standard deviation (float32, as in TensorFlow)."""
-    centred = scores - scores.mean(axis=1, keepdims=True, dtype=np.float32)
-    spread = np.sqrt(np.mean(centred * centred, axis=1, keepdims=True, dtype=np.float32))
-    return (centred / (spread + np.float32(1e-6))).astype(np.float32)
-
-
-def _position_scores(n: int) -> np.ndarray:
-    """The standardised retrieval order of N candidates: best +1.7, worst -1.7."""
-    return _standardised(-np.arange(n, dtype=np.float32)[None, :])

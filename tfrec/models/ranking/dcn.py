@@ -40,7 +40,9 @@ the task:
   cross-entropy -log(e^{z_ui} / (e^{z_ui} + Σ_j e^{z_uj})) of each positive
   against its own negatives j), re-drawn every epoch with probability ∝ popularity ^
   ``negative_power`` (0: uniform); a pair's strength (plays, hours) weighs
-  c_ui in the loss (:mod:`tfrec.models.weighting`). Early stopping on
+  c_ui in the loss (:mod:`tfrec.models.weighting`), and with
+  ``recent_half_life`` h a pair p places before its user's last of n
+  weighs 2^(-p / (h n)) more (scaled to mean 1), the recent items counting more. Early stopping on
   validation NDCG@10 (of at most 20M / n_items validation users, at least
   500: the network scores every item of each). In a cascade, a share of the negatives may come from
   the retrieval model's candidates (:meth:`DCN.with_hard_negatives`).
@@ -97,7 +99,12 @@ class DCNConfig(DNNConfig):
         trend_windows: Window lengths in days of the item-trend features
             (:class:`~tfrec.models.ranking.trend.ItemTrend`: the candidate's
             training interactions in each window before the example's time,
-            in all, and its age) that join x_0; empty: none.
+            in all, and its age) that join x_0; empty: none. Needs
+            timestamps (a dataset without them is refused).
+        recent_half_life: Recency weighting of the positives (ranking, bce):
+            a training pair p places from its user's last of n weighs
+            2 ** (-p / (recent_half_life * n)) (scaled to mean 1), so the
+            recent items count more; 0: all alike.
         weighting: How a pair's strength becomes its loss weight (ranking):
             ``binary``, ``log`` or ``raw`` (:mod:`tfrec.models.weighting`).
         alpha: Scale of the strength in the confidence.
@@ -120,6 +127,7 @@ class DCNConfig(DNNConfig):
     negative_power: float = 0.0
     history: int = 50
     trend_windows: tuple[float, ...] = ()
+    recent_half_life: float = 0.0
     loss: str = "bce"
     weighting: str = "binary"
     alpha: float = 1.0
@@ -137,6 +145,7 @@ class DCNConfig(DNNConfig):
         check_positive_int("negatives", self.negatives)
         check_non_negative("negative_power", self.negative_power)
         check_non_negative("history", self.history)
+        check_non_negative("recent_half_life", self.recent_half_life)
         self.history = int(self.history)
         self.trend_windows = tuple(float(w) for w in self.trend_windows)
         for window in self.trend_windows:
@@ -148,6 +157,10 @@ class DCNConfig(DNNConfig):
             raise ConfigError(
                 f"weighting {self.weighting!r} needs loss 'bce'; the softmax loss weighs "
                 "every positive alike"
+            )
+        if self.loss == "softmax" and self.recent_half_life:
+            raise ConfigError(
+                "recent_half_life needs loss 'bce'; the softmax loss weighs every positive alike"
             )
 
 
@@ -187,6 +200,12 @@ class DCN(DNN):
         return self
 
     def _fit(self, data, split, options) -> None:
+        if self.config.trend_windows and not split.dataset.has_timestamps:
+            # Every time would be 0: no interaction before a training pair, all
+            # of them at serving; the features would differ between the two.
+            raise ConfigError(
+                f"trend_windows needs timestamps; dataset {split.dataset.name!r} has none"
+            )
         self.task_ = self._task(split.dataset.implicit)
         if self.task_ == "rating":
             super()._fit(data, split, options)
@@ -210,6 +229,13 @@ class DCN(DNN):
         weights = None
         if data.weights is not None and c.weighting != "binary":
             weights = confidence(data.weights, len(data.users), c.weighting, c.alpha)
+        if c.recent_half_life:
+            recency = recency_weights(
+                self.train_positions_, self.history_starts_, self.history_ends_, data.users
+            )
+            recency = recency ** (1.0 / c.recent_half_life)
+            recency /= recency.mean()
+            weights = recency if weights is None else weights * recency
         item_weights = None
         extra = self._extra_columns(data)
         if c.negative_power:
@@ -340,6 +366,14 @@ class DCN(DNN):
         self.history_starts_ = arrays["history_starts"]
         self.history_ends_ = arrays["history_ends"]
         self.history_times_ = arrays.get("history_times", np.zeros_like(self.history_items_))
+
+
+def recency_weights(positions, starts, ends, users) -> np.ndarray:
+    """2 ** (-p / n) of each training pair: p its places from its user's last
+    (0: the last), n the user's training pairs (float32)."""
+    n = (ends - starts)[users]
+    behind = ends[users] - 1 - positions
+    return np.exp2(-behind / np.maximum(n, 1)).astype(np.float32)
 
 
 def _int32_indices(features, *rest):
