@@ -78,13 +78,26 @@ def test_ratings_csv_rows_load_or_raise_data_error(movielens_dir, rows, separato
 @given(content=st.binary(max_size=400), cut=st.integers(0, 400))
 def test_ratings_csv_bytes_and_truncation_load_or_raise_data_error(movielens_dir, content, cut):
     valid = (movielens_dir / "ml-latest-small" / "ratings.csv").read_bytes()
-    for body in (content, b"userId,movieId,rating,timestamp\n" + content, valid[:cut]):
-        try:
-            data = _load_with_ratings(movielens_dir, body)
-        except DataError:
-            continue
-        _check_loaded(data)
-    (movielens_dir / "ml-latest-small" / "ratings.csv").write_bytes(valid)
+    try:
+        for body in (content, b"userId,movieId,rating,timestamp\n" + content, valid[:cut]):
+            try:
+                data = _load_with_ratings(movielens_dir, body)
+            except DataError:
+                continue
+            _check_loaded(data)
+    finally:  # the next example starts from the valid file, whatever this one raised
+        (movielens_dir / "ml-latest-small" / "ratings.csv").write_bytes(valid)
+
+
+def test_bytes_that_are_not_utf8_after_a_bad_value_raise_data_error(movielens_dir):
+    # The typed read stops at "x"; the untyped one that finds it meets \xa6.
+    body = b"userId,movieId,rating,timestamp\nx,1,3.0,5\n1,2,\xa6,7\n"
+    valid = (movielens_dir / "ml-latest-small" / "ratings.csv").read_bytes()
+    try:
+        with pytest.raises(DataError, match=r"ratings.csv: not utf-8 text"):
+            _load_with_ratings(movielens_dir, body)
+    finally:
+        (movielens_dir / "ml-latest-small" / "ratings.csv").write_bytes(valid)
 
 
 _frames = st.lists(

@@ -43,15 +43,20 @@ def read_table(
     # A value did not convert to its column's dtype: find it and say where.
     if hasattr(path, "seek"):
         path.seek(0)
-    raw = pd.read_csv(
-        path,
-        sep=sep,
-        names=names,
-        dtype=str,
-        encoding=encoding,
-        header=header,
-        keep_default_na=False,
-    )
+    try:
+        raw = pd.read_csv(
+            path,
+            sep=sep,
+            names=names,
+            dtype=str,
+            encoding=encoding,
+            header=header,
+            keep_default_na=False,
+        )
+    except UnicodeDecodeError as e:  # the typed read stopped at a value before these bytes
+        raise DataError(f"{source}: not {encoding} text ({e.reason} at byte {e.start})") from None
+    except pd.errors.ParserError as e:
+        raise DataError(f"{source}: malformed file: {_first_line(e)}") from None
     first_data_line = 1 if names is not None and header is None else 2
     for column, kind in dtype.items():
         if column not in raw.columns or not np.issubdtype(np.dtype(kind), np.number):
