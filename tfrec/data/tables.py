@@ -27,36 +27,19 @@ def read_table(
     with the file and its line number.
     """
     source = source or str(path)
+    options = {"sep": sep, "names": names, "encoding": encoding, "header": header}
     try:
-        return pd.read_csv(
-            path, sep=sep, names=names, dtype=dtype, encoding=encoding, header=header, engine="c"
-        )
+        return _read_csv(path, source, dtype=dtype, engine="c", **options)
     except pd.errors.EmptyDataError:
         raise DataError(f"{source}: the file is empty; expected a header and rows") from None
-    except pd.errors.ParserError as e:
-        raise DataError(f"{source}: malformed file: {_first_line(e)}") from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"{source}: not {encoding} text ({e.reason} at byte {e.start})") from None
     except (ValueError, TypeError, OverflowError) as e:
         if dtype is None:
             raise DataError(f"{source}: cannot read file: {_first_line(e)}") from None
-    # A value did not convert to its column's dtype: find it and say where.
+    # A value did not convert to its column's dtype: find it and say where (this
+    # untyped read may meet bytes the typed one stopped before).
     if hasattr(path, "seek"):
         path.seek(0)
-    try:
-        raw = pd.read_csv(
-            path,
-            sep=sep,
-            names=names,
-            dtype=str,
-            encoding=encoding,
-            header=header,
-            keep_default_na=False,
-        )
-    except UnicodeDecodeError as e:  # the typed read stopped at a value before these bytes
-        raise DataError(f"{source}: not {encoding} text ({e.reason} at byte {e.start})") from None
-    except pd.errors.ParserError as e:
-        raise DataError(f"{source}: malformed file: {_first_line(e)}") from None
+    raw = _read_csv(path, source, dtype=str, keep_default_na=False, **options)
     first_data_line = 1 if names is not None and header is None else 2
     for column, kind in dtype.items():
         if column not in raw.columns or not np.issubdtype(np.dtype(kind), np.number):
@@ -83,6 +66,17 @@ def read_table(
                     f"[{info.min}, {info.max}]"
                 )
     raise DataError(f"{source}: cannot read file with the expected column types {dtype}")
+
+
+def _read_csv(path, source: str, **options) -> pd.DataFrame:
+    """``pd.read_csv``, a malformed file or text not in ``encoding`` as a DataError."""
+    try:
+        return pd.read_csv(path, **options)
+    except pd.errors.ParserError as e:
+        raise DataError(f"{source}: malformed file: {_first_line(e)}") from None
+    except UnicodeDecodeError as e:
+        encoding = options["encoding"]
+        raise DataError(f"{source}: not {encoding} text ({e.reason} at byte {e.start})") from None
 
 
 def _first_line(error: Exception) -> str:
