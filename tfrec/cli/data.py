@@ -25,13 +25,14 @@ def add_parser(commands) -> None:
 
 
 def _add_prepare(data) -> None:
-    from tfrec.data.prepare import PREPARE_SPLITS
+    from tfrec.data.prepare import ENGINES, PREPARE_SPLITS
 
     p = data.add_parser(
         "prepare",
-        help="read a log larger than memory (DuckDB) into split shards",
+        help="read a log larger than memory (DuckDB or Spark) into split shards",
         description="Reads --dataset LOG (a file, a glob, or a directory of Parquet/CSV "
-        "parts) with DuckDB, within --memory-limit (spilling to disk beyond it), and writes "
+        "parts) with DuckDB, within --memory-limit (spilling to disk beyond it), or with "
+        "Apache Spark (--engine spark, locally or on a cluster), and writes "
         "--out PREPARED_DIR: vocabularies, train/validation/test shards by user and a "
         "manifest. Rerun after a kill to resume. Train with --dataset PREPARED_DIR.",
     )
@@ -41,8 +42,16 @@ def _add_prepare(data) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random split")
     p.add_argument("--out", required=True, metavar="PREPARED_DIR")
     p.add_argument("--shards", type=int, help="shards per part (default: one per 4M rows)")
-    p.add_argument("--memory-limit", default="4GB", help="DuckDB's memory limit (default 4GB)")
-    p.add_argument("--threads", type=int, help="DuckDB's threads (default: every core)")
+    p.add_argument("--engine", default="duckdb", choices=ENGINES, help="default duckdb")
+    p.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help="Spark's master: local[N], yarn, spark://HOST:7077 (default: local[--threads])",
+    )
+    p.add_argument("--memory-limit", help="DuckDB's memory limit (default 4GB)")
+    p.add_argument(
+        "--threads", type=int, help="DuckDB's threads, or N of Spark's local[N] (default: all)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing PREPARED_DIR")
     p.add_argument("--quiet", action="store_true", help="print only errors")
     finish(p, prepare)
@@ -83,6 +92,8 @@ def prepare(args) -> int:
         threads=args.threads,
         overwrite=args.overwrite,
         verbose=not args.quiet,
+        engine=args.engine,
+        spark_master=args.spark_master,
     )  # fmt: skip
     if not args.quiet:
         _print_manifest(manifest)

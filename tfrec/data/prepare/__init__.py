@@ -7,6 +7,9 @@ beyond its memory limit, and writes a *prepared directory*
 their counts, train / validation / test shards partitioned by a hash of the
 user (a user's rows sit in one shard, in time order) and a manifest.
 
+The engine is DuckDB, or Apache Spark (``engine="spark"``: ``_spark.py``,
+locally or on a cluster), which runs the same statements (:mod:`._sql`).
+
 It reads the log as the in-memory reader does
 (:func:`~tfrec.data.interaction_log.read_interactions`: the same column
 detection, ID text, time units, duplicates policies and k-core) and splits
@@ -21,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import shutil
 import time
 from pathlib import Path
@@ -39,7 +41,7 @@ from tfrec.data.interaction_log import (
     parse_mapping,
 )
 from tfrec.data.prepare import _sql
-from tfrec.data.prepare._runner import Runner, duration
+from tfrec.data.prepare._runner import Runner
 from tfrec.data.prepare._source import (
     Source,
     find_files,
@@ -56,8 +58,8 @@ from tfrec.io import replace_dir, write_json
 from tfrec.version import __version__
 
 PREPARE_SPLITS = ("temporal", "leave-one-out", "random", "global-time", "none")
+ENGINES = ("duckdb", "spark")
 ROWS_PER_SHARD = 4_000_000  # the default number of shards: one per this many rows
-RANDOM_CHUNK = 10_000_000  # random split: draws made (and inserted) this many at a time
 
 __all__ = ["PrepareOptions", "is_prepared", "prepare"]
 
@@ -125,22 +127,28 @@ def prepare(
     out,
     options: PrepareOptions | None = None,
     *,
-    memory_limit: str = "4GB",
+    memory_limit: str | None = None,
     threads: int | None = None,
     overwrite: bool = False,
     verbose: bool = True,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
 ) -> dict:
-    """Reads a log with DuckDB and writes a prepared directory (module docstring).
+    """Reads a log with DuckDB or Spark and writes a prepared directory (module docstring).
 
     Args:
         source: A log file, a glob, or a directory of Parquet or CSV parts.
         out: The prepared directory to write; it appears only when complete
             (the work in progress is in ``OUT.partial``, reused by a rerun).
         options: :class:`PrepareOptions`.
-        memory_limit: DuckDB's memory limit; beyond it, it spills to disk.
-        threads: DuckDB's threads (None: every core).
+        memory_limit: DuckDB's memory limit (None: 4GB); beyond it, it spills to
+            disk. Refused with Spark (size its driver and executors instead).
+        threads: DuckDB's threads, or Spark's cores in ``local[N]`` (None: every core).
         overwrite: Replace an existing ``out``.
         verbose: Print each stage with its progress and ETA to stderr.
+        engine: ``duckdb`` or ``spark`` (needs ``pip install tfrec[spark]`` and Java 17+).
+        spark_master: Spark's master URL (``local[N]``, ``yarn``, ``spark://HOST:7077``);
+            None: the active SparkSession's, else ``local[threads or every core]``.
 
     Returns:
         The manifest (also written to ``out/manifest.json``).
@@ -151,6 +159,15 @@ def prepare(
     """
     options = options or PrepareOptions()
     options.validate()
+    check_choice("engine", engine, ENGINES)
+    if engine == "spark":
+        from tfrec.data.prepare._spark import check_spark_options
+
+        check_spark_options(source, out, memory_limit, threads, spark_master)
+    elif spark_master is not None:
+        raise ConfigError(
+            f"spark_master applies to engine 'spark'; got engine {engine!r} (add --engine spark)"
+        )
     out = Path(out).expanduser()
     if out.exists() and not overwrite:
         raise ConfigError(
@@ -161,10 +178,16 @@ def prepare(
         "options": _jsonable(dataclasses.asdict(options)),
         "files": [[str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns] for f in files],
         "tfrec": __version__,
+        "engine": engine,
     }
     work = out.with_name(out.name + ".partial")
     started = time.perf_counter()
-    runner = Runner(work, fingerprint, memory_limit, threads, verbose)
+    if engine == "spark":
+        from tfrec.data.prepare._spark import SparkRunner
+
+        runner = SparkRunner(work, fingerprint, threads, spark_master, verbose)
+    else:
+        runner = Runner(work, fingerprint, memory_limit or "4GB", threads, verbose)
     try:
         named = Path(source).name if Path(source).expanduser().is_dir() else None
         log = Source(files, options.sep, options.header, options.names, named)
@@ -175,7 +198,7 @@ def prepare(
     manifest["stage_seconds"] = runner.state.get("seconds", {})
     manifest["resumed"] = runner.resumed
     write_json(work / MANIFEST, manifest)
-    for leftover in ("work.duckdb", "work.duckdb.wal", "state.json", "tmp"):
+    for leftover in runner.leftovers:
         path = work / leftover
         if path.is_dir():
             shutil.rmtree(path)
@@ -218,7 +241,7 @@ class _Preparation:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "name": o.name or self.source.name,
             "source": self.source.label,
-            "engine": "duckdb",
+            "engine": self.runner.engine,
             "options": _jsonable(dataclasses.asdict(o)),
             "columns": read["mapping"],
             "duplicates": policy,
@@ -246,8 +269,8 @@ class _Preparation:
         o, source, con = self.options, self.source, self.runner.con
         given = parse_mapping(o.columns)
         notes: list[str] = []
-        mapping = source.resolve(con, given)
-        self._load_files(mapping)
+        mapping = source.resolve(self.runner.source_columns(source), given)
+        self.runner.load(source, mapping)
         relation = "src"
         kinds = {n: k for n, k, *_ in con.execute("DESCRIBE src").fetchall()}
         if "rating" in mapping and "rating" not in given:
@@ -282,7 +305,12 @@ class _Preparation:
             if implicit
             else f"TRY_CAST({sql_name(mapping['rating'])} AS FLOAT) AS rating",
             time_expression(
-                con, relation, mapping["timestamp"], kinds[mapping["timestamp"]], o.timestamp_unit
+                con,
+                relation,
+                mapping["timestamp"],
+                kinds[mapping["timestamp"]],
+                o.timestamp_unit,
+                self.runner.engine,
             )
             + " AS timestamp"
             if has_timestamps
@@ -361,33 +389,6 @@ class _Preparation:
             "n_rows": int(n),
             "notes": notes,
         }
-
-    def _load_files(self, mapping: dict) -> None:
-        """The mapped columns of every file, as read, into table ``src`` with each
-        row's position in the log (``row``); a line per file with the ETA."""
-        source, con = self.source, self.runner.con
-        columns = ", ".join(sql_name(c) for c in dict.fromkeys(mapping.values()))
-        ids = (mapping["user"], mapping["item"])
-        sizes = [f.stat().st_size for f in source.files]
-        started, offset = time.perf_counter(), 0
-        for i, path in enumerate(source.files):
-            rows = f"SELECT {columns}, {offset} + row_number() OVER () - 1 AS row "
-            rows += f"FROM {source.relation(ids, [path])}"
-            try:
-                self.sql(("CREATE OR REPLACE TABLE src AS " if i == 0 else "INSERT INTO src ")
-                         + rows, f"reading {path}")  # fmt: skip
-            except DataError as e:
-                raise DataError(
-                    f"{e}; every part must have the first part's columns and types "
-                    f"({source.files[0].name})"
-                ) from None  # fmt: skip
-            (offset,) = con.execute("SELECT count(*) FROM src").fetchone()
-            done = sum(sizes[: i + 1]) / max(sum(sizes), 1)
-            elapsed = time.perf_counter() - started
-            self.runner.say(
-                f"  read {i + 1}/{len(sizes)} files, {offset:,} rows, {done:.0%} of the bytes, "
-                f"ETA {duration(elapsed * (1 - done) / max(done, 1e-9))}"
-            )
 
     def _vocabularies(self) -> dict:
         """Each distinct raw ID's code, as the in-memory reader assigns them."""
@@ -516,52 +517,15 @@ class _Preparation:
         return {name: int(sizes.get(i, 0)) for i, name in enumerate(PARTS)}
 
     def _random_parts(self) -> None:
-        """numpy's draws of :func:`tfrec.splits._random` for the kept rows, in log
-        order, inserted a chunk at a time (memory: one chunk)."""
-        con, o = self.runner.con, self.options
-        (n,) = con.execute("SELECT count(*) FROM kept").fetchone()
-        rng = np.random.default_rng(o.seed)
-        self.sql("CREATE OR REPLACE TABLE parts (idx BIGINT, part TINYINT)")
-        for start in range(0, n, RANDOM_CHUNK):
-            u = rng.random(min(RANDOM_CHUNK, n - start))
-            part = np.where(u < o.fraction, 2, np.where(u < 2 * o.fraction, 1, 0)).astype(np.int8)
-            chunk = pd.DataFrame({"idx": np.arange(start, start + len(u)), "part": part})
-            con.register("chunk", chunk)
-            con.execute("INSERT INTO parts SELECT * FROM chunk")
-            con.unregister("chunk")
+        """Table ``parts`` (idx, part): numpy's draws of :func:`tfrec.splits._random`
+        for the kept rows in log order (the engine draws them)."""
+        (n,) = self.runner.con.execute("SELECT count(*) FROM kept").fetchone()
+        self.runner.random_parts(int(n), self.options.seed, self.options.fraction)
 
     def _write(self, shards: int, weighted: bool) -> dict:
         """One Parquet file per (part, shard), and the vocabularies with counts."""
-        con = self.runner.con
-        files: dict[str, list] = {}
-        started, total = time.perf_counter(), len(PARTS) * shards
-        for p, part in enumerate(PARTS):
-            (self.work / part).mkdir(exist_ok=True)
-            files[part] = []
-            for s in range(shards):
-                name = f"{part}/part-{s:05d}.parquet"
-                path = self.work / name
-                if not path.exists():
-                    tmp = path.with_name(path.name + ".tmp")
-                    con.execute(
-                        f"COPY ({_sql.shard_rows(p, s, weighted)}) TO '{tmp}' "
-                        "(FORMAT parquet, COMPRESSION zstd)"
-                    )
-                    os.replace(tmp, path)
-                (rows,) = con.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()
-                files[part].append({"file": name, "rows": int(rows)})
-                done = p * shards + s + 1
-                elapsed = time.perf_counter() - started
-                if done % max(1, total // 10) == 0 or done == total:
-                    eta = elapsed * (total - done) / done
-                    self.runner.say(f"  shards: {done}/{total} files, ETA {eta:.0f}s")
-        for what in ("user", "item"):
-            con.execute(
-                f"COPY (SELECT v.raw AS raw_id, v.code, coalesce(c.n, 0) AS interactions "
-                f"FROM {what}_vocab v LEFT JOIN (SELECT {what}_id, count(*) AS n FROM final "
-                f"GROUP BY {what}_id) c ON v.code = c.{what}_id ORDER BY v.code) "
-                f"TO '{self.work / f'{what}s.parquet'}' (FORMAT parquet)"
-            )
+        files = self.runner.write_shards(self.work, shards, weighted)
+        self.runner.write_vocabularies(self.work)
         return files
 
     def _refuse(self, table: str, condition: str, what: str, fix: str) -> None:

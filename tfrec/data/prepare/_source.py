@@ -100,9 +100,10 @@ class Source:
         rows = con.execute(f"DESCRIBE SELECT * FROM {self.relation((), self.files[:1])}").fetchall()
         return {name: kind for name, kind, *_ in rows}
 
-    def resolve(self, con, given: dict) -> dict:
-        """The column of each key of ``RATING_KEYS``: as :meth:`_Table.resolve` does."""
-        table = _Table(self.label, self.name, list(self.columns(con)), None, None)
+    def resolve(self, columns: list[str], given: dict) -> dict:
+        """The column of each key of ``RATING_KEYS`` among the log's ``columns``: as
+        :meth:`_Table.resolve` does."""
+        table = _Table(self.label, self.name, list(columns), None, None)
         table.header_is_data = self.header_is_data
         return table.resolve(given, RATING_KEYS, required=("user", "item"), flag="--columns")
 
@@ -112,23 +113,34 @@ def id_expression(column: str, kind: str) -> str:
     if kind in ("FLOAT", "DOUBLE"):
         return (
             f"CASE WHEN {sql_name(column)} = floor({sql_name(column)}) "
-            f"THEN CAST(CAST({sql_name(column)} AS BIGINT) AS VARCHAR) "
-            f"ELSE CAST({sql_name(column)} AS VARCHAR) END"
+            f"THEN CAST(CAST({sql_name(column)} AS BIGINT) AS STRING) "
+            f"ELSE CAST({sql_name(column)} AS STRING) END"
         )
-    return f"CAST({sql_name(column)} AS VARCHAR)"
+    return f"CAST({sql_name(column)} AS STRING)"
 
 
-def time_expression(con, relation: str, column: str, kind: str, unit: str | None) -> str:
+# A time or text as Unix seconds (NULL where it does not parse): the one
+# expression whose functions differ between the engines.
+EPOCH_SECONDS = {
+    "duckdb": "CAST(floor(epoch(TRY_CAST({c} AS TIMESTAMPTZ))) AS BIGINT)",
+    "spark": "CAST(floor(unix_micros(TRY_CAST({c} AS TIMESTAMP)) / 1000000.0) AS BIGINT)",
+}
+
+
+def time_expression(
+    con, relation: str, column: str, kind: str, unit: str | None, engine: str = "duckdb"
+) -> str:
     """A time column as int64 Unix seconds: numbers (seconds, or milliseconds above
     1e11 or with ``unit="ms"``), dates and times, or ISO 8601 text (UTC unless
     it has an offset); NULL where a value does not parse."""
     c = sql_name(column)
+    epoch = EPOCH_SECONDS[engine].format(c=c)
     if kind in TIMES or kind.startswith("TIMESTAMP"):
         if unit not in (None, "iso"):
             raise ConfigError(
                 f"timestamp_unit={unit!r}, but column {column!r} holds dates; use iso"
             )
-        return f"CAST(floor(epoch(TRY_CAST({c} AS TIMESTAMPTZ))) AS BIGINT)"
+        return epoch
     numeric = kind.split("(")[0] in NUMERIC
     if kind == "VARCHAR" and unit is None:  # numbers written as text count as numbers
         (text,) = con.execute(
@@ -149,7 +161,7 @@ def time_expression(con, relation: str, column: str, kind: str, unit: str | None
             f"column {column!r} holds text, not a number of "
             f"{'seconds' if unit == 's' else 'milliseconds'}; use --timestamp-unit iso"
         )
-    return f"CAST(floor(epoch(TRY_CAST({c} AS TIMESTAMPTZ))) AS BIGINT)"
+    return epoch
 
 
 def rating_is_a_scale(con, relation: str, column: str) -> tuple[bool, str]:

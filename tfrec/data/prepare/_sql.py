@@ -9,12 +9,20 @@ one out-of-core counterpart. Tables: ``coded`` (user_id, item_id, rating,
 timestamp, [weight,] row: the row's position in the log), then ``kept``
 (after duplicates and k-core, in log order), then ``final`` (with ``part``:
 0 train, 1 validation, 2 test, and ``shard``).
+
+DuckDB and Spark SQL (``_spark.py``, with ANSI double-quoted identifiers)
+run the same text; a table's row order is never relied on, only ``ORDER BY``
+and ``row``.
 """
 
 from __future__ import annotations
 
 # Knuth's multiplicative hash of the user code, so that shards mix user IDs.
 SHARD_OF_USER = "CAST(((CAST(user_id AS BIGINT) * 2654435761) % 4294967296) % {shards} AS INTEGER)"
+
+
+# A shard file's row order: by user, in time order, ties in log order.
+SHARD_ORDER = ("user_id", "timestamp", "row")
 
 
 def deduplicate(policy: str, weighted: bool) -> str:
@@ -106,5 +114,15 @@ def shard_rows(part: int, shard: int, weighted: bool) -> str:
     weight = ", weight" if weighted else ""
     return (
         f"SELECT user_id, item_id, rating, timestamp{weight} FROM final "
-        f"WHERE part = {part} AND shard = {shard} ORDER BY user_id, timestamp, row"
+        f"WHERE part = {part} AND shard = {shard} ORDER BY {', '.join(SHARD_ORDER)}"
+    )
+
+
+def vocabulary(what: str) -> str:
+    """The ``users.parquet`` / ``items.parquet`` rows: each raw ID, its code and its
+    interactions in ``final``, by code."""
+    return (
+        f"SELECT v.raw AS raw_id, v.code, coalesce(c.n, 0) AS interactions "
+        f"FROM {what}_vocab v LEFT JOIN (SELECT {what}_id, count(*) AS n FROM final "
+        f"GROUP BY {what}_id) c ON v.code = c.{what}_id ORDER BY v.code"
     )
