@@ -68,7 +68,15 @@ def _assert_same_directory(duckdb_dir, spark_dir):
     assert len(y.train) > len(y.test) > 0
 
 
-def test_temporal_with_duplicates_and_k_core_as_duckdb(spark, tmp_path):
+@pytest.fixture
+def small_splits(spark):
+    """Spark reads each file in several splits (8 KiB), as it reads a large log."""
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "8k")
+    yield
+    spark.conf.unset("spark.sql.files.maxPartitionBytes")
+
+
+def test_temporal_with_duplicates_and_k_core_as_duckdb(spark, small_splits, tmp_path):
     path = tmp_path / "log.csv"
     _log(seed=1).to_csv(path, index=False)
     options = {"split": "temporal", "shards": 3, "min_user_interactions": 5,
@@ -83,14 +91,14 @@ def test_temporal_with_duplicates_and_k_core_as_duckdb(spark, tmp_path):
     assert not (tmp_path / "s.partial").exists()
 
 
-def test_random_split_of_parquet_parts_with_weights_as_duckdb(spark, tmp_path):
+def test_random_split_of_csv_parts_with_weights_as_duckdb(spark, small_splits, tmp_path):
     """Counted repeats summing the weights, k-core, and the log order over files
-    (which the random draws follow)."""
+    and splits (which the random draws follow)."""
     log = _log(seed=2, implicit=True)
     parts = tmp_path / "parts"
     parts.mkdir()
-    for i, start in enumerate(range(0, len(log), 400)):
-        log.iloc[start : start + 400].to_parquet(parts / f"part-{i}.parquet", index=False)
+    for i, start in enumerate(range(0, len(log), 600)):
+        log.iloc[start : start + 600].to_csv(parts / f"part-{i}.csv", index=False)
     options = {"split": "random", "seed": 4, "shards": 2, "min_user_interactions": 3,
                "columns": "weight=plays"}  # fmt: skip
     prepare(parts, tmp_path / "d", PrepareOptions(**options), verbose=False)
@@ -103,8 +111,8 @@ def test_random_split_of_parquet_parts_with_weights_as_duckdb(spark, tmp_path):
 
 def test_cli_engine_spark_resumes_after_a_kill(spark, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    _log(seed=3).to_csv("log.csv", index=False)
-    argv = ["data", "prepare", "--dataset", "log.csv", "--split", "leave-one-out",
+    _log(seed=3).to_parquet("log.parquet", index=False)
+    argv = ["data", "prepare", "--dataset", "log.parquet", "--split", "leave-one-out",
             "--duplicates", "mean", "--shards", "2"]  # fmt: skip
     spark_argv = [*argv, "--out", "s", "--engine", "spark", "--spark-master", "local[2]"]
     write = _Preparation._write
