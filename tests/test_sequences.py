@@ -57,3 +57,60 @@ def test_user_sequences_are_time_ordered():
     sequences = UserSequences.from_interactions(data)
     assert sequences.items.tolist() == [8, 6, 7, 5]
     assert sequences.starts.tolist() == [0, 2] and sequences.ends.tolist() == [2, 4]
+
+
+def _sequence_of_each_user(sequences, times):
+    return {
+        u: (
+            sequences.items[start:end].tolist(),
+            sequences.by_position(times)[start:end].tolist(),
+        )
+        for u, (start, end) in enumerate(zip(sequences.starts, sequences.ends, strict=True))
+    }
+
+
+def test_rows_grouped_by_user_in_time_order_are_used_as_they_are():
+    """A prepared directory's train rows (grouped by user, in time order, users
+    in hash order) become the sequences without a sorted copy: position p is
+    row p, and every user's sequence equals the one sorted from a shuffled
+    copy of the same rows."""
+    from types import SimpleNamespace
+
+    users = np.array([2, 2, 0, 0, 0, 3, 1])  # user 4 has no rows
+    times = np.array([5, 5, 1, 2, 9, 4, 7])
+    data = SimpleNamespace(
+        users=users, items=np.arange(7) + 10, timestamps=times, user_ids=np.arange(5)
+    )
+    grouped = UserSequences.from_interactions(data)
+    assert grouped.order is None and grouped.users is users
+    assert grouped.starts.tolist() == [2, 6, 0, 5, 0]
+    assert grouped.ends.tolist() == [5, 7, 2, 6, 0]
+    assert grouped.positions().tolist() == list(range(7))
+    shuffle = np.random.default_rng(0).permutation(7)
+    sorted_ = UserSequences.from_interactions(
+        SimpleNamespace(
+            users=users[shuffle],
+            items=data.items[shuffle],
+            timestamps=times[shuffle],
+            user_ids=data.user_ids,
+        )
+    )
+    assert sorted_.order is not None
+    assert _sequence_of_each_user(grouped, times) == _sequence_of_each_user(
+        sorted_, times[shuffle]
+    )
+    assert (sorted_.by_position(shuffle) == shuffle[sorted_.order]).all()
+    assert (sorted_.order[sorted_.positions()] == np.arange(7)).all()
+
+
+@pytest.mark.parametrize(
+    "users, times",
+    [([0, 1, 0], [1, 2, 3]), ([0, 0, 1], [2, 1, 3])],  # a user split in two; out of time order
+)
+def test_rows_not_grouped_in_time_order_are_sorted(users, times):
+    from types import SimpleNamespace
+
+    data = SimpleNamespace(
+        users=np.array(users), items=np.arange(3), timestamps=np.array(times), user_ids=np.arange(2)
+    )
+    assert UserSequences.from_interactions(data).order is not None

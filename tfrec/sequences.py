@@ -35,7 +35,8 @@ class UserSequences:
         starts: (n_users,) first position of each user.
         ends: (n_users,) one past each user's last position.
         order: (n,) the training row of each position (for per-interaction
-            columns such as the context), or None.
+            columns such as the context), or None when position p is training
+            row p (the training rows were grouped by user in time order).
     """
 
     users: np.ndarray
@@ -46,12 +47,33 @@ class UserSequences:
 
     @classmethod
     def from_interactions(cls, data) -> UserSequences:
-        """From a :class:`~tfrec.models.base.Interactions`."""
+        """From a :class:`~tfrec.models.base.Interactions`.
+
+        Rows already grouped by user in time order (a prepared directory's
+        train shards) are used as they are, users' blocks in row order: no
+        sorted copy of the log is made.
+        """
+        grouped = _user_blocks(data.users, data.timestamps, len(data.user_ids))
+        if grouped is not None:
+            return cls(data.users, data.items, *grouped, None)
         order = np.lexsort((data.timestamps, data.users))
         users = data.users[order]
         counts = np.bincount(users, minlength=len(data.user_ids))
         ends = np.cumsum(counts)
         return cls(users, data.items[order], ends - counts, ends, order)
+
+    def by_position(self, column) -> np.ndarray:
+        """A per-training-row column (e.g. the timestamps) in position order."""
+        column = np.asarray(column)
+        return column if self.order is None else column[self.order]
+
+    def positions(self) -> np.ndarray:
+        """(n,) int64 position of each training row."""
+        if self.order is None:
+            return np.arange(len(self.users), dtype=np.int64)
+        positions = np.empty(len(self.order), np.int64)
+        positions[self.order] = np.arange(len(self.order))
+        return positions
 
     def columns(self) -> dict[str, np.ndarray]:
         """Per-interaction training columns: user, item, position, the user's start."""
@@ -89,6 +111,23 @@ class UserSequences:
             "last": (self.ends[users] - 1 - newer_windows * stride).astype(np.int64),
             "start": self.starts[users].astype(np.int64),
         }
+
+
+def _user_blocks(users, timestamps, n_users: int):
+    """(starts, ends) of each user's block when every user's rows are contiguous
+    and in time order (a user without rows: 0, 0), else None."""
+    if len(users) == 0:
+        return None
+    change = users[1:] != users[:-1]
+    in_order = np.all(change | (timestamps[1:] >= timestamps[:-1]))
+    firsts = np.concatenate([[0], np.flatnonzero(change) + 1])
+    del change
+    if not in_order or len(firsts) != np.count_nonzero(np.bincount(users, minlength=n_users)):
+        return None
+    starts, ends = np.zeros(n_users, np.int64), np.zeros(n_users, np.int64)
+    starts[users[firsts]] = firsts
+    ends[users[firsts]] = np.append(firsts[1:], len(users))
+    return starts, ends
 
 
 def target_windows(

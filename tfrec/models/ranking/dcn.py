@@ -283,9 +283,8 @@ class DCN(DNN):
         self.history_items_ = sequences.items.astype(np.int64)
         self.history_starts_ = sequences.starts.astype(np.int64)
         self.history_ends_ = sequences.ends.astype(np.int64)
-        self.history_times_ = np.asarray(data.timestamps, np.int64)[sequences.order]
-        self.train_positions_ = np.empty(len(data.users), np.int64)
-        self.train_positions_[sequences.order] = np.arange(len(data.users))
+        self.history_times_ = sequences.by_position(data.timestamps).astype(np.int64)
+        self.train_positions_ = sequences.positions()
 
     def _reads_positions(self) -> bool:
         return bool(self.config.history or self.config.trend_windows)

@@ -26,7 +26,7 @@ def feature_terms(dataset, train: pd.DataFrame, data, sequences, *, dim, dropout
         dataset: The split's :class:`~tfrec.data.schema.Dataset`.
         train: The training frame (``data``'s rows, in order).
         data: Its :class:`~tfrec.models.base.Interactions`.
-        sequences: Its :class:`~tfrec.sequences.UserSequences` (``order`` set).
+        sequences: Its :class:`~tfrec.sequences.UserSequences`.
         dim: The towers' embedding size.
         dropout: Probability that a training row drops the user or context term.
         seed: Seed of the encoders and projections.
@@ -36,8 +36,9 @@ def feature_terms(dataset, train: pd.DataFrame, data, sequences, *, dim, dropout
         values = values_of(schema.of("user"), dataset.users, "user_id", data.user_ids)
         terms["user"] = _term(schema.of("user"), values, False, "user_features", dim, dropout, seed)
     if schema.of("context") or schema.context_time:
-        rows = sequences.order
-        values = raw_values(schema.of("context"), train, rows=rows, time=schema.context_time)
+        values = raw_values(
+            schema.of("context"), train, rows=sequences.order, time=schema.context_time
+        )
         time = schema.context_time
         terms["context"] = _term(schema.of("context"), values, time, "context", dim, dropout, seed)
     if schema.of("item"):

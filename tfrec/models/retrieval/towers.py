@@ -50,6 +50,7 @@ sparse optimizer puts on the rows of a batch only.
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
@@ -116,7 +117,8 @@ class QueryTower(keras.layers.Layer):
         self.history_items = None
         if history:
             self.history_items = embedding_table(n_items, dim, "history_embedding", seed + 3, l2)
-            self.sequence_items = tf.constant(sequence_items)
+            # int32: half the memory of the log's length; windows widen what they read
+            self.sequence_items = tf.constant(np.asarray(sequence_items, np.int32))
         self.encoder = None
         if history and encoder != "mean":
             cell = keras.layers.LSTM if encoder == "lstm" else keras.layers.GRU

@@ -275,7 +275,7 @@ class SequenceRecommender(Recommender):
         self.horizon_ = horizon = self._horizon(split)
         if horizon > 1:
             windows["end"] = sequences.ends[windows["user"]].astype(np.int64)
-        sequence_items = tf.constant(sequences.items)
+        sequence_items = tf.constant(np.asarray(sequences.items, np.int32))
 
         def example(batch):
             inputs, mask, targets, weights = target_windows(
