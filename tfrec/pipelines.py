@@ -46,7 +46,21 @@ def epoch_batches(tensors: dict, batch_size: int, seed: int, epoch, widen=()) ->
         A dataset of dicts of batched tensors.
     """
     n = tf.shape(next(iter(tensors.values())), out_type=tf.int64)[0]
-    order = epoch_order(n, seed, epoch)
+    return ordered_batches(tensors, epoch_order(n, seed, epoch), batch_size, widen)
+
+
+def ordered_batches(tensors: dict, order, batch_size: int, widen=()) -> tf.data.Dataset:
+    """Batches of ``tensors``' rows in ``order`` (:func:`epoch_batches` after the
+    shuffle): ``order`` cut into batches of ``batch_size`` (the last one takes
+    the rest), each gathering its rows.
+
+    Args:
+        tensors: Dict of 1-D (or N-D) tensors with the same first dimension.
+        order: 1-D int64 tensor of row indices.
+        batch_size: Examples per batch.
+        widen: Names of int32 columns whose batches are cast to int64.
+    """
+    n = tf.shape(order, out_type=tf.int64)[0]
     n_full = n // batch_size * batch_size
     batches = tf.data.Dataset.from_tensor_slices(tf.reshape(order[:n_full], [-1, batch_size]))
     rest = tf.data.Dataset.from_tensors(order[n_full:]).filter(lambda _: n_full < n)

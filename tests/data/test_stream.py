@@ -110,3 +110,73 @@ def test_several_shards_train_as_well_as_in_memory(log):
 def test_refit_trains_on_train_and_validation_not_the_shards(log):
     split = _prepared(log, 3).with_validation_in_train()
     assert split.train_shards is None
+
+
+DNN = {"epochs": 2, "patience": 0, "batch_size": 128, "seed": 3, "embedding_dim": 8}
+
+
+def test_keras_rating_models_stream_the_in_memory_batches_from_one_shard(log):
+    """dnn (and hybrid, which also reads the row's timestamp) stream their
+    epochs from the shards; with one shard the batches, and so the fit, are
+    the in-memory ones."""
+    split = _prepared(log, 1)
+    for name in ("dnn", "hybrid"):
+        model = tfrec.get_model(name, **DNN)
+        streamed, steps = model._training_batches(
+            tfrec.models.base.Interactions.from_ratings(split.train), split, _options()
+        )
+        in_memory, memory_steps = model._training_batches(
+            tfrec.models.base.Interactions.from_ratings(split.train),
+            dataclasses.replace(split, train_shards=None),
+            _options(),
+        )
+        assert steps == memory_steps
+        batches = list(zip(streamed(), in_memory(), strict=True))
+        assert len(batches) == DNN["epochs"] * steps
+        for a, b in batches:
+            assert sorted(a) == sorted(b)
+            for key in a:
+                assert a[key].dtype == b[key].dtype
+                np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())
+    streamed = tfrec.get_model("dnn", **DNN).fit(split)
+    in_memory = tfrec.get_model("dnn", **DNN).fit(dataclasses.replace(split, train_shards=None))
+    for a, b in zip(streamed.history_, in_memory.history_, strict=True):
+        assert a["val_rmse"] == pytest.approx(b["val_rmse"], rel=1e-5)
+
+
+def test_keras_rating_epochs_from_several_shards_hold_every_row_once(log):
+    split = _prepared(log, 3)
+    model = tfrec.get_model("hybrid", **DNN)
+    data = tfrec.models.base.Interactions.from_ratings(split.train)
+    make, steps = model._training_batches(data, split, _options())
+    batches = list(make())
+    assert (
+        len(batches)
+        == DNN["epochs"] * steps
+        == DNN["epochs"] * sum(-(-rows // DNN["batch_size"]) for rows in split.train_shards.rows)
+    )
+    first = batches[:steps]
+    users = np.concatenate([b["user"].numpy() for b in first]).astype(np.int64)
+    times = np.concatenate([b["timestamp"].numpy() for b in first])
+    keys = np.sort(users * 10**10 + times)
+    np.testing.assert_array_equal(keys, np.sort(data.users * 10**10 + data.timestamps))
+
+
+def test_a_model_with_computed_inputs_trains_from_memory(log):
+    """dcn's history position is not a shard column: its epochs come from memory."""
+    split = _prepared(log, 3)
+    model = tfrec.get_model("dcn", **DNN, history=4)
+    data = tfrec.models.base.Interactions.from_ratings(split.train)
+    model._prepare(data, split)
+    make, steps = model._training_batches(data, split, _options())
+    in_memory = -(-len(data.users) // DNN["batch_size"])
+    assert split.train_shards.steps(DNN["batch_size"]) != in_memory  # the two are told apart
+    assert steps == in_memory
+    position = next(iter(make()))["position"].numpy()
+    assert set(position) <= set(model.train_positions_)
+
+
+def _options():
+    from tfrec.models.options import TrainingOptions
+
+    return TrainingOptions(verbose=False)

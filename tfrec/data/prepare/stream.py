@@ -29,6 +29,7 @@ COLUMNS = {
     "item": ("item_id", np.int32),
     "rating": ("rating", np.float32),
     "weight": ("weight", np.float32),
+    "timestamp": ("timestamp", np.int64),
 }
 
 
@@ -118,6 +119,44 @@ class TrainShards:
             .prefetch(1)
         )
 
+    def steps(self, batch_size: int, worker: int = 0, workers: int = 1) -> int:
+        """Batches in one epoch of :meth:`batches` (each shard's last one takes its rest)."""
+        return sum(-(-self.rows[s] // batch_size) for s in self.owned(worker, workers))
+
+    def batches(
+        self,
+        columns: list[str],
+        codes: dict[str, np.ndarray],
+        batch_size: int,
+        seed: int,
+        epochs: int,
+    ):
+        """``epochs`` epochs of shuffled batches, shard by shard, prefetched; for
+        ``keras.Model.fit`` (:meth:`steps` per epoch).
+
+        Each element is a dict of batched columns. A shard's rows are cut into
+        batches in its shuffled order (:meth:`epoch`); with one shard the
+        batches are exactly :func:`tfrec.pipelines.training_dataset`'s.
+
+        Args:
+            columns: Names from :data:`COLUMNS`.
+            codes: As in :meth:`epoch`.
+            batch_size: Examples per batch.
+            seed: Base seed of the shard orders and shuffles.
+            epochs: Number of epochs.
+        """
+        import tensorflow as tf
+
+        from tfrec.pipelines import ordered_batches
+
+        def cut(order, *values):
+            return ordered_batches(dict(zip(columns, values, strict=True)), order, batch_size)
+
+        dataset = self.epoch(columns, codes, seed, 0).flat_map(cut)
+        for epoch in range(1, epochs):
+            dataset = dataset.concatenate(self.epoch(columns, codes, seed, epoch).flat_map(cut))
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
     def _read(self, shard: int, columns: list[str], codes: dict) -> list[np.ndarray]:
         import pyarrow.parquet as pq
 
@@ -135,6 +174,24 @@ class TrainShards:
                     )
             out.append(values.astype(COLUMNS[name][1], copy=False))
         return out
+
+
+def streamed_shards(split, data, strategy, multi_worker: bool = True) -> TrainShards | None:
+    """The prepared train shards a fit streams its epochs from, or None.
+
+    None for in-memory data, a split whose train is not the shards' rows
+    (``--refit``), the parameter-server strategy (it feeds in-memory
+    columns), and multi-worker unless the trainer reads per-worker shards
+    (``multi_worker``).
+    """
+    from tfrec.distribute import is_parameter_server, worker_index
+
+    shards = getattr(split, "train_shards", None)
+    if shards is None or is_parameter_server(strategy):
+        return None
+    if not multi_worker and worker_index(strategy)[1] > 1:
+        return None
+    return shards if shards.total_rows == len(data.users) else None
 
 
 def code_rows(known: np.ndarray) -> np.ndarray:

@@ -99,7 +99,7 @@ class MF(Recommender):
     def _fit(self, data, split, options) -> None:
         import tensorflow as tf
 
-        from tfrec.data.prepare.stream import code_rows
+        from tfrec.data.prepare.stream import code_rows, streamed_shards
         from tfrec.models.factorization.mf_trainer import MFTrainer
 
         c = self.config
@@ -110,7 +110,7 @@ class MF(Recommender):
 
             epochs = DistributedEpochs(trainer, options.strategy, options.verbose)
         train_epoch = epochs.train_epoch
-        shards = self._train_shards(split, data, options)
+        shards = streamed_shards(split, data, options.strategy)
         if shards is not None:
             codes = {"user": code_rows(data.user_ids), "item": code_rows(data.item_ids)}
             if options.verbose:
@@ -185,18 +185,6 @@ class MF(Recommender):
         )
         if checkpoint is not None:
             checkpoint.remove()
-
-    @staticmethod
-    def _train_shards(split, data, options):
-        """The prepared train shards to stream epochs from, or None: in-memory
-        data, a split whose train is not the shards' (``--refit``), or the
-        parameter-server strategy (it feeds the in-memory columns)."""
-        from tfrec.distribute import is_parameter_server
-
-        shards = getattr(split, "train_shards", None)
-        if shards is None or is_parameter_server(options.strategy):
-            return None
-        return shards if shards.total_rows == len(data.users) else None
 
     @staticmethod
     def _report_shards(shards, strategy) -> None:

@@ -70,6 +70,7 @@ class Hybrid(DNN):
     name = "hybrid"
     Config = HybridConfig
     uses_timestamps = True
+    row_columns = ("timestamp",)
 
     def _prepare(self, data, split):
         from tfrec.features.text import ENCODERS, item_documents
@@ -101,7 +102,7 @@ class Hybrid(DNN):
 
     def _extra_columns(self, frame_or_data):
         if hasattr(frame_or_data, "timestamps"):
-            return {"timestamp": frame_or_data.timestamps.astype(np.int64)}
+            return {"timestamp": frame_or_data.timestamps.astype(np.int64, copy=False)}
         return {"timestamp": frame_or_data["timestamp"].to_numpy(np.int64)}
 
     def _serving_defaults(self, users):

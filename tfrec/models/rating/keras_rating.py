@@ -12,6 +12,7 @@ cannot hold), and serves it.
 from __future__ import annotations
 
 import abc
+import sys
 
 import numpy as np
 import tensorflow as tf
@@ -36,6 +37,9 @@ class KerasRatingModel(Recommender, abc.ABC):
 
     trains_by_epochs = True
     strategies = ("mirrored", "multi-worker")
+    # Extra inputs that are a training row's own column, as a prepared
+    # directory's shards hold it: with only these, epochs stream from the shards.
+    row_columns: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def _build(self) -> keras.Model:
@@ -60,18 +64,8 @@ class KerasRatingModel(Recommender, abc.ABC):
             loss="mse",
             metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
         )
-        columns = {
-            "user": data.users.astype(np.int32),
-            "item": data.items.astype(np.int32),
-            **self._extra_columns(data),
-            "rating": data.ratings,
-        }
-        steps = steps_per_epoch(len(data.users), c.batch_size)
-        train = training_input(
-            options,
-            lambda: training_dataset(columns, c.batch_size, c.seed, c.epochs).map(_split_label),
-            steps,
-        )
+        make_train, steps = self._training_batches(data, split, options)
+        train = training_input(options, lambda: make_train().map(_split_label), steps)
         validation = self._validation_arrays(split.validation)
         callbacks = [Throughput(len(data.users), steps)]
         if validation is not None and c.patience:
@@ -92,6 +86,35 @@ class KerasRatingModel(Recommender, abc.ABC):
             verbose=keras_verbosity(options),
         )
         record_history(self, history, self.model_, options.verbose)
+
+    def _training_batches(self, data, split, options):
+        """``(make_dataset, steps_per_epoch)``: the epochs' batches streamed from
+        a prepared directory's train shards when the model reads only their
+        columns (single process or mirrored), else from in-memory columns."""
+        from tfrec.data.prepare.stream import code_rows, streamed_shards
+
+        c = self.config
+        extra = self._extra_columns(data)
+        shards = streamed_shards(split, data, options.strategy, multi_worker=False)
+        if shards is not None and set(extra) <= set(self.row_columns):
+            if options.verbose:
+                print(f"{self.name}: streams {len(shards.files)} train shards", file=sys.stderr)
+            codes = {"user": code_rows(data.user_ids), "item": code_rows(data.item_ids)}
+            names = ["user", "item", *extra, "rating"]
+            return (
+                lambda: shards.batches(names, codes, c.batch_size, c.seed, c.epochs),
+                shards.steps(c.batch_size),
+            )
+        columns = {
+            "user": data.users.astype(np.int32),
+            "item": data.items.astype(np.int32),
+            **extra,
+            "rating": data.ratings,
+        }
+        return (
+            lambda: training_dataset(columns, c.batch_size, c.seed, c.epochs),
+            steps_per_epoch(len(data.users), c.batch_size),
+        )
 
     def _validation_arrays(self, frame):
         if frame is None or len(frame) == 0:
