@@ -12,7 +12,7 @@ from tfrec.cli import main
 from tfrec.data.prepare import PrepareOptions, _Preparation, prepare
 from tfrec.data.prepare.load import load_prepared
 from tfrec.data.prepare.manifest import PARTS, read_manifest
-from tfrec.errors import ConfigError
+from tfrec.errors import ConfigError, DataError
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("pyspark", reason="pyspark is not installed (pip install -e '.[spark]')")
@@ -26,7 +26,8 @@ VARYING = {"engine", "created", "seconds", "stage_seconds", "resumed"}
 @pytest.fixture(scope="module")
 def spark():
     """One small local session for the module: 2 cores, 2 shuffle partitions, no UI,
-    and a JVM tuned for short jobs (C1 only, no whole-stage code generation)."""
+    a JVM tuned for short jobs (C1 only, no whole-stage code generation), and
+    sorts that spill every 200 rows, as they do on a large log."""
     from pyspark.sql import SparkSession
 
     session = (
@@ -37,6 +38,7 @@ def spark():
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.default.parallelism", "2")
         .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.shuffle.spill.numElementsForceSpillThreshold", "200")  # sorts spill
         .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
         .getOrCreate()
     )
@@ -149,3 +151,6 @@ def test_what_spark_refuses(spark, tmp_path):
         prepare(path, "s3a://bucket/prepared", engine="spark", verbose=False)
     with pytest.raises(ConfigError, match="spark_master applies to engine 'spark'"):
         prepare(path, tmp_path / "p", spark_master="local[2]", verbose=False)
+    path.write_text("user,item,rating,ts\na,x,4,10\nb,,3,11\n")  # as DuckDB, with the line
+    with pytest.raises(DataError, match=r"log.csv, line 3: empty 'item'"):
+        prepare(path, tmp_path / "p", engine="spark", verbose=False)

@@ -7,8 +7,9 @@ executed by Spark SQL, with ANSI double-quoted identifiers so that the text
 is the one DuckDB runs. A tiny shim (:class:`_Connection`) gives the few DDL
 statements (``CREATE OR REPLACE TABLE t AS``, ``DROP TABLE``, ``ALTER TABLE
 .. RENAME``, ``DESCRIBE``) their Spark meaning: a table is a Parquet folder
-under ``OUT.partial/tables`` registered as a temporary view, so a killed
-preparation resumes from the stages done, as with DuckDB.
+under ``OUT.partial/tables`` registered as a temporary view (without the
+statement's trailing ``ORDER BY``: no step relies on a table's order), so a
+killed preparation resumes from the stages done, as with DuckDB.
 
 What is Spark's own: reading the files (each row's position in the log,
 from the scan's partitions), the random split's draws (numpy's seeded
@@ -171,11 +172,16 @@ class SparkRunner(Stages):
 
     def sql(self, text: str, what: str = ""):
         """Executes one statement, printing the progress of Spark's tasks while it runs."""
+        return self.watched(what, lambda: self.con.execute(text))
+
+    def watched(self, what: str, run):
+        """``run()``, printing the progress of Spark's tasks every few seconds; a
+        failure of the data is a DataError naming ``what``."""
         finished = threading.Event()
         watcher = threading.Thread(target=self._watch, args=(what, finished), daemon=True)
         watcher.start()
         try:
-            return self.con.execute(text)
+            return run()
         except Exception as e:
             raise _data_error(e, what) from None
         finally:
@@ -197,11 +203,11 @@ class SparkRunner(Stages):
                 total = sum(s.numTasks for s in stages if s)
             except Exception:  # noqa: BLE001 - progress is best effort
                 done = total = 0
-            if done and total:
-                eta = elapsed * (total - done) / done
+            if total:
+                eta = f", ETA {duration(elapsed * (total - done) / done)}" if done else ""
                 self.say(
                     f"  {what}: {done}/{total} tasks of the running stages, "
-                    f"{duration(elapsed)} elapsed, ETA {duration(eta)}"
+                    f"{duration(elapsed)} elapsed{eta}"
                 )
             else:
                 self.say(f"  {what}: {duration(elapsed)} elapsed")
@@ -261,10 +267,7 @@ class SparkRunner(Stages):
             F.col("_metadata.file_path").alias("__file"),
             F.monotonically_increasing_id().alias("__mid"),
         )
-        try:
-            self.materialize("src_read", frame)
-        except Exception as e:
-            raise _data_error(e, f"reading {source.label}") from None
+        self.watched(f"reading {source.label}", lambda: self.materialize("src_read", frame))
         chunks = self.spark.sql(
             "SELECT __file, shiftright(__mid, 33) AS pid, count(*) AS n, min(__mid) AS first "
             "FROM src_read GROUP BY __file, shiftright(__mid, 33)"
@@ -331,19 +334,24 @@ class SparkRunner(Stages):
         if not (tmp / "_SUCCESS").exists():
             started = time.perf_counter()
             final = self.spark.table("final")
-            (
-                final.repartition(len(PARTS) * shards, "part", "shard")
+            # Typed before the sort, so that the sorted rows are the rows written: the
+            # write then needs no sort of its own by (part, shard), which would not
+            # keep (user, time, log) order once it spills.
+            typed = final.select(
+                *[F.col(c).cast(spark_types[t]).alias(c) for c, t in schema],
+                "row",
+                F.col("part").cast("int").alias("part"),
+                F.col("shard").cast("int").alias("shard"),
+            )
+            write = (
+                typed.repartition(len(PARTS) * shards, "part", "shard")
                 .sortWithinPartitions("part", "shard", *_sql.SHARD_ORDER)
-                .select(
-                    *[F.col(c).cast(spark_types[t]) for c, t in schema],
-                    F.col("part").cast("int"),
-                    F.col("shard").cast("int"),
-                )
+                .drop("row")
                 .write.mode("overwrite")
                 .partitionBy("part", "shard")
                 .option("compression", "zstd")
-                .parquet(str(tmp))
             )
+            self.watched("writing the shards", lambda: write.parquet(str(tmp)))
             self.say(f"  shards: written by Spark in {duration(time.perf_counter() - started)}")
         files: dict[str, list] = {}
         started, total = time.perf_counter(), len(PARTS) * shards
@@ -395,7 +403,10 @@ class _Connection:
     def execute(self, text: str):
         text = text.strip()
         if m := re.fullmatch(r"CREATE OR REPLACE TABLE (\w+) AS (.*)", text, re.S):
-            self.runner.materialize(m[1], self.spark.sql(m[2]))
+            # A Spark table has no row order: its trailing ORDER BY (which DuckDB
+            # keeps, for range scans) would only cost a global sort.
+            query = re.sub(r"\s+ORDER BY [\w., ]+$", "", m[2])
+            self.runner.materialize(m[1], self.spark.sql(query))
             return _Result(None)
         if m := re.fullmatch(r"DROP TABLE (?:IF EXISTS )?(\w+)", text):
             self.runner.drop(m[1])
