@@ -163,6 +163,7 @@ def implicit_dataset(
     hard_share: float = 0.0,
     extra: dict[str, np.ndarray] | None = None,
     grouped: bool = False,
+    shards=None,
 ) -> tf.data.Dataset:
     """Positives with ``negatives`` fresh unseen items each per epoch, shuffled and batched.
 
@@ -179,11 +180,14 @@ def implicit_dataset(
     With ``grouped``, each batch holds ``batch_size // (1 + negatives)``
     positives, each followed by its own negatives (for a listwise loss over
     each group of 1 + negatives rows; ``weights`` not supported).
+
+    With ``shards`` (``(TrainShards, codes)``, :mod:`tfrec.data.prepare.stream`),
+    the positives are streamed shard by shard: shard s of S in epoch e gets
+    its negatives and its shuffle from the stateless seeds of "epoch" e·S + s,
+    and ``users`` and ``items`` serve only as the seen pairs. One shard gives
+    the in-memory batches exactly. Not with ``weights`` or ``extra``.
     """
-    users = tf.constant(users, tf.int64)
-    items = tf.constant(items, tf.int64)
-    seen_keys = tf.sort(users * n_items + items)
-    n = tf.shape(users)[0]
+    seen_keys = tf.sort(tf.constant(np.asarray(users, np.int64) * n_items + items))
     positive_weights = None if weights is None else tf.constant(weights, tf.float32)
     extra_columns = {name: tf.constant(column) for name, column in (extra or {}).items()}
     cdf = None if item_weights is None else tf.constant(np.cumsum(item_weights), tf.float32)
@@ -191,7 +195,7 @@ def implicit_dataset(
         width = candidates.shape[1]
         flat_candidates = tf.constant(np.asarray(candidates, np.int64).ravel())
 
-    def with_hard(sampled, epoch):
+    def with_hard(users, sampled, epoch):
         seed_ = tf.stack([tf.constant(seed, tf.int64) + 104_729, epoch])
         shape = tf.shape(sampled)
         column = tf.random.stateless_uniform(shape, seed_, 0, width, dtype=tf.int64)
@@ -199,7 +203,9 @@ def implicit_dataset(
         take = tf.random.stateless_uniform(shape, seed_ + 1) < hard_share
         return tf.where(take, hard, sampled)
 
-    def one_epoch(epoch):
+    def one_epoch(users, items, epoch):
+        epoch = tf.cast(epoch, tf.int64)
+        n = tf.shape(users)[0]
         sampled = sample_unseen(
             users,
             seen_keys,
@@ -209,7 +215,7 @@ def implicit_dataset(
             cdf=cdf,
         )
         if candidates is not None:
-            sampled = with_hard(sampled, epoch)
+            sampled = with_hard(users, sampled, epoch)
         if grouped:
             columns = {"user": users, "item": items, "negatives": sampled, **extra_columns}
             return epoch_batches(columns, max(1, batch_size // (1 + negatives)), seed, epoch)
@@ -224,6 +230,24 @@ def implicit_dataset(
             columns[name] = tf.concat([column, tf.repeat(column, negatives)], 0)
         return epoch_batches(columns, batch_size, seed, epoch)
 
+    if shards is None:
+        users, items = tf.constant(users, tf.int64), tf.constant(items, tf.int64)
+        batches = tf.data.Dataset.range(epochs).flat_map(lambda e: one_epoch(users, items, e))
+    else:
+        if weights is not None or extra:
+            raise ValueError("streamed shards take neither weights nor extra columns")
+        shards, codes = shards
+
+        def shard_epoch(index, _, users, items):
+            return one_epoch(tf.cast(users, tf.int64), tf.cast(items, tf.int64), index)
+
+        batches = None
+        for epoch in range(epochs):
+            one = shards.epoch(["user", "item"], codes, seed, epoch, indexed=True).flat_map(
+                shard_epoch
+            )
+            batches = one if batches is None else batches.concatenate(one)
+
     def example(b):
         features = {"user": b["user"], "item": b["item"], **{k: b[k] for k in extra_columns}}
         return (features, b["label"]) if weights is None else (features, b["label"], b["weight"])
@@ -235,9 +259,4 @@ def implicit_dataset(
         label = tf.tile(tf.one_hot(0, 1 + negatives), tf.shape(b["item"])[:1])
         return {**repeat, "item": items_}, label
 
-    return (
-        tf.data.Dataset.range(epochs)
-        .flat_map(one_epoch)
-        .map(group if grouped else example)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    return batches.map(group if grouped else example).prefetch(tf.data.AUTOTUNE)

@@ -180,3 +180,47 @@ def _options():
     from tfrec.models.options import TrainingOptions
 
     return TrainingOptions(verbose=False)
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_implicit_batches_stream_from_shards(log, grouped):
+    """Positives and sampled negatives (gmf, dcn): one shard gives the in-memory
+    batches exactly; several give every positive once per epoch, negatives unseen."""
+    from tfrec.data.prepare.stream import streamed
+    from tfrec.models.base import Interactions
+    from tfrec.pipelines import implicit_dataset
+
+    def batches(split, epochs=2):
+        data = Interactions.from_ratings(split.train)
+        stream = streamed("test", split, data, _options())
+        args = (data.users, data.items, len(data.item_ids), 3, 64, 7, epochs)
+        return data, implicit_dataset(*args, grouped=grouped, shards=stream), args
+
+    data, streamed_batches, args = batches(_prepared(log, 1))
+    in_memory = implicit_dataset(*args, grouped=grouped)
+    pairs = list(zip(streamed_batches, in_memory, strict=True))
+    assert len(pairs) > 2
+    for (features, label), (memory_features, memory_label) in pairs:
+        np.testing.assert_array_equal(label.numpy(), memory_label.numpy())
+        for key in ("user", "item"):
+            np.testing.assert_array_equal(features[key].numpy(), memory_features[key].numpy())
+
+    data, several, _ = batches(_prepared(log, 3), epochs=1)
+    batches_ = [(f["user"].numpy(), f["item"].numpy(), label.numpy()) for f, label in several]
+    users, items, labels = (np.concatenate(column) for column in zip(*batches_, strict=True))
+    seen = set((data.users * 10**6 + data.items).tolist())
+    keys = users * 10**6 + items
+    np.testing.assert_array_equal(
+        np.sort(keys[labels == 1]), np.sort(data.users * 10**6 + data.items)
+    )
+    assert (labels == 0).sum() == 3 * len(data.users)
+    assert np.mean([k in seen for k in keys[labels == 0]]) < 0.01  # redrawn when seen
+
+
+def test_gmf_streamed_from_one_shard_fits_as_in_memory(log):
+    split = _prepared(log, 1)
+    options = {"epochs": 2, "patience": 0, "batch_size": 256, "seed": 2, "embedding_dim": 8}
+    streamed = tfrec.get_model("gmf", **options).fit(split)
+    in_memory = tfrec.get_model("gmf", **options).fit(dataclasses.replace(split, train_shards=None))
+    for a, b in zip(streamed.history_, in_memory.history_, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)

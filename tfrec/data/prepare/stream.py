@@ -17,6 +17,7 @@ the preparation partitioned them by user.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,7 @@ class TrainShards:
         epoch: int,
         worker: int = 0,
         workers: int = 1,
+        indexed: bool = False,
     ):
         """One epoch's shards, each an element ``(order, *columns)``.
 
@@ -85,6 +87,9 @@ class TrainShards:
             epoch: Epoch number.
             worker: This worker's index (multi-worker reading).
             workers: Number of workers; each reads only its own shards.
+            indexed: Whether each element starts with the int64 ``epoch · S + s``
+                (S shards, this one s), the second part of its shuffle's seed,
+                for further seeded draws of the shard.
 
         Returns:
             A ``tf.data.Dataset`` of tuples: the shard's shuffled row order (int64, each
@@ -108,10 +113,11 @@ class TrainShards:
         def load(shard):
             values = tf.numpy_function(read, [shard], dtypes, stateful=False)
             rows = tf.shape(values[0], out_type=tf.int64)[0]
-            shuffle = epoch_order(rows, seed, epoch * n_shards + shard)
+            index = epoch * n_shards + shard
+            shuffle = epoch_order(rows, seed, index)
             for value in values:
                 value.set_shape([None])
-            return (shuffle, *values)
+            return (index, shuffle, *values) if indexed else (shuffle, *values)
 
         return (
             tf.data.Dataset.from_tensor_slices(order)
@@ -119,9 +125,10 @@ class TrainShards:
             .prefetch(1)
         )
 
-    def steps(self, batch_size: int, worker: int = 0, workers: int = 1) -> int:
-        """Batches in one epoch of :meth:`batches` (each shard's last one takes its rest)."""
-        return sum(-(-self.rows[s] // batch_size) for s in self.owned(worker, workers))
+    def steps(self, batch_size: int, per_row: int = 1, worker: int = 0, workers: int = 1) -> int:
+        """Batches in one epoch of :meth:`batches` (each shard's last one takes its
+        rest), or of ``per_row`` examples per row in batches of ``batch_size``."""
+        return sum(-(-self.rows[s] * per_row // batch_size) for s in self.owned(worker, workers))
 
     def batches(
         self,
@@ -192,6 +199,21 @@ def streamed_shards(split, data, strategy, multi_worker: bool = True) -> TrainSh
     if not multi_worker and worker_index(strategy)[1] > 1:
         return None
     return shards if shards.total_rows == len(data.users) else None
+
+
+def streamed(name: str, split, data, options) -> tuple[TrainShards, dict] | None:
+    """``(shards, codes)`` when a single-process (or mirrored) fit streams its
+    epochs from the split's train shards (:func:`streamed_shards`), else None;
+    says so when ``options.verbose``."""
+    shards = streamed_shards(split, data, options.strategy, multi_worker=False)
+    if shards is None:
+        return None
+    if options.verbose:
+        print(
+            f"{name}: streams {len(shards.files)} train shards ({shards.total_rows:,} rows)",
+            file=sys.stderr,
+        )
+    return shards, {"user": code_rows(data.user_ids), "item": code_rows(data.item_ids)}
 
 
 def code_rows(known: np.ndarray) -> np.ndarray:

@@ -93,6 +93,7 @@ class GMF(Recommender):
     def _fit(self, data, split, options) -> None:
         import tf_keras as keras
 
+        from tfrec.data.prepare.stream import streamed
         from tfrec.models.training.ranking_stopping import fit_with_ranking
         from tfrec.pipelines import implicit_dataset, steps_per_epoch
 
@@ -101,10 +102,15 @@ class GMF(Recommender):
         n_items = len(data.item_ids)
         model = self._build(keras, len(data.user_ids), n_items)
         model.compile(keras.optimizers.Adam(c.learning_rate), loss="binary_crossentropy")
-        steps = steps_per_epoch(len(data.users) * (1 + c.negatives), c.batch_size)
         weights = None
         if data.weights is not None and c.weighting != "binary":
             weights = confidence(data.weights, len(data.users), c.weighting, c.alpha)
+        shards = None if weights is not None else streamed(self.name, split, data, options)
+        steps = (
+            steps_per_epoch(len(data.users) * (1 + c.negatives), c.batch_size)
+            if shards is None
+            else shards[0].steps(c.batch_size, 1 + c.negatives)
+        )
         fit_with_ranking(
             self,
             options,
@@ -118,6 +124,7 @@ class GMF(Recommender):
                 c.seed,
                 c.epochs,
                 weights,
+                shards=shards,
             ),
             steps,
             len(data.users) * (1 + c.negatives),

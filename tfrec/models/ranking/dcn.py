@@ -216,6 +216,7 @@ class DCN(DNN):
     def _fit_ranking(self, data, split, options) -> None:
         import tf_keras as keras
 
+        from tfrec.data.prepare.stream import streamed
         from tfrec.models.training.ranking_stopping import VALIDATION_USERS, fit_with_ranking
         from tfrec.pipelines import implicit_dataset, steps_per_epoch
 
@@ -241,6 +242,13 @@ class DCN(DNN):
         if c.negative_power:
             item_weights = np.bincount(data.items, minlength=n_items) ** c.negative_power
         examples = len(data.users) * (1 + c.negatives)
+        shards = None if weights is not None or extra else streamed(self.name, split, data, options)
+        steps = steps_per_epoch(examples, c.batch_size)
+        if shards is not None:  # each shard's last batch takes its rest
+            grouped = max(1, c.batch_size // (1 + c.negatives))
+            steps = shards[0].steps(
+                *((grouped, 1) if c.loss == "softmax" else (c.batch_size, 1 + c.negatives))
+            )
 
         def make_train():
             dataset = implicit_dataset(
@@ -257,6 +265,7 @@ class DCN(DNN):
                 self.hard_share_,
                 extra,
                 grouped=c.loss == "softmax",
+                shards=shards,
             )
             return dataset.map(_int32_indices)
 
@@ -265,7 +274,7 @@ class DCN(DNN):
             options,
             self.model_,
             make_train,
-            steps_per_epoch(examples, c.batch_size),
+            steps,
             examples,
             split.validation,
             lambda: None,

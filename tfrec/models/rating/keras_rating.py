@@ -12,7 +12,6 @@ cannot hold), and serves it.
 from __future__ import annotations
 
 import abc
-import sys
 
 import numpy as np
 import tensorflow as tf
@@ -91,15 +90,17 @@ class KerasRatingModel(Recommender, abc.ABC):
         """``(make_dataset, steps_per_epoch)``: the epochs' batches streamed from
         a prepared directory's train shards when the model reads only their
         columns (single process or mirrored), else from in-memory columns."""
-        from tfrec.data.prepare.stream import code_rows, streamed_shards
+        from tfrec.data.prepare.stream import streamed
 
         c = self.config
         extra = self._extra_columns(data)
-        shards = streamed_shards(split, data, options.strategy, multi_worker=False)
-        if shards is not None and set(extra) <= set(self.row_columns):
-            if options.verbose:
-                print(f"{self.name}: streams {len(shards.files)} train shards", file=sys.stderr)
-            codes = {"user": code_rows(data.user_ids), "item": code_rows(data.item_ids)}
+        stream = (
+            streamed(self.name, split, data, options)
+            if set(extra) <= set(self.row_columns)
+            else None
+        )
+        if stream is not None:
+            shards, codes = stream
             names = ["user", "item", *extra, "rating"]
             return (
                 lambda: shards.batches(names, codes, c.batch_size, c.seed, c.epochs),
