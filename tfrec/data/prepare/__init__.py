@@ -166,7 +166,7 @@ def prepare(
         check_spark_options(source, out, memory_limit, threads, spark_master)
     elif spark_master is not None:
         raise ConfigError(
-            f"spark_master applies to engine 'spark'; got engine {engine!r} (add --engine spark)"
+            f"engine must be 'spark' with a spark_master; got {engine!r} (add --engine spark)"
         )
     out = Path(out).expanduser()
     if out.exists() and not overwrite:
