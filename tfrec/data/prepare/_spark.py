@@ -62,13 +62,14 @@ def check_spark_options(source, out, memory_limit, threads, master) -> None:
     if memory_limit is not None:
         raise ConfigError(
             f"memory_limit must be unset with engine 'spark' (it is DuckDB's); got "
-            f"{memory_limit!r}; size Spark with spark-submit's --driver-memory and "
-            "--executor-memory (or spark.driver.memory in spark-defaults.conf)"
+            f"{memory_limit!r}; set spark.driver.memory and spark.executor.memory in "
+            "$SPARK_CONF_DIR/spark-defaults.conf"
         )
     if threads is not None and master is not None and not master.startswith("local"):
         raise ConfigError(
             f"threads must be unset with spark_master {master!r} (it sets local[N]); got "
-            f"{threads}; give executors cores with --executor-cores and --num-executors"
+            f"{threads}; set spark.executor.cores and spark.executor.instances in "
+            "$SPARK_CONF_DIR/spark-defaults.conf"
         )
     for name, path in (("source", source), ("out", out)):
         if "://" in str(path):
