@@ -51,9 +51,9 @@ def _kill_when(process, appeared, timeout=300):
 # (model, dataset, options, metric, tolerance). mf's own loop resumes exactly;
 # the Keras models restart their random streams (dropout, negatives) on resume.
 CASES = [
-    ("mf", "synthetic-1m", {"epochs": 6}, "rmse", 1e-4),
-    ("dnn", "synthetic", {"epochs": 6}, "rmse", 0.01),
-    ("two_tower", "synthetic", {"epochs": 4}, "ndcg@10", 0.01),
+    ("mf", "synthetic-1m", {"epochs": 4}, "rmse", 1e-4),
+    ("dnn", "synthetic", {"epochs": 3}, "rmse", 0.01),
+    ("two_tower", "synthetic", {"epochs": 2}, "ndcg@10", 0.01),
 ]
 
 
