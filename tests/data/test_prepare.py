@@ -262,3 +262,58 @@ def test_a_preparation_killed_by_sigkill_resumes(tmp_path):
     _assert_same_split(
         tfrec.split(tfrec.load_dataset(path), "temporal"), load_prepared(tmp_path / "p")
     )
+
+
+def test_user_and_item_features_travel_with_the_prepared_directory(tmp_path):
+    """--users/--user-features and --item-features: the prepared directory's
+    dataset has the in-memory reader's typed features and tables, and a model
+    that reads features trains on it."""
+    log = _log(seed=5)
+    path, items, users = tmp_path / "log.csv", tmp_path / "products.csv", tmp_path / "people.csv"
+    log.to_csv(path, index=False)
+    skus = sorted(set(log["sku"]))
+    brands = [f"b{i % 3}" for i in range(len(skus))]
+    pd.DataFrame({"sku": skus, "price": np.arange(len(skus)) * 1.5, "brand": brands}).to_csv(
+        items, index=False
+    )
+    customers = sorted(set(log["customer"]))[:-2] + ["u-never-seen"]  # two users lack a row
+    pd.DataFrame({"id": customers, "age": np.arange(len(customers)) % 50 + 18,
+                  "country": ["fr", "de", "it"] * (len(customers) // 3)
+                  + ["fr"] * (len(customers) % 3)}).to_csv(users, index=False)  # fmt: skip
+    reading = {"items": str(items), "item_features": "price,brand", "users": str(users),
+               "user_columns": "user=id", "user_features": "age=numeric,country"}  # fmt: skip
+    prepare(path, tmp_path / "p", PrepareOptions(**reading), verbose=False)
+    for table in (items, users):
+        table.unlink()  # the prepared directory holds its own copies
+    prepared = load_prepared(tmp_path / "p").dataset
+    manifest = read_manifest(tmp_path / "p")
+    copies = {
+        "items": str(tmp_path / "p" / manifest["items_table"]["file"]),
+        "users": str(tmp_path / "p" / manifest["users_table"]["file"]),
+    }
+    in_memory = tfrec.load_dataset(path, **{**reading, **copies})
+    assert prepared.features == in_memory.features
+    assert [f.name for f in prepared.features.features] == ["age", "country", "price", "brand"]
+
+    def by_raw_id(data, frame, key, columns):
+        raw = (data.raw_user_ids if key == "user_id" else data.raw_item_ids)(frame[key].to_numpy())
+        return frame.assign(raw=raw.astype(str)).set_index("raw")[columns].sort_index()
+
+    pd.testing.assert_frame_equal(
+        by_raw_id(prepared, prepared.users, "user_id", ["age", "country"]),
+        by_raw_id(in_memory, in_memory.users, "user_id", ["age", "country"]),
+    )
+    pd.testing.assert_frame_equal(
+        by_raw_id(prepared, prepared.items, "item_id", ["price", "brand"]),
+        by_raw_id(in_memory, in_memory.items, "item_id", ["price", "brand"]),
+    )
+    model = tfrec.get_model("two_tower", epochs=1, embedding_dim=8, batch_size=256)
+    model.fit(load_prepared(tmp_path / "p"))
+    assert model.feature_schema_ == prepared.features
+
+
+def test_features_without_their_table_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="--user-features needs --users"):
+        PrepareOptions(user_features="age").validate()
+    with pytest.raises(ConfigError, match="--item-features needs --items"):
+        PrepareOptions(item_features="price").validate()

@@ -71,9 +71,8 @@ def prepare(args) -> int:
         )
     options = data_options(args)
     refused = sorted(
-        set(options) & {"users", "user_columns", "user_names", "user_header", "user_features",
-                        "item_features", "context_features", "context_time", "item_names",
-                        "item_header"}
+        set(options) & {"user_names", "user_header", "context_features", "context_time",
+                        "item_names", "item_header"}
     )  # fmt: skip
     if refused:
         flags = ", ".join("--" + key.replace("_", "-") for key in refused)

@@ -31,12 +31,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tfrec.data.feature_schema import parse_features
 from tfrec.data.interaction_log import (
     _KEPT,
     DUPLICATE_POLICIES,
     TIMESTAMP_UNITS,
+    _check_feature_sources,
     _check_min,
     _read_items_table,
+    _read_users,
     _vocabulary,
     parse_mapping,
 )
@@ -82,7 +85,13 @@ class PrepareOptions:
         min_item_interactions: k-core threshold on items.
         items: An items table (copied into the prepared directory).
         item_columns: The items table's columns.
-        list_sep: Separator of the items table's list columns.
+        list_sep: Separator of the items and users tables' list columns.
+        item_features: Columns of the items table that are features
+            (``name[=type],...``; none when None).
+        users: A user table (copied into the prepared directory).
+        user_columns: The user table's columns (``user=C``).
+        user_features: Columns of the user table that are features (every
+            other column, types detected, when None).
         split: ``temporal``, ``leave-one-out``, ``random``, ``global-time`` or ``none``.
         fraction: Share of validation and of test.
         seed: Seed of the random split.
@@ -102,6 +111,10 @@ class PrepareOptions:
     items: str | None = None
     item_columns: str | dict | None = None
     list_sep: str = "|"
+    item_features: str | dict | None = None
+    users: str | None = None
+    user_columns: str | dict | None = None
+    user_features: str | dict | None = None
     split: str = "temporal"
     fraction: float = 0.1
     seed: int = 0
@@ -120,6 +133,15 @@ class PrepareOptions:
             raise ConfigError(f"fraction must be between 0 and 0.5; got {self.fraction!r}")
         if self.shards is not None:
             check_positive_int("shards", self.shards)
+        _check_feature_sources(
+            self.users,
+            self.items,
+            {
+                "user": parse_features(self.user_features, "user"),
+                "item": parse_features(self.item_features, "item"),
+            },
+            self.user_columns,
+        )
 
 
 def prepare(
@@ -252,6 +274,7 @@ class _Preparation:
             "user_ids": vocab["users"],
             "item_ids": vocab["items"],
             "items_table": vocab["items_table"],
+            "users_table": vocab["users_table"],
             "split": {"method": o.split, "fraction": o.fraction, "seed": o.seed},
             "counts": {**k_core["after"], "n_interactions": n, **parts},
             "k_core": k_core
@@ -399,7 +422,9 @@ class _Preparation:
             values = np.asarray(values, dtype=object).astype(str)
             table_kind = None
             if what == "item" and o.items is not None:
-                table, item_mapping = _read_items_table(o.items, o.item_columns)
+                table, item_mapping = _read_items_table(
+                    o.items, o.item_columns, features=parse_features(o.item_features, "item")
+                )
                 values = np.union1d(values, np.asarray(table.ids(item_mapping["item"])).astype(str))
                 suffix = Path(o.items).suffix
                 shutil.copyfile(o.items, self.work / f"items_table{suffix}")
@@ -407,7 +432,10 @@ class _Preparation:
                     "file": f"items_table{suffix}",
                     "item_columns": item_mapping,
                     "list_sep": o.list_sep,
+                    "item_features": o.item_features,
                 }
+            if what == "user":
+                kinds["users_table"] = self._users_table()
             import pyarrow as pa
 
             vocab, codes = _vocabulary(pa.array(values, pa.string()))
@@ -421,6 +449,25 @@ class _Preparation:
             if what == "item":
                 kinds["items_table"] = table_kind
         return kinds
+
+    def _users_table(self) -> dict | None:
+        """Copies the user table into the directory, read once here so that a bad
+        one is refused now (its features are typed when the directory is loaded)."""
+        o = self.options
+        if o.users is None:
+            return None
+        wanted = parse_features(o.user_features, "user")
+        _, _, _, column = _read_users(
+            o.users, o.user_columns, True, None, wanted, o.list_sep, None, np.array([], np.int64)
+        )
+        suffix = Path(o.users).suffix
+        shutil.copyfile(o.users, self.work / f"users_table{suffix}")
+        return {
+            "file": f"users_table{suffix}",
+            "user_columns": {"user": column},
+            "user_features": o.user_features,
+            "list_sep": o.list_sep,
+        }
 
     def _code(self) -> dict:
         weight = ", raw.weight" if self.runner.done("read")["weighted"] else ""

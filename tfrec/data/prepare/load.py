@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tfrec.data.feature_schema import FeatureSchema, parse_features
 from tfrec.data.prepare.manifest import PARTS, read_manifest, shard_files
 from tfrec.data.prepare.stream import TrainShards
 from tfrec.data.schema import RATING_DTYPES, Dataset, make_items
@@ -46,7 +47,8 @@ def load_prepared(directory) -> Split:
         p: ratings.iloc[a:b].reset_index(drop=True)
         for p, a, b in zip(PARTS, starts, ends, strict=True)
     }
-    items = _items(directory, manifest, ratings, item_vocab)
+    items, item_features = _items(directory, manifest, ratings, item_vocab)
+    users, user_features = _users(directory, manifest, ratings, user_vocab)
     extra = {
         "columns": manifest["columns"],
         "duplicates": manifest["duplicates"],
@@ -66,6 +68,8 @@ def load_prepared(directory) -> Split:
         item_vocab=item_vocab,
         implicit=manifest["implicit"],
         has_timestamps=manifest["has_timestamps"],
+        users=users,
+        features=FeatureSchema((*user_features, *item_features)),
     )
     split = manifest["split"]
     return Split(
@@ -104,18 +108,44 @@ def _vocabulary(path: Path, kind: str) -> Vocabulary | None:
     return Vocabulary(raw.astype(np.int64) if kind == "int64" else raw.astype(str))
 
 
-def _items(directory: Path, manifest: dict, ratings: pd.DataFrame, vocab) -> pd.DataFrame:
-    """The items table given to prepare (its codes from the vocabulary), or the
-    rated items titled by their raw IDs."""
+def _items(directory: Path, manifest: dict, ratings: pd.DataFrame, vocab) -> tuple:
+    """The items table given to prepare (its codes from the vocabulary) and its
+    features, or the rated items titled by their raw IDs and no features."""
+    from tfrec.data import feature_columns as fc
     from tfrec.data.interaction_log import _items_frame, _read_items_table, _with_missing_items
 
     table = manifest.get("items_table")
     if not table:
-        return _with_missing_items(make_items([]), ratings, vocab)
-    source, mapping = _read_items_table(directory / table["file"], table["item_columns"])
+        return _with_missing_items(make_items([]), ratings, vocab), []
+    wanted = {"item": parse_features(table.get("item_features"), "item")}
+    source, mapping = _read_items_table(
+        directory / table["file"], table["item_columns"], features=wanted["item"]
+    )
     raw = np.asarray(source.ids(mapping["item"])).astype(str)
     if vocab is None or not vocab.is_string:
         raw = raw.astype(np.int64)
     codes = raw if vocab is None else vocab.encode(raw)
-    frame, _ = _items_frame(source, mapping, codes.astype(np.int32), table["list_sep"])
-    return _with_missing_items(frame, ratings, vocab)
+    frame, found = _items_frame(source, mapping, codes.astype(np.int32), table["list_sep"], wanted)
+    frame = _with_missing_items(frame, ratings, vocab)
+    return fc.fill_missing(frame, found[1]), list(found[1])
+
+
+def _users(directory: Path, manifest: dict, ratings: pd.DataFrame, vocab) -> tuple:
+    """The user table given to prepare, one row per user of the log, and its
+    features (None and none without one)."""
+    from tfrec.data.interaction_log import _read_users
+
+    table = manifest.get("users_table")
+    if not table:
+        return None, []
+    frame, features, _, _ = _read_users(
+        directory / table["file"],
+        table["user_columns"],
+        True,
+        None,
+        parse_features(table.get("user_features"), "user"),
+        table["list_sep"],
+        vocab,
+        ratings["user_id"].to_numpy(),
+    )
+    return frame, features
