@@ -96,9 +96,7 @@ def test_rows_grouped_by_user_in_time_order_are_used_as_they_are():
         )
     )
     assert sorted_.order is not None
-    assert _sequence_of_each_user(grouped, times) == _sequence_of_each_user(
-        sorted_, times[shuffle]
-    )
+    assert _sequence_of_each_user(grouped, times) == _sequence_of_each_user(sorted_, times[shuffle])
     assert (sorted_.by_position(shuffle) == shuffle[sorted_.order]).all()
     assert (sorted_.order[sorted_.positions()] == np.arange(7)).all()
 
