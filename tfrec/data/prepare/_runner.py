@@ -92,6 +92,26 @@ class Stages:
     def _save(self) -> None:
         write_text(self.work / STATE, json.dumps(self.state, indent=1))
 
+    def _shard_files(self, work: Path, shards: int, write) -> dict:
+        """``{part: [{file, rows}]}`` of every (part, shard) file, each written by
+        ``write(p, s, path)`` unless an earlier attempt wrote it (atomically)."""
+        import pyarrow.parquet as pq
+
+        files: dict[str, list] = {}
+        started, total = time.perf_counter(), len(PARTS) * shards
+        for p, part in enumerate(PARTS):
+            (work / part).mkdir(exist_ok=True)
+            files[part] = []
+            for s in range(shards):
+                name = f"{part}/part-{s:05d}.parquet"
+                path = work / name
+                if not path.exists():
+                    write(p, s, path)
+                rows = pq.read_metadata(path).num_rows
+                files[part].append({"file": name, "rows": int(rows)})
+                self._write_progress(p * shards + s + 1, total, started)
+        return files
+
     def _write_progress(self, done: int, total: int, started: float) -> None:
         elapsed = time.perf_counter() - started
         if done % max(1, total // 10) == 0 or done == total:
@@ -224,27 +244,16 @@ class Runner(Stages):
 
     def write_shards(self, work: Path, shards: int, weighted: bool) -> dict:
         """One Parquet file per (part, shard) of table ``final``: {part: [{file, rows}]}."""
-        files: dict[str, list] = {}
-        started, total = time.perf_counter(), len(PARTS) * shards
-        for p, part in enumerate(PARTS):
-            (work / part).mkdir(exist_ok=True)
-            files[part] = []
-            for s in range(shards):
-                name = f"{part}/part-{s:05d}.parquet"
-                path = work / name
-                if not path.exists():
-                    tmp = path.with_name(path.name + ".tmp")
-                    self.con.execute(
-                        f"COPY ({_sql.shard_rows(p, s, weighted)}) TO '{tmp}' "
-                        "(FORMAT parquet, COMPRESSION zstd)"
-                    )
-                    os.replace(tmp, path)
-                (rows,) = self.con.execute(
-                    f"SELECT count(*) FROM read_parquet('{path}')"
-                ).fetchone()
-                files[part].append({"file": name, "rows": int(rows)})
-                self._write_progress(p * shards + s + 1, total, started)
-        return files
+
+        def write(p, s, path):
+            tmp = path.with_name(path.name + ".tmp")
+            self.con.execute(
+                f"COPY ({_sql.shard_rows(p, s, weighted)}) TO '{tmp}' "
+                "(FORMAT parquet, COMPRESSION zstd)"
+            )
+            os.replace(tmp, path)
+
+        return self._shard_files(work, shards, write)
 
     def write_vocabularies(self, work: Path) -> None:
         """``users.parquet`` and ``items.parquet``: raw_id, code, interactions."""

@@ -354,29 +354,21 @@ class SparkRunner(Stages):
             )
             self.watched("writing the shards", lambda: write.parquet(str(tmp)))
             self.say(f"  shards: written by Spark in {duration(time.perf_counter() - started)}")
-        files: dict[str, list] = {}
-        started, total = time.perf_counter(), len(PARTS) * shards
-        for p, part in enumerate(PARTS):
-            (work / part).mkdir(exist_ok=True)
-            files[part] = []
-            for s in range(shards):
-                name = f"{part}/part-{s:05d}.parquet"
-                path = work / name
-                if not path.exists():
-                    found = sorted((tmp / f"part={p}" / f"shard={s}").glob("*.parquet"))
-                    if len(found) == 1:
-                        os.replace(found[0], path)
-                    else:  # none (an empty shard), or a task's files in order
-                        tables = [pq.read_table(f) for f in found]
-                        table = pa.concat_tables(tables) if tables else pa.schema(schema)
-                        if not tables:
-                            table = table.empty_table()
-                        pq.write_table(table, path.with_suffix(".tmp"), compression="zstd")
-                        os.replace(path.with_suffix(".tmp"), path)
-                rows = pq.read_metadata(path).num_rows
-                files[part].append({"file": name, "rows": int(rows)})
-                self._write_progress(p * shards + s + 1, total, started)
-        return files
+
+        def write(p, s, path):
+            found = sorted((tmp / f"part={p}" / f"shard={s}").glob("*.parquet"))
+            if len(found) == 1:
+                os.replace(found[0], path)
+                return
+            # none (an empty shard), or a task's files in order
+            tables = [pq.read_table(f) for f in found]
+            table = pa.concat_tables(tables) if tables else pa.schema(schema)
+            if not tables:
+                table = table.empty_table()
+            pq.write_table(table, path.with_suffix(".tmp"), compression="zstd")
+            os.replace(path.with_suffix(".tmp"), path)
+
+        return self._shard_files(work, shards, write)
 
     def write_vocabularies(self, work: Path) -> None:
         import pyarrow as pa
