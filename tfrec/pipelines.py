@@ -149,6 +149,19 @@ def sample_unseen(users, seen_keys, n_items: int, n_per_row: int, seed, rounds: 
     return draws
 
 
+def implicit_steps(
+    n_positives: int, negatives: int, batch_size: int, grouped: bool = False, shards=None
+) -> int:
+    """Steps per epoch of :func:`implicit_dataset`: in memory, its examples over
+    ``batch_size``; streamed from ``shards`` (``(TrainShards, codes)``), each
+    shard's batches, its last one taking its rest."""
+    if shards is None:
+        return steps_per_epoch(n_positives * (1 + negatives), batch_size)
+    if grouped:
+        return shards[0].steps(max(1, batch_size // (1 + negatives)))
+    return shards[0].steps(batch_size, 1 + negatives)
+
+
 def implicit_dataset(
     users: np.ndarray,
     items: np.ndarray,

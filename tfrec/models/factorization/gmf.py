@@ -95,7 +95,7 @@ class GMF(Recommender):
 
         from tfrec.data.prepare.stream import streamed
         from tfrec.models.training.ranking_stopping import fit_with_ranking
-        from tfrec.pipelines import implicit_dataset, steps_per_epoch
+        from tfrec.pipelines import implicit_dataset, implicit_steps
 
         c = self.config
         keras.utils.set_random_seed(c.seed)
@@ -106,11 +106,7 @@ class GMF(Recommender):
         if data.weights is not None and c.weighting != "binary":
             weights = confidence(data.weights, len(data.users), c.weighting, c.alpha)
         shards = None if weights is not None else streamed(self.name, split, data, options)
-        steps = (
-            steps_per_epoch(len(data.users) * (1 + c.negatives), c.batch_size)
-            if shards is None
-            else shards[0].steps(c.batch_size, 1 + c.negatives)
-        )
+        steps = implicit_steps(len(data.users), c.negatives, c.batch_size, shards=shards)
         fit_with_ranking(
             self,
             options,

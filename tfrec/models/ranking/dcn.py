@@ -218,7 +218,7 @@ class DCN(DNN):
 
         from tfrec.data.prepare.stream import streamed
         from tfrec.models.training.ranking_stopping import VALIDATION_USERS, fit_with_ranking
-        from tfrec.pipelines import implicit_dataset, steps_per_epoch
+        from tfrec.pipelines import implicit_dataset, implicit_steps
 
         c = self.config
         keras.utils.set_random_seed(c.seed)
@@ -243,12 +243,8 @@ class DCN(DNN):
             item_weights = np.bincount(data.items, minlength=n_items) ** c.negative_power
         examples = len(data.users) * (1 + c.negatives)
         shards = None if weights is not None or extra else streamed(self.name, split, data, options)
-        steps = steps_per_epoch(examples, c.batch_size)
-        if shards is not None:  # each shard's last batch takes its rest
-            grouped = max(1, c.batch_size // (1 + c.negatives))
-            steps = shards[0].steps(
-                *((grouped, 1) if c.loss == "softmax" else (c.batch_size, 1 + c.negatives))
-            )
+        grouped = c.loss == "softmax"
+        steps = implicit_steps(len(data.users), c.negatives, c.batch_size, grouped, shards)
 
         def make_train():
             dataset = implicit_dataset(
@@ -264,7 +260,7 @@ class DCN(DNN):
                 self.hard_candidates_,
                 self.hard_share_,
                 extra,
-                grouped=c.loss == "softmax",
+                grouped=grouped,
                 shards=shards,
             )
             return dataset.map(_int32_indices)
