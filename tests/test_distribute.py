@@ -119,7 +119,13 @@ def test_parameter_server_shards_embedding_tables(tmp_path):
     assert abs(distributed - single) <= RMSE_TOLERANCE
 
 
-def test_multi_worker_streams_each_workers_own_shards(tmp_path):
+@pytest.mark.parametrize(
+    ("model", "metric", "tolerance"),
+    [("mf", "rmse", RMSE_TOLERANCE), ("dnn", "rmse", RMSE_TOLERANCE), ("gmf", "ndcg@10", 0.02)],
+)
+def test_multi_worker_streams_each_workers_own_shards(tmp_path, model, metric, tolerance):
+    """mf through its own loop, dnn and gmf through Keras: each worker reads its
+    own shards, and the fit matches one process's within the tolerance."""
     from tfrec.data.prepare import PrepareOptions, prepare
     from tfrec.data.synthetic_log import write_service_log
 
@@ -128,15 +134,15 @@ def test_multi_worker_streams_each_workers_own_shards(tmp_path):
     prepare(tmp_path / "log", prepared, PrepareOptions(split="random", shards=4), verbose=False)
     cluster = {"worker": _free_ports(2)}
     run_dir = tmp_path / "run"
-    args = ["--model", "mf", "--dataset", str(prepared), "--strategy", "multi-worker"]
-    args += ["--out", str(run_dir), "--no-export", "--set", "epochs=6"]
+    args = ["--model", model, "--dataset", str(prepared), "--strategy", "multi-worker"]
+    args += ["--out", str(run_dir), "--no-export", "--set", "epochs=6", "--set", "seed=0"]
     workers = [_start(cluster, "worker", i, args) for i in range(2)]
     outputs = [_finish(worker) for worker in workers]
-    assert "mf: worker 0 of 2 streams train shards [0, 2]" in outputs[0]
-    assert "mf: worker 1 of 2 streams train shards [1, 3]" in outputs[1]
-    distributed = _metrics(run_dir)["rmse"]
-    single = tfrec.train("mf", prepared, config={"epochs": 6}).metrics["rmse"]
-    assert abs(distributed - single) <= RMSE_TOLERANCE, (distributed, single)
+    assert f"{model}: worker 0 of 2 streams train shards [0, 2]" in outputs[0]
+    assert f"{model}: worker 1 of 2 streams train shards [1, 3]" in outputs[1]
+    distributed = _metrics(run_dir)[metric]
+    single = tfrec.train(model, prepared, config={"epochs": 6, "seed": 0}).metrics[metric]
+    assert abs(distributed - single) <= tolerance, (distributed, single)
 
 
 def test_cluster_task_reads_tf_config(monkeypatch):

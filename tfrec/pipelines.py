@@ -153,13 +153,15 @@ def implicit_steps(
     n_positives: int, negatives: int, batch_size: int, grouped: bool = False, shards=None
 ) -> int:
     """Steps per epoch of :func:`implicit_dataset`: in memory, its examples over
-    ``batch_size``; streamed from ``shards`` (``(TrainShards, codes)``), each
-    shard's batches, its last one taking its rest."""
+    ``batch_size``; streamed from ``shards``
+    (:class:`~tfrec.data.prepare.stream.ShardStream`), each shard's batches,
+    its last one taking its rest."""
     if shards is None:
         return steps_per_epoch(n_positives * (1 + negatives), batch_size)
+    size = shards.batch_size(batch_size)
     if grouped:
-        return shards[0].steps(max(1, batch_size // (1 + negatives)))
-    return shards[0].steps(batch_size, 1 + negatives)
+        return shards.steps(max(1, size // (1 + negatives)))
+    return shards.steps(size, 1 + negatives)
 
 
 def implicit_dataset(
@@ -194,10 +196,11 @@ def implicit_dataset(
     positives, each followed by its own negatives (for a listwise loss over
     each group of 1 + negatives rows; ``weights`` not supported).
 
-    With ``shards`` (``(TrainShards, codes)``, :mod:`tfrec.data.prepare.stream`),
-    the positives are streamed shard by shard: shard s of S in epoch e gets
-    its negatives and its shuffle from the stateless seeds of "epoch" e·S + s,
-    and ``users`` and ``items`` serve only as the seen pairs. One shard gives
+    With ``shards`` (:class:`~tfrec.data.prepare.stream.ShardStream`), the
+    positives are streamed shard by shard: shard s of S in epoch e gets its
+    negatives and its shuffle from the stateless seeds of "epoch" e·S + s,
+    and ``users`` and ``items`` serve only as the seen pairs; under
+    multi-worker, in this worker's share of ``batch_size``. One shard gives
     the in-memory batches exactly. Not with ``weights`` or ``extra``.
     """
     seen_keys = tf.sort(tf.constant(np.asarray(users, np.int64) * n_items + items))
@@ -249,17 +252,16 @@ def implicit_dataset(
     else:
         if weights is not None or extra:
             raise ValueError("streamed shards take neither weights nor extra columns")
-        shards, codes = shards
+        steps = implicit_steps(len(users), negatives, batch_size, grouped, shards)
+        batch_size = shards.batch_size(batch_size)
 
         def shard_epoch(index, _, users, items):
             return one_epoch(tf.cast(users, tf.int64), tf.cast(items, tf.int64), index)
 
-        batches = None
-        for epoch in range(epochs):
-            one = shards.epoch(["user", "item"], codes, seed, epoch, indexed=True).flat_map(
-                shard_epoch
-            )
-            batches = one if batches is None else batches.concatenate(one)
+        def stream_epoch(epoch):
+            return shards.epoch(["user", "item"], seed, epoch, indexed=True).flat_map(shard_epoch)
+
+        batches = shards.epochs(stream_epoch, epochs, steps)
 
     def example(b):
         features = {"user": b["user"], "item": b["item"], **{k: b[k] for k in extra_columns}}

@@ -122,10 +122,10 @@ def test_keras_rating_models_stream_the_in_memory_batches_from_one_shard(log):
     split = _prepared(log, 1)
     for name in ("dnn", "hybrid"):
         model = tfrec.get_model(name, **DNN)
-        streamed, steps = model._training_batches(
+        streamed, steps, _ = model._training_batches(
             tfrec.models.base.Interactions.from_ratings(split.train), split, _options()
         )
-        in_memory, memory_steps = model._training_batches(
+        in_memory, memory_steps, _ = model._training_batches(
             tfrec.models.base.Interactions.from_ratings(split.train),
             dataclasses.replace(split, train_shards=None),
             _options(),
@@ -148,7 +148,7 @@ def test_keras_rating_epochs_from_several_shards_hold_every_row_once(log):
     split = _prepared(log, 3)
     model = tfrec.get_model("hybrid", **DNN)
     data = tfrec.models.base.Interactions.from_ratings(split.train)
-    make, steps = model._training_batches(data, split, _options())
+    make, steps, _ = model._training_batches(data, split, _options())
     batches = list(make())
     assert (
         len(batches)
@@ -162,13 +162,39 @@ def test_keras_rating_epochs_from_several_shards_hold_every_row_once(log):
     np.testing.assert_array_equal(keys, np.sort(data.users * 10**10 + data.timestamps))
 
 
+def test_each_worker_streams_its_share_of_every_batch_in_lockstep(log):
+    """Under multi-worker a worker's batches hold its share of the global batch,
+    from its own shards only, and every worker runs the same steps an epoch."""
+    from tfrec.data.prepare.stream import ShardStream
+
+    split = _prepared(log, 3)
+    data = tfrec.models.base.Interactions.from_ratings(split.train)
+    codes = {"user": code_rows(data.user_ids), "item": code_rows(data.item_ids)}
+    batch = DNN["batch_size"]
+    steps, users = set(), []
+    for worker in range(2):
+        stream = ShardStream(split.train_shards, codes, worker, 2)
+        assert stream.per_worker and stream.batch_size(batch) == batch // 2
+        owned = split.train_shards.owned(worker, 2)
+        own_steps = split.train_shards.steps(batch // 2, 1, worker, 2)
+        steps.add(stream.steps(batch // 2))
+        batches = list(stream.batches(["user", "item", "rating"], batch, 0, 2))
+        assert len(batches) == 2 * stream.steps(batch // 2)
+        assert max(len(b["user"]) for b in batches) == batch // 2
+        first = np.concatenate([b["user"].numpy() for b in batches[:own_steps]])
+        assert len(first) == sum(split.train_shards.rows[s] for s in owned)  # every row once
+        users.append(set(first.tolist()))
+    assert len(steps) == 1  # lockstep
+    assert not users[0] & users[1]
+
+
 def test_a_model_with_computed_inputs_trains_from_memory(log):
     """dcn's history position is not a shard column: its epochs come from memory."""
     split = _prepared(log, 3)
     model = tfrec.get_model("dcn", **DNN, history=4)
     data = tfrec.models.base.Interactions.from_ratings(split.train)
     model._prepare(data, split)
-    make, steps = model._training_batches(data, split, _options())
+    make, steps, _ = model._training_batches(data, split, _options())
     in_memory = -(-len(data.users) // DNN["batch_size"])
     assert split.train_shards.steps(DNN["batch_size"]) != in_memory  # the two are told apart
     assert steps == in_memory

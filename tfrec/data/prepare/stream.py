@@ -130,40 +130,6 @@ class TrainShards:
         rest), or of ``per_row`` examples per row in batches of ``batch_size``."""
         return sum(-(-self.rows[s] * per_row // batch_size) for s in self.owned(worker, workers))
 
-    def batches(
-        self,
-        columns: list[str],
-        codes: dict[str, np.ndarray],
-        batch_size: int,
-        seed: int,
-        epochs: int,
-    ):
-        """``epochs`` epochs of shuffled batches, shard by shard, prefetched; for
-        ``keras.Model.fit`` (:meth:`steps` per epoch).
-
-        Each element is a dict of batched columns. A shard's rows are cut into
-        batches in its shuffled order (:meth:`epoch`); with one shard the
-        batches are exactly :func:`tfrec.pipelines.training_dataset`'s.
-
-        Args:
-            columns: Names from :data:`COLUMNS`.
-            codes: As in :meth:`epoch`.
-            batch_size: Examples per batch.
-            seed: Base seed of the shard orders and shuffles.
-            epochs: Number of epochs.
-        """
-        import tensorflow as tf
-
-        from tfrec.pipelines import ordered_batches
-
-        def cut(order, *values):
-            return ordered_batches(dict(zip(columns, values, strict=True)), order, batch_size)
-
-        dataset = self.epoch(columns, codes, seed, 0).flat_map(cut)
-        for epoch in range(1, epochs):
-            dataset = dataset.concatenate(self.epoch(columns, codes, seed, epoch).flat_map(cut))
-        return dataset.prefetch(tf.data.AUTOTUNE)
-
     def _read(self, shard: int, columns: list[str], codes: dict) -> list[np.ndarray]:
         import pyarrow.parquet as pq
 
@@ -183,37 +149,133 @@ class TrainShards:
         return out
 
 
-def streamed_shards(split, data, strategy, multi_worker: bool = True) -> TrainShards | None:
+def streamed_shards(split, data, strategy) -> TrainShards | None:
     """The prepared train shards a fit streams its epochs from, or None.
 
     None for in-memory data, a split whose train is not the shards' rows
-    (``--refit``), the parameter-server strategy (it feeds in-memory
-    columns), and multi-worker unless the trainer reads per-worker shards
-    (``multi_worker``).
+    (``--refit``), and the parameter-server strategy (it feeds in-memory
+    columns).
     """
-    from tfrec.distribute import is_parameter_server, worker_index
+    from tfrec.distribute import is_parameter_server
 
     shards = getattr(split, "train_shards", None)
     if shards is None or is_parameter_server(strategy):
         return None
-    if not multi_worker and worker_index(strategy)[1] > 1:
-        return None
     return shards if shards.total_rows == len(data.users) else None
 
 
-def streamed(name: str, split, data, options) -> tuple[TrainShards, dict] | None:
-    """``(shards, codes)`` when a single-process (or mirrored) fit streams its
-    epochs from the split's train shards (:func:`streamed_shards`), else None;
-    says so when ``options.verbose``."""
-    shards = streamed_shards(split, data, options.strategy, multi_worker=False)
+@dataclasses.dataclass(frozen=True)
+class ShardStream:
+    """What one fit streams: this worker's train shards, coded to the model's rows.
+
+    In one process (or under the mirrored strategy) that is every shard.
+    Under multi-worker each worker reads only its own shards
+    (:meth:`TrainShards.owned`) in batches of its share of the global batch,
+    and every worker runs the same number of steps an epoch (the most any
+    worker's shards give): a worker whose shards give fewer starts its
+    epoch's stream again for the last steps.
+
+    Attributes:
+        shards: The split's train shards.
+        codes: ``{"user": ..., "item": ...}``: arrays mapping a prepared code
+            to the model's row (:func:`code_rows`).
+        worker: This worker's index.
+        workers: Number of workers.
+    """
+
+    shards: TrainShards
+    codes: dict
+    worker: int = 0
+    workers: int = 1
+
+    @property
+    def per_worker(self) -> bool:
+        """Whether each worker reads its own shards (multi-worker), so the
+        input must not be sharded again by tf.distribute."""
+        return self.workers > 1
+
+    def batch_size(self, batch_size: int) -> int:
+        """This worker's share of the global ``batch_size`` (rounded up)."""
+        return -(-batch_size // self.workers)
+
+    def steps(self, size: int, per_row: int = 1) -> int:
+        """Steps of one epoch of :meth:`epochs` in batches of ``size`` examples
+        on each worker (``per_row`` per row): this worker's batches
+        (:meth:`TrainShards.steps`), the most of any worker's under multi-worker."""
+        return max(self.shards.steps(size, per_row, w, self.workers) for w in range(self.workers))
+
+    def epoch(self, columns: list[str], seed: int, epoch: int, indexed: bool = False):
+        """One epoch of this worker's shards (:meth:`TrainShards.epoch`)."""
+        return self.shards.epoch(
+            columns, self.codes, seed, epoch, self.worker, self.workers, indexed
+        )
+
+    def batches(self, columns: list[str], batch_size: int, seed: int, epochs: int):
+        """``epochs`` epochs of shuffled batches, shard by shard, prefetched; for
+        ``keras.Model.fit`` (:meth:`steps` per epoch).
+
+        Each element is a dict of batched columns. A shard's rows are cut into
+        batches in its shuffled order (:meth:`epoch`); with one shard the
+        batches are exactly :func:`tfrec.pipelines.training_dataset`'s.
+
+        Args:
+            columns: Names from :data:`COLUMNS`.
+            batch_size: Examples per global batch.
+            seed: Base seed of the shard orders and shuffles.
+            epochs: Number of epochs.
+        """
+        import tensorflow as tf
+
+        from tfrec.pipelines import ordered_batches
+
+        size = self.batch_size(batch_size)
+
+        def cut(order, *values):
+            return ordered_batches(dict(zip(columns, values, strict=True)), order, size)
+
+        def one_epoch(epoch):
+            return self.epoch(columns, seed, epoch).flat_map(cut)
+
+        return self.epochs(one_epoch, epochs, self.steps(size)).prefetch(tf.data.AUTOTUNE)
+
+    def epochs(self, one_epoch, epochs: int, steps: int):
+        """``one_epoch(e)``'s batches for each epoch e, one after the other;
+        under multi-worker each repeated to ``steps`` batches."""
+        dataset = None
+        for epoch in range(epochs):
+            batches = one_epoch(epoch)
+            if self.per_worker:
+                batches = batches.repeat().take(steps)
+            dataset = batches if dataset is None else dataset.concatenate(batches)
+        return dataset
+
+
+def streamed(name: str, split, data, options) -> ShardStream | None:
+    """The :class:`ShardStream` a fit reads its epochs from when the split has
+    train shards (:func:`streamed_shards`), else None; says so when
+    ``options.verbose``."""
+    from tfrec.distribute import worker_index
+
+    shards = streamed_shards(split, data, options.strategy)
     if shards is None:
         return None
+    worker, workers = worker_index(options.strategy)
+    stream = ShardStream(
+        shards,
+        {"user": code_rows(data.user_ids), "item": code_rows(data.item_ids)},
+        worker,
+        workers,
+    )
     if options.verbose:
+        owned = shards.owned(worker, workers)
+        rows = sum(shards.rows[s] for s in owned)
+        who = f"worker {worker} of {workers} streams train shards {owned}"
         print(
-            f"{name}: streams {len(shards.files)} train shards ({shards.total_rows:,} rows)",
+            f"{name}: {who if workers > 1 else f'streams {len(owned)} train shards'} "
+            f"({rows:,} rows)",
             file=sys.stderr,
         )
-    return shards, {"user": code_rows(data.user_ids), "item": code_rows(data.item_ids)}
+    return stream
 
 
 def code_rows(known: np.ndarray) -> np.ndarray:

@@ -127,6 +127,7 @@ class GMF(Recommender):
             split.validation,
             lambda: self._take_weights(model),
             self._logits,
+            per_worker=shards is not None and shards.per_worker,
         )
 
     def _build(self, keras, n_users, n_items):

@@ -99,7 +99,7 @@ class MF(Recommender):
     def _fit(self, data, split, options) -> None:
         import tensorflow as tf
 
-        from tfrec.data.prepare.stream import code_rows, streamed_shards
+        from tfrec.data.prepare.stream import streamed
         from tfrec.models.factorization.mf_trainer import MFTrainer
 
         c = self.config
@@ -110,14 +110,11 @@ class MF(Recommender):
 
             epochs = DistributedEpochs(trainer, options.strategy, options.verbose)
         train_epoch = epochs.train_epoch
-        shards = streamed_shards(split, data, options.strategy)
-        if shards is not None:
-            codes = {"user": code_rows(data.user_ids), "item": code_rows(data.item_ids)}
-            if options.verbose:
-                self._report_shards(shards, options.strategy)
+        stream = streamed(self.name, split, data, options)
+        if stream is not None:
 
             def train_epoch(_, batch_size, seed, epoch):
-                return epochs.train_shards(shards, codes, batch_size, seed, epoch)
+                return epochs.train_shards(stream, batch_size, seed, epoch)
 
             columns = None  # streamed
         else:
@@ -185,19 +182,6 @@ class MF(Recommender):
         )
         if checkpoint is not None:
             checkpoint.remove()
-
-    @staticmethod
-    def _report_shards(shards, strategy) -> None:
-        """Prints which train shards this process streams."""
-        from tfrec.distribute import worker_index
-
-        worker, workers = worker_index(strategy)
-        owned = shards.owned(worker, workers)
-        rows = sum(shards.rows[s] for s in owned)
-        print(
-            f"mf: worker {worker} of {workers} streams train shards {owned} ({rows:,} rows)",
-            file=sys.stderr,
-        )
 
     def _stopped(self, progress, validated) -> bool:
         """Early stopping: ``patience`` epochs since the best validation RMSE."""

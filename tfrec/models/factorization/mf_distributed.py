@@ -75,7 +75,7 @@ class DistributedEpochs:
             total += float(self._replicated_step(batch))
         return (total / n) ** 0.5
 
-    def train_shards(self, shards, codes: dict, batch_size: int, seed: int, epoch: int) -> float:
+    def train_shards(self, stream, batch_size: int, seed: int, epoch: int) -> float:
         """Trains one epoch from a prepared directory's train shards; each worker
         reads only its own (:meth:`~tfrec.data.prepare.stream.TrainShards.owned`).
 
@@ -85,14 +85,13 @@ class DistributedEpochs:
         """
 
         def per_worker(context):
-            worker, workers = context.input_pipeline_id, context.num_input_pipelines
             size = context.get_per_replica_batch_size(batch_size)
-            stream = shards.epoch(["user", "item", "rating"], codes, seed, epoch, worker, workers)
-            return stream.flat_map(lambda *shard: _batches(shard, size)).repeat()
+            epoch_ = stream.epoch(["user", "item", "rating"], seed, epoch)
+            return epoch_.flat_map(lambda *shard: _batches(shard, size)).repeat()
 
         dataset = self.strategy.distribute_datasets_from_function(per_worker)
         iterator = iter(dataset)
-        n = shards.total_rows
+        n = stream.shards.total_rows
         steps = -(-n // batch_size)
         total = sum(float(self._replicated_step(next(iterator))) for _ in range(steps))
         return (total / n) ** 0.5

@@ -109,19 +109,18 @@ class MFTrainer(tf.Module):
         n = int(columns[0].shape[0])
         return (self._train_order(epoch_order(n, seed, epoch), columns, batch_size) / n) ** 0.5
 
-    def train_shards(self, shards, codes: dict, batch_size: int, seed: int, epoch: int) -> float:
+    def train_shards(self, stream, batch_size: int, seed: int, epoch: int) -> float:
         """Trains one epoch streamed shard by shard; returns the training RMSE.
 
         Args:
-            shards: The prepared train shards
-                (:class:`~tfrec.data.prepare.stream.TrainShards`).
-            codes: Arrays mapping user and item codes to table rows.
+            stream: The prepared train shards
+                (:class:`~tfrec.data.prepare.stream.ShardStream`).
             batch_size: Examples per step; each shard's last step takes its rest.
             seed: Base seed of the shard order and shuffles.
             epoch: Epoch number.
         """
         total, n = 0.0, 0
-        for order, *columns in shards.epoch(["user", "item", "rating"], codes, seed, epoch):
+        for order, *columns in stream.epoch(["user", "item", "rating"], seed, epoch):
             total += self._train_order(order, columns, batch_size)
             n += int(order.shape[0])
         return (total / max(n, 1)) ** 0.5

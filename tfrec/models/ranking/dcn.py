@@ -276,6 +276,7 @@ class DCN(DNN):
             lambda: None,
             self._score,
             max_users=min(VALIDATION_USERS, max(500, _VALIDATION_PAIRS // n_items)),
+            per_worker=shards is not None and shards.per_worker,
         )
 
     # ---- the user's history h_u -------------------------------------------------------------

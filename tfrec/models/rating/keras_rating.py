@@ -63,8 +63,10 @@ class KerasRatingModel(Recommender, abc.ABC):
             loss="mse",
             metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
         )
-        make_train, steps = self._training_batches(data, split, options)
-        train = training_input(options, lambda: make_train().map(_split_label), steps)
+        make_train, steps, per_worker = self._training_batches(data, split, options)
+        train = training_input(
+            options, lambda: make_train().map(_split_label), steps, per_worker=per_worker
+        )
         validation = self._validation_arrays(split.validation)
         callbacks = [Throughput(len(data.users), steps)]
         if validation is not None and c.patience:
@@ -87,9 +89,10 @@ class KerasRatingModel(Recommender, abc.ABC):
         record_history(self, history, self.model_, options.verbose)
 
     def _training_batches(self, data, split, options):
-        """``(make_dataset, steps_per_epoch)``: the epochs' batches streamed from
-        a prepared directory's train shards when the model reads only their
-        columns (single process or mirrored), else from in-memory columns."""
+        """``(make_dataset, steps_per_epoch, per_worker)``: the epochs' batches
+        streamed from a prepared directory's train shards when the model reads
+        only their columns (under multi-worker, each worker its own shards:
+        ``per_worker``), else from in-memory columns."""
         from tfrec.data.prepare.stream import streamed
 
         c = self.config
@@ -100,11 +103,11 @@ class KerasRatingModel(Recommender, abc.ABC):
             else None
         )
         if stream is not None:
-            shards, codes = stream
             names = ["user", "item", *extra, "rating"]
             return (
-                lambda: shards.batches(names, codes, c.batch_size, c.seed, c.epochs),
-                shards.steps(c.batch_size),
+                lambda: stream.batches(names, c.batch_size, c.seed, c.epochs),
+                stream.steps(stream.batch_size(c.batch_size)),
+                stream.per_worker,
             )
         columns = {
             "user": data.users.astype(np.int32),
@@ -115,6 +118,7 @@ class KerasRatingModel(Recommender, abc.ABC):
         return (
             lambda: training_dataset(columns, c.batch_size, c.seed, c.epochs),
             steps_per_epoch(len(data.users), c.batch_size),
+            False,
         )
 
     def _validation_arrays(self, frame):

@@ -90,21 +90,31 @@ def keras_verbosity(options) -> int:
     return 1 if sys.stdout.isatty() else 2
 
 
-def training_input(options, make_train, steps_per_epoch: int):
+def training_input(options, make_train, steps_per_epoch: int, per_worker: bool = False):
     """``model.fit``'s input: ``make_train()`` under the fit's strategy (``options``).
+
+    With ``per_worker`` (multi-worker, each worker streaming its own shards:
+    :class:`~tfrec.data.prepare.stream.ShardStream`), each worker's
+    ``make_train()`` is its part of every global batch, handed to the
+    strategy as it is (``distribute_datasets_from_function``); otherwise the
+    batches are sharded across workers (:func:`~tfrec.distribute.distribute_batches`).
 
     A fit resumed from a checkpoint skips the batches of the epochs already
     done, so each later epoch gets the same shuffled order as in an
     uninterrupted fit (the datasets shuffle epoch ``e`` with seed ``(seed, e)``).
     """
     done = completed_epochs(options.checkpoint_dir)
+    make = make_train
     if done:
         if options.verbose:
             print(f"resuming after epoch {done}", file=sys.stderr)
-        return distribute_batches(
-            lambda: make_train().skip(done * steps_per_epoch), options.strategy
-        )
-    return distribute_batches(make_train, options.strategy)
+
+        def make():
+            return make_train().skip(done * steps_per_epoch)
+
+    if per_worker and options.strategy is not None:
+        return options.strategy.distribute_datasets_from_function(lambda context: make())
+    return distribute_batches(make, options.strategy)
 
 
 def completed_epochs(checkpoint_dir) -> int:

@@ -151,6 +151,7 @@ def fit_with_ranking(
     given=None,
     dataset=None,
     max_users: int | None = None,
+    per_worker: bool = False,
 ) -> None:
     """``model.fit`` with early stopping on validation NDCG@10 (best weights kept).
 
@@ -164,6 +165,8 @@ def fit_with_ranking(
     the items the validation users bring) makes them new users, scored by
     ``recommender._score_history``, with their user features from
     ``dataset`` when given. ``max_users`` caps the validation users ranked.
+    With ``per_worker``, each worker's ``make_train()`` streams its own
+    shards (:func:`~tfrec.models.training.keras_fit.training_input`).
 
     Sets ``recommender.history_`` (one dict per epoch) and ``best_epoch_``, and
     calls ``refresh`` at the end so the recommender holds the best weights.
@@ -178,7 +181,7 @@ def fit_with_ranking(
     monitor = "val_ndcg@10" if ranking.active else None
     callbacks += training_callbacks(options, c.patience, monitor, "max")
     history = model.fit(
-        training_input(options, make_train, steps_per_epoch),
+        training_input(options, make_train, steps_per_epoch, per_worker),
         epochs=c.epochs,
         steps_per_epoch=steps_per_epoch,
         validation_data=validation_data if options.strategy is None else None,
