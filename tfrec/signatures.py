@@ -63,7 +63,10 @@ class ServingModule(tf.Module):
         self.item_pad = tf.constant(model.items_.pad, self.item_dtype)
         popularity = model.popularity_.astype(np.float32)
         self.popularity = tf.Variable(popularity, trainable=False)
-        self.fallback_scores = tf.Variable(popularity / max(popularity.max(), 1.0), trainable=False)
+        fallback = popularity / max(popularity.max(), 1.0)
+        self.fallback_scores = tf.Variable(fallback, trainable=False)
+        # Best first, ties by column as top_k breaks them: no sort per request.
+        self.fallback_order = tf.Variable(np.argsort(-fallback, kind="stable"), trainable=False)
         self.global_mean = tf.constant(model.global_mean_, tf.float32)
         self.low, self.high = (float(x) for x in model.rating_scale_)
         self.seen = SeenItems(model.seen_)
@@ -193,9 +196,10 @@ class ServingModule(tf.Module):
         most_seen = tf.reduce_max(tf.concat([counts, [0]], 0))
         depth = tf.minimum(k + most_seen, tf.cast(n_items, tf.int32))
         values, columns = self.scorer.retrieve(users, depth)
-        fallback = tf.math.top_k(self.fallback_scores, depth)
-        values = tf.where(known[:, None], values, fallback.values[None, :])
-        columns = tf.where(known[:, None], columns, tf.cast(fallback.indices, tf.int64)[None, :])
+        fallback = self.fallback_order[:depth]
+        fallback_values = tf.gather(self.fallback_scores, fallback)
+        values = tf.where(known[:, None], values, fallback_values[None, :])
+        columns = tf.where(known[:, None], columns, fallback[None, :])
         # (row, item) keys of the seen pairs are sorted: rows ascend, items ascend within a row.
         seen_keys = tf.concat([seen[:, 0] * n_items + seen[:, 1], [np.iinfo(np.int64).max]], 0)
         keys = tf.range(tf.cast(batch, tf.int64))[:, None] * n_items + columns

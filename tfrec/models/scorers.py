@@ -127,7 +127,11 @@ class BlendScorer(tf.Module):
 class CascadeScorer(tf.Module):
     """A cascade's score (:mod:`tfrec.models.ranking.cascade`) over its stages' scorers:
     the retriever's top ``candidates`` unseen items, scored by θ · x, x the
-    candidates' standardised features (:func:`tfrec.models.ranking.stacking.features`)."""
+    candidates' standardised features (:func:`tfrec.models.ranking.stacking.features`).
+
+    ``retrieve`` answers the export's ``recommend`` from the candidates and
+    the retriever's next items alone, without writing a score for every item
+    of the catalogue as ``score`` does."""
 
     def __init__(self, retrieval, ranking, seen, candidates: int, theta):
         from tfrec.models.ranking.stacking import position_features
@@ -139,26 +143,59 @@ class CascadeScorer(tf.Module):
         # The same float32 values as numpy's: the order of near-ties agrees.
         self.positions = _constant(position_features(candidates)[0], tf.float32)
 
-    def score(self, users):
+    def _retrieved(self, users, depth):
+        """The retriever's scores r and its top ``depth`` (>= candidates) unseen items."""
         retrieval = self.retrieval.score(users)
         index, _ = self.seen.index(users)
         minus_inf = tf.fill(tf.shape(index)[:1], tf.constant(-np.inf, tf.float32))
         masked = tf.tensor_scatter_nd_update(retrieval, index, minus_inf)
-        top = tf.math.top_k(masked, self.candidates)
-        columns = tf.reshape(tf.cast(top.indices, tf.int64), [-1])
+        return retrieval, tf.math.top_k(masked, depth)
+
+    def _combined(self, users, values, columns):
+        """t = θ · x of each user's candidates (``columns``, retrieval scores ``values``)."""
         flat_users = tf.repeat(users, self.candidates)
-        ranked = tf.reshape(self.ranking.predict(flat_users, columns), tf.shape(top.indices))
-        features = [_standardised(ranked), _standardised(_finite(top.values))]
+        ranked = tf.reshape(
+            self.ranking.predict(flat_users, tf.reshape(columns, [-1])), tf.shape(columns)
+        )
+        features = [_standardised(ranked), _standardised(_finite(values))]
         features += [self.positions[None, :, 0], self.positions[None, :, 1]]
         combined = tf.zeros_like(ranked)
         for weight, feature in zip(self.theta, features, strict=True):
             combined += weight * feature
-        below = tf.minimum(retrieval - top.values[:, :1], 0.0)
+        return combined
+
+    @staticmethod
+    def _below(combined, retrieval, best):
+        """Scores of items outside the candidates: under every candidate's, in the
+        retriever's order (``best``: each row's best retrieval score)."""
+        below = tf.minimum(retrieval - best, 0.0)
         below = tf.where(tf.math.is_nan(below), 0.0, below)  # both -inf
-        out = tf.reduce_min(combined, axis=1, keepdims=True) - 1.0 + below
+        return tf.reduce_min(combined, axis=1, keepdims=True) - 1.0 + below
+
+    def score(self, users):
+        retrieval, top = self._retrieved(users, self.candidates)
+        columns = tf.cast(top.indices, tf.int64)
+        combined = self._combined(users, top.values, columns)
+        out = self._below(combined, retrieval, top.values[:, :1])
         rows = tf.repeat(tf.range(tf.shape(users, out_type=tf.int64)[0]), self.candidates)
-        pairs = tf.stack([rows, columns], 1)
+        pairs = tf.stack([rows, tf.reshape(columns, [-1])], 1)
         return tf.tensor_scatter_nd_update(out, pairs, tf.reshape(combined, [-1]))
+
+    def retrieve(self, users, k):
+        """The top ``k`` (scores, item columns) of each user row, best first, as
+        ``score`` ranks them: the candidates by t, then the retriever's next
+        unseen items (seen items only when too few are left, at -inf)."""
+        n = self.candidates
+        _, top = self._retrieved(users, tf.maximum(k, n))
+        columns = tf.cast(top.indices, tf.int64)
+        combined = self._combined(users, top.values[:, :n], columns[:, :n])
+        order = tf.math.top_k(combined, n)
+        rest = self._below(combined, top.values[:, n:], top.values[:, :1])
+        values = tf.concat([order.values, rest], 1)
+        columns = tf.concat(
+            [tf.gather(columns[:, :n], order.indices, batch_dims=1), columns[:, n:]], 1
+        )
+        return values[:, :k], columns[:, :k]
 
     def predict(self, users, items, extra=None):
         return self.ranking.predict(users, items, extra)
