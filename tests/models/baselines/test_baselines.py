@@ -91,3 +91,17 @@ def test_models_learn_the_synthetic_structure(small_split):
     assert result["bias"]["rmse"] < baseline - 0.05, (result, baseline)
     assert result["svd"]["rmse"] < baseline - 0.02, (result, baseline)
     assert result["itemknn"]["ndcg@10"] > 2 * result["bias"]["ndcg@10"], result
+
+
+@pytest.mark.parametrize(
+    ("name", "fix"),
+    [("svd", "lower k, keep fewer users or items"), ("itemknn", "keep fewer items or users")],
+)
+def test_whole_matrix_models_refuse_data_over_their_memory_limit(small_split, name, fix):
+    """The estimate is checked before anything is built; the message names the
+    size, the limit and the fix."""
+    with pytest.raises(ConfigError, match=rf"{name} needs about .* GB .*\(max_memory_gb\); {fix}"):
+        get_model(name, max_memory_gb=1e-6).fit(small_split)
+    get_model(name, max_memory_gb=2.0).fit(small_split)  # small data fits in 2 GB
+    with pytest.raises(ConfigError, match="max_memory_gb must be a number > 0; got -1"):
+        get_model(name, max_memory_gb=-1)

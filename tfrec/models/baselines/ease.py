@@ -49,7 +49,6 @@ Implicit Feedback Datasets", ICDM 2008.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 import time
 
@@ -57,7 +56,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
-from tfrec.errors import ConfigError, TfrecError, check_positive, check_positive_int
+from tfrec.errors import TfrecError, check_positive, check_positive_int
+from tfrec.models import memory
 from tfrec.models.base import ModelConfig, Recommender
 from tfrec.models.weighting import check_weighting, confidence_matrix
 from tfrec.topk import top_k
@@ -112,22 +112,14 @@ class EASEConfig(ModelConfig):
 
 def check_memory(n_items: int, max_memory_gb: float | None) -> None:
     """Raises ConfigError when the dense fit of ``n_items`` items would not fit."""
-    needed = BYTES_PER_ITEM_PAIR * n_items**2 / 1e9
-    if max_memory_gb is not None:
-        limit, source = max_memory_gb, "max_memory_gb"
-    else:
-        try:
-            limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2e9
-        except (AttributeError, ValueError, OSError):  # no sysconf: no limit
-            return
-        source = "half of this machine's RAM"
-    if needed > limit:
-        raise ConfigError(
-            f"ease needs about {needed:.1f} GB for its dense {n_items:,} x {n_items:,} item "
-            f"matrix, more than {limit:.1f} GB ({source}); keep fewer items with "
-            "--min-item-interactions N (items rated fewer than N times are dropped) "
-            "or raise max_memory_gb"
-        )
+    memory.check_memory(
+        "ease",
+        BYTES_PER_ITEM_PAIR * n_items**2,
+        f"its dense {n_items:,} x {n_items:,} item matrix",
+        "keep fewer items with --min-item-interactions N (items rated fewer than N times "
+        "are dropped)",
+        max_memory_gb,
+    )
 
 
 def gram_matrix(x: sp.csr_matrix, dtype=np.float64) -> np.ndarray:

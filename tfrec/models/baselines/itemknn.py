@@ -9,7 +9,10 @@ five given items would reach too rarely):
 On ml-latest-small's cold users (H = 5; validation NDCG@10, seeds 0-2) that
 scored 0.119, against 0.111 over the 20 kept neighbours.
 
-Items are rows of the item x user rating matrix (0 where unrated).
+Items are rows of the item x user rating matrix (0 where unrated); the fit
+refuses data whose item vectors and neighbour lists would exceed
+``max_memory_gb`` (:mod:`tfrec.models.memory`).
+
 ``similar_items`` is the exact cosine ranking over all items. For
 recommendation and rating prediction each item keeps its ``n_neighbors``
 nearest items ``N(j)`` with similarities ``s(j, i)``:
@@ -40,10 +43,19 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 
-from tfrec.errors import check_positive_int
+from tfrec.errors import check_positive, check_positive_int
+from tfrec.models import memory
 from tfrec.models.base import ModelConfig, Recommender
 from tfrec.models.weighting import check_weighting, confidence_matrix
 from tfrec.topk import cosine_top_k
+
+# The user x item matrix, its item x user transpose and that one's float32
+# copy (4-byte values, 4-byte indices).
+BYTES_PER_RATING = 3 * 8
+# Per item and kept neighbour: scikit-learn's float64 distance and int64
+# index, then the CSR weight and column.
+BYTES_PER_NEIGHBOUR = 24
+SEARCH_BYTES = 2**30  # scikit-learn's working memory for the distance chunks
 
 
 @dataclasses.dataclass
@@ -55,6 +67,8 @@ class ItemKNNConfig(ModelConfig):
         weighting: How implicit data's strengths become r_ui: ``log``,
             ``raw`` or ``binary`` (:mod:`tfrec.models.weighting`).
         alpha: Scale of the strength in the confidence.
+        max_memory_gb: Largest estimated memory of the fit; None: half of
+            this machine's RAM.
     """
 
     tuning_grid: ClassVar[dict[str, list]] = {
@@ -65,10 +79,13 @@ class ItemKNNConfig(ModelConfig):
     n_neighbors: int = 20
     weighting: str = "binary"
     alpha: float = 1.0
+    max_memory_gb: float | None = None
 
     def validate(self):
         check_positive_int("n_neighbors", self.n_neighbors)
         check_weighting(self.weighting, self.alpha, 1.0)
+        if self.max_memory_gb is not None:
+            check_positive("max_memory_gb", self.max_memory_gb)
 
 
 class ItemKNN(Recommender):
@@ -85,9 +102,18 @@ class ItemKNN(Recommender):
     def _fit(self, data, split, options) -> None:
         if not self.predicts_ratings and data.weights is not None:
             self.seen_ = confidence_matrix(data, self.config.weighting, self.config.alpha)
-        item_user = self.seen_.T.tocsr()
-        n_items = item_user.shape[0]
+        n_items = self.seen_.shape[1]
         n = min(self.config.n_neighbors + 1, n_items)
+        memory.check_memory(
+            "itemknn",
+            BYTES_PER_RATING * self.seen_.nnz + BYTES_PER_NEIGHBOUR * n_items * n + SEARCH_BYTES,
+            f"its {n_items:,} item vectors ({self.seen_.nnz:,} ratings) and {n - 1} "
+            "neighbours each",
+            "keep fewer items or users (--min-item-interactions N, --min-user-interactions N) "
+            "or lower n_neighbors",
+            self.config.max_memory_gb,
+        )
+        item_user = self.seen_.T.tocsr()
         nn = NearestNeighbors(metric="cosine", algorithm="brute", n_neighbors=n)
         distances, neighbours = nn.fit(item_user).kneighbors(item_user)
         rows = np.repeat(np.arange(n_items), n)
