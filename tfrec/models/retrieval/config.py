@@ -115,9 +115,9 @@ class TwoTowerConfig(ModelConfig):
             (:func:`tfrec.models.weighting.confidence`).
         alpha: Scale of the strength in the confidence.
         index: Top-k index of the export's ``recommend``: ``brute_force``
-            (``tfrs.layers.factorized_top_k.BruteForce``, exact) or ``scann``
-            (approximate; needs the ``scann`` package built for this
-            TensorFlow).
+            (exact: the top k of every item's score) or ``scann`` (TFRS's
+            ScaNN layer, approximate; needs the ``scann`` package built for
+            this TensorFlow).
         negatives: Softmax negatives shared by a batch: its first
             ``negatives`` positives (0: all, the in-batch softmax; fewer cost
             less per step: ``batch x negatives`` instead of ``batch²``).

@@ -45,8 +45,8 @@ ranking, the user's training items excluded); ``tfrs.metrics.FactorizedTopK``
 on the validation pairs is logged beside it. The log-q correction takes the
 popularity prior out of training, so scores add it back with a weight
 (``popularity_weight``) chosen on validation NDCG@10. The export's
-``recommend`` queries a ``tfrs.layers.factorized_top_k.BruteForce`` index
-(``index="scann"`` for ScaNN) and drops the user's training items.
+``recommend`` takes the top k of every item's score (``index="scann"``:
+queries TFRS's ScaNN index) and drops the user's training items.
 """
 
 from __future__ import annotations
