@@ -44,7 +44,8 @@ class QueryScorer(tf.Module):
         self.uses_history = history_vectors is not None and not self.encodes
         vectors = history_vectors if self.uses_history else np.zeros((1, dim), np.float32)
         self.history_vectors = tf.Variable(vectors, trainable=False)
-        self.item_vectors = tf.Variable(item_vectors, trainable=False)
+        # Transposed, [dim, n_items], as FactorScorer's: the faster CPU product.
+        self.item_columns = tf.Variable(np.ascontiguousarray(item_vectors.T), trainable=False)
         self.prior = tf.Variable(np.asarray(prior, np.float32), trainable=False)
         self.sources, self.feature_specs, self.context_specs = [], {}, {}
         for source in ("user", "context"):
@@ -61,12 +62,12 @@ class QueryScorer(tf.Module):
     def context_scores(self, features: dict):
         """[batch, n_items] the context term ``X ψ(x) · c(i)`` of known users' scores."""
         term = self.module.context({key: features[key] for key in self.context_keys})
-        return tf.matmul(term, self.item_vectors, transpose_b=True)
+        return tf.matmul(term, self.item_columns)
 
     def score_windows(self, windows, features: dict):
         """Scores of each row of ``windows`` (item column + 1, 0 pads on the left)."""
         batch = tf.shape(windows)[0]
-        queries = tf.zeros([batch, tf.shape(self.item_vectors)[1]], tf.float32)
+        queries = tf.zeros([batch, tf.shape(self.item_columns)[0]], tf.float32)
         if self.encodes:
             queries += self.module.history(windows)
         if self.uses_history:
@@ -79,4 +80,4 @@ class QueryScorer(tf.Module):
             queries += getattr(self.module, source)({key: features[key] for key in keys})
         if self.normalize:
             queries = tf.math.l2_normalize(queries, axis=1)
-        return tf.matmul(queries, self.item_vectors, transpose_b=True) + self.prior[None, :]
+        return tf.matmul(queries, self.item_columns) + self.prior[None, :]
