@@ -21,7 +21,16 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from tfrec.version import __version__  # noqa: E402
 
-_API = ("load_dataset", "split", "get_model", "evaluate", "train", "load_model", "run_benchmark")
+_API = (
+    "load_dataset",
+    "split",
+    "get_model",
+    "evaluate",
+    "train",
+    "cascade",
+    "load_model",
+    "run_benchmark",
+)
 
 __all__ = ["__version__", *_API]
 

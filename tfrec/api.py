@@ -46,6 +46,7 @@ __all__ = [
     "get_model",
     "evaluate",
     "train",
+    "cascade",
     "load_model",
     "run_benchmark",
     "TrainResult",
@@ -308,6 +309,91 @@ def train(
         if checkpoints is not None:
             shutil.rmtree(checkpoints, ignore_errors=True)
         return TrainResult(model, parts, record, run_dir)
+
+
+# What two runs must share for their models to form a cascade (config.json).
+_SAME_DATA = ("dataset", "source", "data_dir", "data_options", "split", "seed")
+
+
+def cascade(
+    retrieval_run,
+    ranking_run,
+    out=None,
+    *,
+    config: dict | None = None,
+    k: int = 10,
+    verbose: bool = False,
+    export_root=None,
+    export_name: str | None = None,
+    overwrite: bool = False,
+    eval_users: int | None = None,
+) -> TrainResult:
+    """A cascade of two trained runs' models: nothing is refitted but the combiner.
+
+    The runs (``tfrec train --out``) must come from the same data, split and
+    seed. Their split is made again, the combiner θ is fitted on its
+    validation users (:mod:`tfrec.models.ranking.stacking`), and the cascade
+    is evaluated, written and exported as :func:`train` does.
+
+    Args:
+        retrieval_run: Run directory of the first stage (two_tower, ease...).
+        ranking_run: Run directory of the second stage (dcn, dnn, mf...).
+        out: Run directory to write, or None.
+        config: Cascade options other than the stages (``candidates``,
+            ``combiner``...).
+        k, verbose, export_root, export_name, overwrite, eval_users: As
+            :func:`train`'s.
+    """
+    runs = {"retrieval": Path(retrieval_run), "ranking": Path(ranking_run)}
+    recorded = {stage: _run_config(path) for stage, path in runs.items()}
+    for key in _SAME_DATA:
+        first, second = recorded["retrieval"].get(key), recorded["ranking"].get(key)
+        if first != second:
+            raise ConfigError(
+                f"the retrieval run {retrieval_run} and the ranking run {ranking_run} differ "
+                f"in {key}: {first!r} against {second!r}; train both stages on the same "
+                "dataset, split and seed"
+            )
+    stages = {stage: load_model(path) for stage, path in runs.items()}
+    options = {key: value for key, value in (config or {}).items() if key not in runs}
+    for stage, model in stages.items():
+        options[stage] = model.name
+        options[f"{stage}_options"] = model.config.to_dict()
+    run = recorded["retrieval"]
+    options["seed"] = run["seed"]
+    model = get_model("cascade", options).with_stages(**stages)
+    data_options = run.get("data_options")
+    if data_options and "<DataFrame>" in data_options.values():
+        raise ConfigError(
+            f"{retrieval_run} was trained with a DataFrame among its data options, which a run "
+            "does not keep; build the cascade in Python with Cascade.with_stages"
+        )
+    dataset = run["dataset"] if run["dataset"] in dataset_names() else run["source"]
+    return train(
+        model,
+        dataset,
+        run["split"],
+        out,
+        data_dir=run.get("data_dir"),
+        seed=run["seed"],
+        k=k,
+        verbose=verbose,
+        export_root=export_root,
+        export_name=export_name,
+        overwrite=overwrite,
+        data_options=data_options,
+        eval_users=eval_users,
+    )
+
+
+def _run_config(run_dir: Path) -> dict:
+    """A run directory's ``config.json``."""
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise ConfigError(
+            f"{run_dir} is not a run directory (no config.json); pass the --out of a tfrec train"
+        )
+    return json.loads(path.read_text())
 
 
 @contextlib.contextmanager

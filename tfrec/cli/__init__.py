@@ -1,6 +1,7 @@
 """The ``tfrec`` command line: a thin layer over :mod:`tfrec.api`.
 
     tfrec train --model svd --dataset synthetic --out runs/svd
+    tfrec cascade --retrieval runs/two_tower --ranking runs/dcn --out runs/cascade
     tfrec recommend --model-dir runs/svd --user-id 1 --explain
     tfrec similar --model-dir runs/svd --item-id 1
     tfrec export --model-dir runs/svd --export-root saved_models
@@ -22,11 +23,21 @@ import argparse
 import sys
 
 from tfrec import tf_logging
-from tfrec.cli import benchmark, data, export, models, recommend, serve, similar, train
+from tfrec.cli import (
+    benchmark,
+    cascade,
+    data,
+    export,
+    models,
+    recommend,
+    serve,
+    similar,
+    train,
+)
 from tfrec.cli._common import data_options, parse_model_options, parse_options
 from tfrec.errors import TfrecError
 
-_COMMANDS = (train, recommend, similar, export, serve, benchmark, models, data)
+_COMMANDS = (train, cascade, recommend, similar, export, serve, benchmark, models, data)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -166,7 +166,7 @@ def run(args) -> int:
     if result.run_dir is None:  # a multi-worker peer
         return 0
     if not args.quiet:
-        _print_metrics(result.metrics, args.k)
+        print_metrics(result.metrics, args.k)
         _print_search(result.metrics)
         print(f"wrote {result.run_dir}/ (metrics.json, config.json, model/)")
     return 0
@@ -184,7 +184,8 @@ def _print_search(m: dict) -> None:
         )
 
 
-def _print_metrics(m: dict, k: int) -> None:
+def print_metrics(m: dict, k: int) -> None:
+    """The run's metrics, one per line, in ``METRIC_ORDER``."""
     print(f"{m['model']} on {m['dataset']} ({m['protocol_description']})")
     for key in METRIC_ORDER:
         if key.endswith("@10") and k != 10:

@@ -175,7 +175,32 @@ class Cascade(Recommender):
                 options.setdefault(key, value)
         return get_model(name, options)
 
+    def with_stages(self, retrieval: Recommender, ranking: Recommender) -> Cascade:
+        """Uses two fitted models as the stages: ``fit`` then fits only the
+        combiner, after checking both were fitted on the split's training
+        users and items (``tfrec cascade --retrieval RUN --ranking RUN``).
+
+        Returns:
+            The cascade itself, for chaining.
+        """
+        for stage, model in (("retrieval", retrieval), ("ranking", ranking)):
+            model._check_fitted()
+            if model.name != getattr(self.config, stage):
+                raise ConfigError(
+                    f"{stage} is {getattr(self.config, stage)!r} in the config, but the fitted "
+                    f"{stage} stage is {model.name!r}"
+                )
+        self._given_stages = (retrieval, ranking)
+        return self
+
     def _fit(self, data, split, options) -> None:
+        given = getattr(self, "_given_stages", None)
+        if given is not None:
+            self.retrieval_, self.ranking_ = given
+            for stage, model in zip(("retrieval", "ranking"), given, strict=True):
+                self._check_stage(stage, model)
+            self._fit_combiner(split, options.verbose)
+            return
         self.retrieval_ = self._stage("retrieval").fit(split, options)
         if options.verbose:
             print(
@@ -190,6 +215,28 @@ class Cascade(Recommender):
             ranker.with_hard_negatives(self._training_candidates(), self.config.hard_negatives)
         self.ranking_ = ranker.fit(split, options)
         self._fit_combiner(split, options.verbose)
+
+    def _check_stage(self, stage: str, model: Recommender) -> None:
+        """Refuses a given stage fitted on other training users, items or
+        interactions than the split's (its test items could be among them)."""
+        for what in ("user", "item"):
+            ours, theirs = getattr(self, f"{what}_ids_"), getattr(model, f"{what}_ids_")
+            if len(ours) != len(theirs) or not np.array_equal(ours, theirs):
+                raise ConfigError(
+                    f"the {stage} stage ({model.name}) was fitted on other training {what}s "
+                    f"({len(theirs):,}) than this split's ({len(ours):,}); fit both stages on "
+                    "this split's training data"
+                )
+        ours, theirs = self.seen_, model.seen_
+        if not (
+            np.array_equal(ours.indptr, theirs.indptr)
+            and np.array_equal(ours.indices, theirs.indices)
+        ):
+            raise ConfigError(
+                f"the {stage} stage ({model.name}) was fitted on other training interactions "
+                f"({theirs.nnz:,}) than this split's ({ours.nnz:,}); fit both stages on this "
+                "split's training data"
+            )
 
     def _fit_combiner(self, split, verbose: bool) -> None:
         """Sets θ (``combiner_weights_``) from the config or on validation."""
