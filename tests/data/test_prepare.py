@@ -312,6 +312,25 @@ def test_user_and_item_features_travel_with_the_prepared_directory(tmp_path):
     assert model.feature_schema_ == prepared.features
 
 
+def test_context_time_travels_with_the_prepared_directory(tmp_path):
+    """--context-time: the loaded schema says so, as the in-memory reader's does,
+    and a log without times is refused before anything is written."""
+    log = _log(seed=6)
+    path = tmp_path / "log.csv"
+    log.to_csv(path, index=False)
+    prepare(path, tmp_path / "p", PrepareOptions(context_time=True), verbose=False)
+    prepared = load_prepared(tmp_path / "p").dataset
+    assert prepared.features.context_time
+    assert prepared.features == tfrec.load_dataset(path, context_time=True).features
+    model = tfrec.get_model("two_tower", epochs=1, embedding_dim=8, batch_size=256)
+    model.fit(load_prepared(tmp_path / "p"))
+    assert model.feature_schema_.context_time
+    log.drop(columns="when").to_csv(path, index=False)
+    with pytest.raises(ConfigError, match="context_time reads each interaction's hour"):
+        prepare(path, tmp_path / "q", PrepareOptions(context_time=True, split="random"))
+    assert not (tmp_path / "q").exists()
+
+
 def test_features_without_their_table_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="--user-features needs --users"):
         PrepareOptions(user_features="age").validate()

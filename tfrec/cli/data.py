@@ -71,8 +71,8 @@ def prepare(args) -> int:
         )
     options = data_options(args)
     refused = sorted(
-        set(options) & {"user_names", "user_header", "context_features", "context_time",
-                        "item_names", "item_header"}
+        set(options) & {"user_names", "user_header", "context_features", "item_names",
+                        "item_header"}
     )  # fmt: skip
     if refused:
         flags = ", ".join("--" + key.replace("_", "-") for key in refused)

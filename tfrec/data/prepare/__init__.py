@@ -92,6 +92,10 @@ class PrepareOptions:
         user_columns: The user table's columns (``user=C``).
         user_features: Columns of the user table that are features (every
             other column, types detected, when None).
+        context_time: Each interaction's hour of day and weekday are request
+            context (``FeatureSchema.context_time``): models that read
+            context encode them from the timestamp the shards hold. Needs a
+            time column.
         split: ``temporal``, ``leave-one-out``, ``random``, ``global-time`` or ``none``.
         fraction: Share of validation and of test.
         seed: Seed of the random split.
@@ -115,6 +119,7 @@ class PrepareOptions:
     users: str | None = None
     user_columns: str | dict | None = None
     user_features: str | dict | None = None
+    context_time: bool = False
     split: str = "temporal"
     fraction: float = 0.1
     seed: int = 0
@@ -244,6 +249,11 @@ class _Preparation:
     def run(self) -> dict:
         o = self.options
         read = self.runner.stage("read", self._read)
+        if o.context_time and not read["has_timestamps"]:
+            raise ConfigError(
+                "context_time reads each interaction's hour and weekday, and the log has no "
+                "timestamp column; map one (--columns timestamp=COLUMN) or drop --context-time"
+            )
         weighted = read["weighted"]
         vocab = self.runner.stage("vocabularies", self._vocabularies)
         self.runner.stage("code", self._code)
@@ -269,6 +279,7 @@ class _Preparation:
             "duplicates": policy,
             "implicit": read["implicit"],
             "has_timestamps": read["has_timestamps"],
+            "context_time": o.context_time,
             "weighted": weighted,
             "rating_scale": read["rating_scale"],
             "user_ids": vocab["users"],

@@ -69,7 +69,9 @@ def load_prepared(directory) -> Split:
         implicit=manifest["implicit"],
         has_timestamps=manifest["has_timestamps"],
         users=users,
-        features=FeatureSchema((*user_features, *item_features)),
+        features=FeatureSchema(
+            (*user_features, *item_features), bool(manifest.get("context_time", False))
+        ),
     )
     split = manifest["split"]
     return Split(
