@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tfrec.cli._common import finish, parse_options
+from tfrec.cli.train import add_evaluation_options, add_output_options, print_metrics
 
 
 def add_parser(commands) -> None:
@@ -21,31 +22,14 @@ def add_parser(commands) -> None:
         metavar="KEY=VALUE",
         help="cascade option, e.g. --set candidates=100, --set combiner=weight (repeatable)",
     )
-    p.add_argument("-k", type=int, default=10, help="cut-off of the top-N metrics (default 10)")
-    p.add_argument(
-        "--eval-users",
-        type=int,
-        metavar="N",
-        help="evaluate a seeded sample of N test users (default: every one)",
-    )
-    p.add_argument(
-        "--export-root",
-        default="saved_models",
-        metavar="DIR",
-        help="export a SavedModel to DIR/NAME/<version>/ (default: saved_models)",
-    )
-    p.add_argument("--export-name", metavar="NAME", help="the served model's name")
-    p.add_argument("--no-export", action="store_true", help="do not export a SavedModel")
-    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR")
-    p.add_argument("--quiet", action="store_true", help="print only errors")
+    add_evaluation_options(p)
+    add_output_options(p)
     finish(p, run, tensorflow=True)
 
 
 def run(args) -> int:
     """Builds the cascade as ``args`` say and prints its metrics."""
     from tfrec.api import cascade
-    from tfrec.cli.train import print_metrics
 
     result = cascade(
         args.retrieval,

@@ -37,7 +37,7 @@ def add_parser(commands) -> None:
     _add_model_options(p)
     add_data_options(p)
     _add_protocol_options(p)
-    _add_output_options(p)
+    add_output_options(p)
     finish(p, run, tensorflow=True)
 
 
@@ -93,13 +93,7 @@ def _add_protocol_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--history", type=int, metavar="H", help=HISTORY_HELP)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--refit", action="store_true", help="fit on train+validation before test")
-    p.add_argument(
-        "--eval-users",
-        type=int,
-        metavar="N",
-        help="evaluate a seeded sample of N test users (default: every one)",
-    )
-    p.add_argument("-k", type=int, default=10, help="cut-off of the top-N metrics (default 10)")
+    add_evaluation_options(p)
     p.add_argument("--download", action="store_true", help="download a missing dataset")
     p.add_argument(
         "--resume",
@@ -114,8 +108,19 @@ def _add_protocol_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_output_options(p: argparse.ArgumentParser) -> None:
-    """Where the run and its export go, and what is printed."""
+def add_evaluation_options(p: argparse.ArgumentParser) -> None:
+    """How test is scored (``train``, ``cascade``)."""
+    p.add_argument(
+        "--eval-users",
+        type=int,
+        metavar="N",
+        help="evaluate a seeded sample of N test users (default: every one)",
+    )
+    p.add_argument("-k", type=int, default=10, help="cut-off of the top-N metrics (default 10)")
+
+
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    """Where the run and its export go, and what is printed (``train``, ``cascade``)."""
     p.add_argument(
         "--export-root",
         default="saved_models",
