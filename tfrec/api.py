@@ -313,6 +313,15 @@ def train(
 
 # What two runs must share for their models to form a cascade (config.json).
 _SAME_DATA = ("dataset", "source", "data_dir", "data_options", "split", "seed")
+# Cascade options that the stages' own fits settle (refused by ``cascade``).
+_FITTED_STAGE_OPTIONS = (
+    "retrieval",
+    "ranking",
+    "retrieval_options",
+    "ranking_options",
+    "hard_negatives",
+    "seed",
+)
 
 
 def cascade(
@@ -344,6 +353,12 @@ def cascade(
         k, verbose, export_root, export_name, overwrite, eval_users: As
             :func:`train`'s.
     """
+    fixed = sorted(set(config or {}) & set(_FITTED_STAGE_OPTIONS))
+    if fixed:
+        raise ConfigError(
+            f"{', '.join(fixed)} belong to the stages' fits, which the runs already made; "
+            "set them when training the runs"
+        )
     runs = {"retrieval": Path(retrieval_run), "ranking": Path(ranking_run)}
     recorded = {stage: _run_config(path) for stage, path in runs.items()}
     for key in _SAME_DATA:
@@ -354,20 +369,20 @@ def cascade(
                 f"in {key}: {first!r} against {second!r}; train both stages on the same "
                 "dataset, split and seed"
             )
-    stages = {stage: load_model(path) for stage, path in runs.items()}
-    options = {key: value for key, value in (config or {}).items() if key not in runs}
-    for stage, model in stages.items():
-        options[stage] = model.name
-        options[f"{stage}_options"] = model.config.to_dict()
     run = recorded["retrieval"]
-    options["seed"] = run["seed"]
-    model = get_model("cascade", options).with_stages(**stages)
     data_options = run.get("data_options")
     if data_options and "<DataFrame>" in data_options.values():
         raise ConfigError(
             f"{retrieval_run} was trained with a DataFrame among its data options, which a run "
             "does not keep; build the cascade in Python with Cascade.with_stages"
         )
+    stages = {stage: load_model(path) for stage, path in runs.items()}
+    options = dict(config or {})
+    for stage, model in stages.items():
+        options[stage] = model.name
+        options[f"{stage}_options"] = model.config.to_dict()
+    options["seed"] = run["seed"]
+    model = get_model("cascade", options).with_stages(**stages)
     dataset = run["dataset"] if run["dataset"] in dataset_names() else run["source"]
     return train(
         model,

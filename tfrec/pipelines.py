@@ -155,7 +155,8 @@ def implicit_steps(
     """Steps per epoch of :func:`implicit_dataset`: in memory, its examples over
     ``batch_size``; streamed from ``shards``
     (:class:`~tfrec.data.prepare.stream.ShardStream`), each shard's batches,
-    its last one taking its rest."""
+    its last one taking its rest (under multi-worker, in this worker's share
+    of ``batch_size``, the most steps of any worker)."""
     if shards is None:
         return steps_per_epoch(n_positives * (1 + negatives), batch_size)
     size = shards.batch_size(batch_size)

@@ -188,6 +188,30 @@ def test_each_worker_streams_its_share_of_every_batch_in_lockstep(log):
     assert not users[0] & users[1]
 
 
+def test_multi_worker_streams_only_when_every_worker_owns_shards(log, monkeypatch):
+    """A worker without shards would stop while the others wait, and a worker
+    with several replicas would take several batches a step: then every
+    worker feeds the loaded rows."""
+    import types
+
+    import tfrec.distribute
+    from tfrec.data.prepare.stream import streamed
+    from tfrec.models.options import TrainingOptions
+
+    monkeypatch.setattr(tfrec.distribute, "worker_index", lambda strategy: (1, 2))
+
+    def stream(shards, replicas):
+        split = _prepared(log, shards)
+        data = tfrec.models.base.Interactions.from_ratings(split.train)
+        strategy = types.SimpleNamespace(num_replicas_in_sync=replicas)
+        return streamed("dnn", split, data, TrainingOptions(verbose=False, strategy=strategy))
+
+    assert stream(1, 2) is None  # worker 1 of 2 would own no shard
+    assert stream(3, 4) is None  # two replicas per worker
+    own = stream(3, 2)
+    assert (own.worker, own.workers, own.per_worker) == (1, 2, True)
+
+
 def test_a_model_with_computed_inputs_trains_from_memory(log):
     """dcn's history position is not a shard column: its epochs come from memory."""
     split = _prepared(log, 3)

@@ -193,12 +193,14 @@ class CascadeScorer(tf.Module):
         _, top = self._retrieved(users, tf.maximum(k, n))
         columns = tf.cast(top.indices, tf.int64)
         combined = self._combined(users, top.values[:, :n], columns[:, :n])
-        order = tf.math.top_k(combined, n)
+        # Candidates by column first, so that ties go to the lower column, as
+        # the top k of ``score`` (and numpy's) break them.
+        by_column = tf.argsort(columns[:, :n], axis=1, stable=True)
+        candidates = tf.gather(columns[:, :n], by_column, batch_dims=1)
+        order = tf.math.top_k(tf.gather(combined, by_column, batch_dims=1), n)
         rest = self._below(combined, top.values[:, n:], top.values[:, :1])
         values = tf.concat([order.values, rest], 1)
-        columns = tf.concat(
-            [tf.gather(columns[:, :n], order.indices, batch_dims=1), columns[:, n:]], 1
-        )
+        columns = tf.concat([tf.gather(candidates, order.indices, batch_dims=1), columns[:, n:]], 1)
         return values[:, :k], columns[:, :k]
 
     def predict(self, users, items, extra=None):

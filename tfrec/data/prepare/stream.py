@@ -126,8 +126,9 @@ class TrainShards:
         )
 
     def steps(self, batch_size: int, per_row: int = 1, worker: int = 0, workers: int = 1) -> int:
-        """Batches in one epoch of :meth:`batches` (each shard's last one takes its
-        rest), or of ``per_row`` examples per row in batches of ``batch_size``."""
+        """Batches of ``batch_size`` in one epoch of worker ``worker``'s shards (each
+        shard's last one takes its rest), ``per_row`` examples per row
+        (:meth:`ShardStream.batches`, :meth:`ShardStream.epochs`)."""
         return sum(-(-self.rows[s] * per_row // batch_size) for s in self.owned(worker, workers))
 
     def _read(self, shard: int, columns: list[str], codes: dict) -> list[np.ndarray]:
@@ -260,6 +261,19 @@ def streamed(name: str, split, data, options) -> ShardStream | None:
     if shards is None:
         return None
     worker, workers = worker_index(options.strategy)
+    replicas = getattr(options.strategy, "num_replicas_in_sync", 1)
+    if workers > 1 and (len(shards.files) < workers or replicas != workers):
+        # A worker without shards would stop while the others wait for it; a
+        # worker with several replicas would take several batches a step.
+        if options.verbose:
+            print(
+                f"{name}: {len(shards.files)} train shards for {workers} workers "
+                f"({replicas} replicas); every worker feeds the loaded rows, sharded by "
+                f"batch (prepare with --shards >= {workers}, one replica per worker, to "
+                "stream each worker's own)",
+                file=sys.stderr,
+            )
+        return None
     stream = ShardStream(
         shards,
         {"user": code_rows(data.user_ids), "item": code_rows(data.item_ids)},

@@ -235,7 +235,7 @@ class Cascade(Recommender):
             raise ConfigError(
                 f"the {stage} stage ({model.name}) was fitted on other training interactions "
                 f"({theirs.nnz:,}) than this split's ({ours.nnz:,}); fit both stages on this "
-                "split's training data"
+                "split's training data (a run trained with --refit fitted train + validation)"
             )
 
     def _fit_combiner(self, split, verbose: bool) -> None:

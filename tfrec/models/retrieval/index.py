@@ -22,10 +22,10 @@ from tfrec.models.scorers import FactorScorer
 def make_index(kind: str):
     """A fresh, empty ``tfrs.layers.factorized_top_k`` layer of the given kind
     (``scann``; ``brute_force`` needs none: None)."""
-    from tensorflow_recommenders.layers import factorized_top_k
-
     if kind == "brute_force":
         return None
+    from tensorflow_recommenders.layers import factorized_top_k
+
     try:
         return factorized_top_k.ScaNN()
     except ImportError as error:
