@@ -312,6 +312,40 @@ def test_user_and_item_features_travel_with_the_prepared_directory(tmp_path):
     assert model.feature_schema_ == prepared.features
 
 
+def test_headerless_user_and_items_tables_are_read_with_their_names(tmp_path):
+    """--items-no-header/--item-names and --users-no-header/--user-names: the
+    same typed features and values as the in-memory reader."""
+    log = _log(seed=7)
+    path, items, users = tmp_path / "log.csv", tmp_path / "products.csv", tmp_path / "people.csv"
+    log.to_csv(path, index=False)
+    skus = sorted(set(log["sku"]))
+    pd.DataFrame({"sku": skus, "brand": [f"b{i % 4}" for i in range(len(skus))]}).to_csv(
+        items, index=False, header=False
+    )
+    customers = sorted(set(log["customer"]))
+    ages = np.arange(len(customers)) % 40 + 20
+    pd.DataFrame({"id": customers, "age": ages}).to_csv(users, index=False, header=False)
+    reading = {
+        "items": str(items), "item_header": False, "item_names": ["sku", "brand"],
+        "item_columns": "item=sku", "item_features": "brand",
+        "users": str(users), "user_header": False, "user_names": ["id", "age"],
+        "user_columns": "user=id", "user_features": "age=numeric",
+    }  # fmt: skip
+    prepare(path, tmp_path / "p", PrepareOptions(**reading), verbose=False)
+    prepared = load_prepared(tmp_path / "p").dataset
+    in_memory = tfrec.load_dataset(path, **reading)
+    assert prepared.features == in_memory.features
+    assert [f.name for f in prepared.features.features] == ["age", "brand"]
+    np.testing.assert_array_equal(
+        prepared.users.sort_values("user_id")["age"].to_numpy(),
+        in_memory.users.sort_values("user_id")["age"].to_numpy(),
+    )
+    np.testing.assert_array_equal(
+        prepared.items.sort_values("item_id")["brand"].to_numpy(),
+        in_memory.items.sort_values("item_id")["brand"].to_numpy(),
+    )
+
+
 def test_context_time_travels_with_the_prepared_directory(tmp_path):
     """--context-time: the loaded schema says so, as the in-memory reader's does,
     and a log without times is refused before anything is written."""

@@ -70,15 +70,10 @@ def prepare(args) -> int:
             f"{args.dataset!r} is a registered dataset, which the in-memory path reads"
         )
     options = data_options(args)
-    refused = sorted(
-        set(options) & {"user_names", "user_header", "context_features", "item_names",
-                        "item_header"}
-    )  # fmt: skip
-    if refused:
-        flags = ", ".join("--" + key.replace("_", "-") for key in refused)
+    if "context_features" in options:
         raise ConfigError(
-            f"data prepare does not read {flags} yet; prepare the log alone, or use the "
-            "in-memory path (tfrec train --dataset FILE)"
+            "data prepare does not read --context-features yet; prepare the log alone, or use "
+            "the in-memory path (tfrec train --dataset FILE)"
         )
     manifest = run(
         args.dataset,

@@ -85,11 +85,15 @@ class PrepareOptions:
         min_item_interactions: k-core threshold on items.
         items: An items table (copied into the prepared directory).
         item_columns: The items table's columns.
+        item_header: Whether the items table (text) has a header line.
+        item_names: Column names of a headerless items table.
         list_sep: Separator of the items and users tables' list columns.
         item_features: Columns of the items table that are features
             (``name[=type],...``; none when None).
         users: A user table (copied into the prepared directory).
         user_columns: The user table's columns (``user=C``).
+        user_header: Whether the user table (text) has a header line.
+        user_names: Column names of a headerless user table.
         user_features: Columns of the user table that are features (every
             other column, types detected, when None).
         context_time: Each interaction's hour of day and weekday are request
@@ -114,10 +118,14 @@ class PrepareOptions:
     min_item_interactions: int = 1
     items: str | None = None
     item_columns: str | dict | None = None
+    item_header: bool = True
+    item_names: str | list | None = None
     list_sep: str = "|"
     item_features: str | dict | None = None
     users: str | None = None
     user_columns: str | dict | None = None
+    user_header: bool = True
+    user_names: str | list | None = None
     user_features: str | dict | None = None
     context_time: bool = False
     split: str = "temporal"
@@ -434,7 +442,11 @@ class _Preparation:
             table_kind = None
             if what == "item" and o.items is not None:
                 table, item_mapping = _read_items_table(
-                    o.items, o.item_columns, features=parse_features(o.item_features, "item")
+                    o.items,
+                    o.item_columns,
+                    o.item_header,
+                    o.item_names,
+                    features=parse_features(o.item_features, "item"),
                 )
                 values = np.union1d(values, np.asarray(table.ids(item_mapping["item"])).astype(str))
                 suffix = Path(o.items).suffix
@@ -442,6 +454,8 @@ class _Preparation:
                 table_kind = {
                     "file": f"items_table{suffix}",
                     "item_columns": item_mapping,
+                    "header": o.item_header,
+                    "names": o.item_names,
                     "list_sep": o.list_sep,
                     "item_features": o.item_features,
                 }
@@ -469,13 +483,22 @@ class _Preparation:
             return None
         wanted = parse_features(o.user_features, "user")
         _, _, _, column = _read_users(
-            o.users, o.user_columns, True, None, wanted, o.list_sep, None, np.array([], np.int64)
+            o.users,
+            o.user_columns,
+            o.user_header,
+            o.user_names,
+            wanted,
+            o.list_sep,
+            None,
+            np.array([], np.int64),
         )
         suffix = Path(o.users).suffix
         shutil.copyfile(o.users, self.work / f"users_table{suffix}")
         return {
             "file": f"users_table{suffix}",
             "user_columns": {"user": column},
+            "header": o.user_header,
+            "names": o.user_names,
             "user_features": o.user_features,
             "list_sep": o.list_sep,
         }

@@ -121,7 +121,11 @@ def _items(directory: Path, manifest: dict, ratings: pd.DataFrame, vocab) -> tup
         return _with_missing_items(make_items([]), ratings, vocab), []
     wanted = {"item": parse_features(table.get("item_features"), "item")}
     source, mapping = _read_items_table(
-        directory / table["file"], table["item_columns"], features=wanted["item"]
+        directory / table["file"],
+        table["item_columns"],
+        table.get("header", True),
+        table.get("names"),
+        features=wanted["item"],
     )
     raw = np.asarray(source.ids(mapping["item"])).astype(str)
     if vocab is None or not vocab.is_string:
@@ -143,8 +147,8 @@ def _users(directory: Path, manifest: dict, ratings: pd.DataFrame, vocab) -> tup
     frame, features, _, _ = _read_users(
         directory / table["file"],
         table["user_columns"],
-        True,
-        None,
+        table.get("header", True),
+        table.get("names"),
         parse_features(table.get("user_features"), "user"),
         table["list_sep"],
         vocab,
