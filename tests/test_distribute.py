@@ -120,12 +120,17 @@ def test_parameter_server_shards_embedding_tables(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("model", "metric", "tolerance"),
-    [("mf", "rmse", RMSE_TOLERANCE), ("dnn", "rmse", RMSE_TOLERANCE), ("gmf", "ndcg@10", 0.02)],
+    ("model", "metric", "tolerance", "options"),
+    [
+        ("mf", "rmse", RMSE_TOLERANCE, {}),
+        ("dnn", "rmse", RMSE_TOLERANCE, {}),
+        ("gmf", "ndcg@10", 0.02, {}),
+        ("dcn", "rmse", RMSE_TOLERANCE, {"history": 0}),  # history positions are not a column
+    ],
 )
-def test_multi_worker_streams_each_workers_own_shards(tmp_path, model, metric, tolerance):
-    """mf through its own loop, dnn and gmf through Keras: each worker reads its
-    own shards, and the fit matches one process's within the tolerance."""
+def test_multi_worker_streams_each_workers_own_shards(tmp_path, model, metric, tolerance, options):
+    """mf through its own loop, dnn, gmf and dcn through Keras: each worker reads
+    its own shards, and the fit matches one process's within the tolerance."""
     from tfrec.data.prepare import PrepareOptions, prepare
     from tfrec.data.synthetic_log import write_service_log
 
@@ -136,12 +141,15 @@ def test_multi_worker_streams_each_workers_own_shards(tmp_path, model, metric, t
     run_dir = tmp_path / "run"
     args = ["--model", model, "--dataset", str(prepared), "--strategy", "multi-worker"]
     args += ["--out", str(run_dir), "--no-export", "--set", "epochs=6", "--set", "seed=0"]
+    for key, value in options.items():
+        args += ["--set", f"{key}={value}"]
     workers = [_start(cluster, "worker", i, args) for i in range(2)]
     outputs = [_finish(worker) for worker in workers]
     assert f"{model}: worker 0 of 2 streams train shards [0, 2]" in outputs[0]
     assert f"{model}: worker 1 of 2 streams train shards [1, 3]" in outputs[1]
     distributed = _metrics(run_dir)[metric]
-    single = tfrec.train(model, prepared, config={"epochs": 6, "seed": 0}).metrics[metric]
+    config = {"epochs": 6, "seed": 0, **options}
+    single = tfrec.train(model, prepared, config=config).metrics[metric]
     assert abs(distributed - single) <= tolerance, (distributed, single)
 
 
