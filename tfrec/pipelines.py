@@ -200,13 +200,16 @@ def implicit_dataset(
     With ``shards`` (:class:`~tfrec.data.prepare.stream.ShardStream`), the
     positives are streamed shard by shard: shard s of S in epoch e gets its
     negatives and its shuffle from the stateless seeds of "epoch" e·S + s,
-    and ``users`` and ``items`` serve only as the seen pairs; under
-    multi-worker, in this worker's share of ``batch_size``. One shard gives
-    the in-memory batches exactly. Not with ``weights`` or ``extra``.
+    and ``users`` and ``items`` serve only as the seen pairs, ``extra`` only
+    names the stream's columns (:data:`~tfrec.data.prepare.stream.COLUMNS`);
+    under multi-worker, in this worker's share of ``batch_size``. One shard
+    gives the in-memory batches exactly. Not with ``weights``.
     """
     seen_keys = tf.sort(tf.constant(np.asarray(users, np.int64) * n_items + items))
     positive_weights = None if weights is None else tf.constant(weights, tf.float32)
-    extra_columns = {name: tf.constant(column) for name, column in (extra or {}).items()}
+    extra = extra or {}
+    extra_names = tuple(extra)
+    extra_columns = {} if shards is not None else {k: tf.constant(v) for k, v in extra.items()}
     cdf = None if item_weights is None else tf.constant(np.cumsum(item_weights), tf.float32)
     if candidates is not None:
         width = candidates.shape[1]
@@ -220,7 +223,7 @@ def implicit_dataset(
         take = tf.random.stateless_uniform(shape, seed_ + 1) < hard_share
         return tf.where(take, hard, sampled)
 
-    def one_epoch(users, items, epoch):
+    def one_epoch(users, items, epoch, extras):
         epoch = tf.cast(epoch, tf.int64)
         n = tf.shape(users)[0]
         sampled = sample_unseen(
@@ -234,7 +237,7 @@ def implicit_dataset(
         if candidates is not None:
             sampled = with_hard(users, sampled, epoch)
         if grouped:
-            columns = {"user": users, "item": items, "negatives": sampled, **extra_columns}
+            columns = {"user": users, "item": items, "negatives": sampled, **extras}
             return epoch_batches(columns, max(1, batch_size // (1 + negatives)), seed, epoch)
         columns = {
             "user": tf.concat([users, tf.repeat(users, negatives)], 0),
@@ -243,34 +246,38 @@ def implicit_dataset(
         }
         if weights is not None:
             columns["weight"] = tf.concat([positive_weights, tf.ones([n * negatives])], 0)
-        for name, column in extra_columns.items():
+        for name, column in extras.items():
             columns[name] = tf.concat([column, tf.repeat(column, negatives)], 0)
         return epoch_batches(columns, batch_size, seed, epoch)
 
     if shards is None:
         users, items = tf.constant(users, tf.int64), tf.constant(items, tf.int64)
-        batches = tf.data.Dataset.range(epochs).flat_map(lambda e: one_epoch(users, items, e))
+        batches = tf.data.Dataset.range(epochs).flat_map(
+            lambda e: one_epoch(users, items, e, extra_columns)
+        )
     else:
-        if weights is not None or extra:
-            raise ValueError("streamed shards take neither weights nor extra columns")
+        if weights is not None:
+            raise ValueError("streamed shards take no weights")
         steps = implicit_steps(len(users), negatives, batch_size, grouped, shards)
         batch_size = shards.batch_size(batch_size)
 
-        def shard_epoch(index, _, users, items):
-            return one_epoch(tf.cast(users, tf.int64), tf.cast(items, tf.int64), index)
+        def shard_epoch(index, _, users, items, *values):
+            extras = dict(zip(extra_names, values, strict=True))
+            return one_epoch(tf.cast(users, tf.int64), tf.cast(items, tf.int64), index, extras)
 
         def stream_epoch(epoch):
-            return shards.epoch(["user", "item"], seed, epoch, indexed=True).flat_map(shard_epoch)
+            columns = ["user", "item", *extra_names]
+            return shards.epoch(columns, seed, epoch, indexed=True).flat_map(shard_epoch)
 
         batches = shards.epochs(stream_epoch, epochs, steps)
 
     def example(b):
-        features = {"user": b["user"], "item": b["item"], **{k: b[k] for k in extra_columns}}
+        features = {"user": b["user"], "item": b["item"], **{k: b[k] for k in extra_names}}
         return (features, b["label"]) if weights is None else (features, b["label"], b["weight"])
 
     def group(b):
         """One positive, then its negatives: (1 + negatives) rows per positive."""
-        repeat = {k: tf.repeat(b[k], 1 + negatives) for k in ("user", *extra_columns)}
+        repeat = {k: tf.repeat(b[k], 1 + negatives) for k in ("user", *extra_names)}
         items_ = tf.reshape(tf.concat([b["item"][:, None], b["negatives"]], 1), [-1])
         label = tf.tile(tf.one_hot(0, 1 + negatives), tf.shape(b["item"])[:1])
         return {**repeat, "item": items_}, label

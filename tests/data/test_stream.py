@@ -212,18 +212,57 @@ def test_multi_worker_streams_only_when_every_worker_owns_shards(log, monkeypatc
     assert (own.worker, own.workers, own.per_worker) == (1, 2, True)
 
 
-def test_a_model_with_computed_inputs_trains_from_memory(log):
-    """dcn's history position is not a shard column: its epochs come from memory."""
-    split = _prepared(log, 3)
-    model = tfrec.get_model("dcn", **DNN, history=4)
-    data = tfrec.models.base.Interactions.from_ratings(split.train)
-    model._prepare(data, split)
-    make, steps, _ = model._training_batches(data, split, _options())
-    in_memory = -(-len(data.users) // DNN["batch_size"])
-    assert split.train_shards.steps(DNN["batch_size"]) != in_memory  # the two are told apart
-    assert steps == in_memory
-    position = next(iter(make()))["position"].numpy()
-    assert set(position) <= set(model.train_positions_)
+def test_dcn_streams_its_history_positions_from_the_shards(log):
+    """dcn's history position of a training row is the row's index in the
+    loaded train part (its users' rows as they are), which the shards stream
+    as a computed column: one shard gives the in-memory batches, several give
+    each row its own position."""
+    from tfrec.models.base import Interactions
+
+    def batches(split):
+        model = tfrec.get_model("dcn", **DNN, history=4)
+        data = Interactions.from_ratings(split.train)
+        model._prepare(data, split)
+        assert model.row_columns == ("position",)
+        return model, data, model._training_batches(data, split, _options())
+
+    split = _prepared(log, 1)
+    _, data, (streamed, steps, _) = batches(split)
+    model, _, (in_memory, memory_steps, _) = batches(dataclasses.replace(split, train_shards=None))
+    assert steps == memory_steps
+    pairs = list(zip(streamed(), in_memory(), strict=True))
+    assert len(pairs) == DNN["epochs"] * steps
+    for a, b in pairs:
+        for key in b:
+            np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())
+
+    model, data, (make, steps, _) = batches(_prepared(log, 3))
+    first = list(make())[:steps]
+    position = np.concatenate([b["position"].numpy() for b in first])
+    users = np.concatenate([b["user"].numpy() for b in first])
+    np.testing.assert_array_equal(np.sort(position), np.arange(len(data.users)))
+    np.testing.assert_array_equal(users, data.users[position])  # each row's own
+
+
+def test_implicit_batches_stream_computed_columns(log):
+    """dcn's ranking task: the positives' positions stream with them, and each
+    negative takes its positive's."""
+    from tfrec.data.prepare.stream import streamed
+    from tfrec.models.base import Interactions
+    from tfrec.pipelines import implicit_dataset
+
+    split = _prepared(log, 1)
+    data = Interactions.from_ratings(split.train)
+    extra = {"position": np.arange(len(data.users), dtype=np.int64)}
+    args = (data.users, data.items, len(data.item_ids), 3, 64, 7, 2)
+    stream = streamed("test", split, data, _options())
+    for grouped in (False, True):
+        a = implicit_dataset(*args, extra=extra, grouped=grouped, shards=stream)
+        b = implicit_dataset(*args, extra=extra, grouped=grouped)
+        for (fa, la), (fb, lb) in zip(a, b, strict=True):
+            np.testing.assert_array_equal(la.numpy(), lb.numpy())
+            for key in ("user", "item", "position"):
+                np.testing.assert_array_equal(fa[key].numpy(), fb[key].numpy())
 
 
 def _options():

@@ -24,13 +24,17 @@ import numpy as np
 
 from tfrec.errors import ConfigError
 
-# Column name -> (parquet column, dtype of the streamed tensor).
+# Column name -> (parquet column, dtype of the streamed tensor). ``position``
+# is computed, not read: the row's place in the whole train part as loaded
+# (the shards in order), which is its position in its user's time-ordered
+# sequence (:class:`~tfrec.sequences.UserSequences` uses such rows as they are).
 COLUMNS = {
     "user": ("user_id", np.int32),
     "item": ("item_id", np.int32),
     "rating": ("rating", np.float32),
     "weight": ("weight", np.float32),
     "timestamp": ("timestamp", np.int64),
+    "position": (None, np.int64),
 }
 
 
@@ -135,10 +139,15 @@ class TrainShards:
         import pyarrow.parquet as pq
 
         path = self.files[shard]
-        table = pq.read_table(path, columns=[COLUMNS[name][0] for name in columns])
+        read = [COLUMNS[name][0] for name in columns if COLUMNS[name][0] is not None]
+        table = pq.read_table(path, columns=read)
+        first = sum(self.rows[:shard])
         out = []
-        for name, column in zip(columns, table.columns, strict=True):
-            values = column.to_numpy()
+        for name in columns:
+            if COLUMNS[name][0] is None:  # position
+                out.append(np.arange(first, first + self.rows[shard], dtype=np.int64))
+                continue
+            values = table.column(COLUMNS[name][0]).to_numpy()
             if name in codes:
                 values = codes[name][values]
                 if len(values) and values.min() < 0:

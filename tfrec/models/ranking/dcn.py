@@ -242,7 +242,8 @@ class DCN(DNN):
         if c.negative_power:
             item_weights = np.bincount(data.items, minlength=n_items) ** c.negative_power
         examples = len(data.users) * (1 + c.negatives)
-        shards = None if weights is not None or extra else streamed(self.name, split, data, options)
+        streams = weights is None and set(extra) <= set(self.row_columns)
+        shards = streamed(self.name, split, data, options) if streams else None
         grouped = c.loss == "softmax"
         steps = implicit_steps(len(data.users), c.negatives, c.batch_size, grouped, shards)
 
@@ -291,6 +292,9 @@ class DCN(DNN):
         self.history_ends_ = sequences.ends.astype(np.int64)
         self.history_times_ = sequences.by_position(data.timestamps).astype(np.int64)
         self.train_positions_ = sequences.positions()
+        # Rows used as they are (a prepared train part): a row's position is
+        # its index, which the shards stream as their ``position`` column.
+        self.row_columns = ("position",) if sequences.order is None else ()
 
     def _reads_positions(self) -> bool:
         return bool(self.config.history or self.config.trend_windows)
