@@ -50,7 +50,8 @@ def test_cascade_of_two_runs_uses_their_models_and_exports_one(runs, tmp_path, c
 def test_runs_of_other_seeds_are_refused(runs, tmp_path):
     with pytest.raises(ConfigError, match="differ in seed: 0 against 1; train both stages"):
         tfrec.cascade(runs / "knn", runs / "mf_seed1", tmp_path / "c")
-    with pytest.raises(ConfigError, match="hard_negatives belong to the stages' fits"):
+    settled = r"cascade option\(s\) hard_negatives are settled by the runs' own fits"
+    with pytest.raises(ConfigError, match=settled):
         tfrec.cascade(runs / "knn", runs / "mf", tmp_path / "c", config={"hard_negatives": 0.5})
     with pytest.raises(ConfigError, match="is not a run directory"):
         tfrec.cascade(runs / "knn", tmp_path, tmp_path / "c")

@@ -356,7 +356,7 @@ def cascade(
     fixed = sorted(set(config or {}) & set(_FITTED_STAGE_OPTIONS))
     if fixed:
         raise ConfigError(
-            f"{', '.join(fixed)} belong to the stages' fits, which the runs already made; "
+            f"cascade option(s) {', '.join(fixed)} are settled by the runs' own fits; "
             "set them when training the runs"
         )
     runs = {"retrieval": Path(retrieval_run), "ranking": Path(ranking_run)}
