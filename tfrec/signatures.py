@@ -71,6 +71,7 @@ class ServingModule(tf.Module):
         self.low, self.high = (float(x) for x in model.rating_scale_)
         self.seen = SeenItems(model.seen_)
         self.scorer = model.serving_scorer(self.seen)
+        self.scorer_reads_context = bool(getattr(self.scorer, "context_specs", None))
         self.history_scorer = model.serving_history_scorer()
         self.stage_weight = float(getattr(model, "stage_weight_", 0.0))
         if self.stage_weight:
@@ -118,9 +119,25 @@ class ServingModule(tf.Module):
         user_id, k = inputs["user_id"], inputs["k"]
         context = {key: value for key, value in inputs.items() if key not in ("user_id", "k")}
         safe, known, seen, k = self._users(user_id, k)
-        scores = self.scorer.score(safe) + self.history_scorer.context_scores(context)
+        if self.scorer_reads_context:  # the network reads it (dcn)
+            scores = self.scorer.score(safe, context)
+        else:  # a term of its own (the two towers)
+            scores = self.scorer.score(safe) + self.history_scorer.context_scores(context)
         values, columns = self._score_all(safe, known, seen, k, scores)
         return self._answer(values, columns)
+
+    def _rank_context(self, inputs):
+        """``rank`` in each request's context (one value per user row)."""
+        user_id, item_ids = inputs["user_id"], inputs["item_ids"]
+        n = tf.shape(item_ids)[1]
+        context = {
+            key: tf.repeat(value, n)
+            for key, value in inputs.items()
+            if key not in ("user_id", "item_ids")
+        }
+        out = self._predict(tf.repeat(user_id, n), tf.reshape(item_ids, [-1]), context=context)
+        value = out["rating" if self.predicts_ratings else "score"]
+        return {"scores": tf.reshape(value, tf.shape(item_ids))}
 
     def _answer(self, values, columns):
         """Raw item IDs and scores; the pad (-1, or "") / NaN where no item was left (-inf)."""
@@ -209,11 +226,13 @@ class ServingModule(tf.Module):
         top = tf.math.top_k(values, k)
         return top.values, tf.gather(columns, top.indices, batch_dims=1)
 
-    def _predict(self, user_id, item_id, timestamp=None):
+    def _predict(self, user_id, item_id, timestamp=None, context=None):
         users, items = self.user_table.lookup(user_id), self.item_table.lookup(item_id)
         known = (users >= 0) & (items >= 0)
         safe_users, safe_items = tf.maximum(users, 0), tf.maximum(items, 0)
-        if timestamp is None:
+        if context is not None:
+            value = self.scorer.predict(safe_users, safe_items, context)
+        elif timestamp is None:
             value = self.scorer.predict(safe_users, safe_items)
         else:
             value = self.scorer.predict(safe_users, safe_items, {"timestamp": timestamp})
@@ -246,13 +265,20 @@ class ServingModule(tf.Module):
             out["recommend_history"] = tf.function(
                 self._recommend_history, input_signature=[specs]
             ).get_concrete_function()
-        if getattr(self.history_scorer, "context_specs", None):
-            specs = {
-                "user_id": self.recommend.input_signature[0],
-                "k": tf.TensorSpec([None], tf.int32, name="k"),
-                **self.history_scorer.context_specs,
-            }
+        context_specs = (
+            self.scorer.context_specs
+            if self.scorer_reads_context
+            else getattr(self.history_scorer, "context_specs", None)
+        )
+        if context_specs:
+            user_id = self.recommend.input_signature[0]
+            specs = {"user_id": user_id, "k": tf.TensorSpec([None], tf.int32, name="k")}
             out["recommend_context"] = tf.function(
-                self._recommend_context, input_signature=[specs]
+                self._recommend_context, input_signature=[{**specs, **context_specs}]
+            ).get_concrete_function()
+        if self.scorer_reads_context:
+            specs = {"user_id": user_id, "item_ids": self.rank.input_signature[1]}
+            out["rank_context"] = tf.function(
+                self._rank_context, input_signature=[{**specs, **context_specs}]
             ).get_concrete_function()
         return out

@@ -388,11 +388,17 @@ class Recommender(abc.ABC):
         self._check_fitted()
         return self.score_rows(self.users_.encode(user_ids))
 
-    def score_rows(self, users: np.ndarray) -> np.ndarray:
-        """:meth:`score` for user rows (-1: unknown), as code working on frames has them."""
+    def score_rows(self, users: np.ndarray, context: dict | None = None) -> np.ndarray:
+        """:meth:`score` for user rows (-1: unknown), as code working on frames has
+        them; with ``context`` (raw values by feature key, one per row) known
+        users are scored in their request's context."""
         out = np.empty((len(users), len(self.item_ids_)), dtype=np.float32)
         known = users >= 0
-        if known.any():
+        if known.any() and context is not None:
+            out[known] = self._score_in_context(
+                users[known], {key: value[known] for key, value in context.items()}
+            )
+        elif known.any():
             out[known] = self._score(users[known])
         if not known.all():
             out[~known] = self.popularity_ / max(float(self.popularity_.max()), 1.0)
@@ -449,6 +455,11 @@ class Recommender(abc.ABC):
         if exclude_given:
             scores[given.matrix().nonzero()] = -np.inf
         return self._top_items(scores, k)
+
+    def _score_in_context(self, users: np.ndarray, context: dict) -> np.ndarray:
+        """:meth:`_score` of known user rows in their requests' ``context``: by
+        default plus the context's own term (:meth:`_context_scores`)."""
+        return self._score(users) + self._context_scores(context)
 
     def _context_scores(self, context: dict) -> np.ndarray:
         """(n, n_items) what the request ``context`` adds to known users' scores."""
@@ -552,10 +563,9 @@ class Recommender(abc.ABC):
         all_items, all_scores = [], []
         for start in range(0, len(users), _SCORE_BATCH):
             block = users[start : start + _SCORE_BATCH]
-            scores = self.score_rows(block)
-            if context is not None and (block >= 0).any():
-                rows = np.arange(start, start + len(block))[block >= 0]
-                scores[block >= 0] += self._context_scores({k: v[rows] for k, v in context.items()})
+            rows = slice(start, start + len(block))
+            in_context = None if context is None else {k: v[rows] for k, v in context.items()}
+            scores = self.score_rows(block, in_context)
             if exclude_seen:
                 exclude(scores, self.seen_, block)
             items, values = self._top_items(scores, k)

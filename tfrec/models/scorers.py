@@ -146,6 +146,7 @@ class CascadeScorer(tf.Module):
         self.theta = [float(w) for w in np.asarray(theta, np.float32)]
         # The same float32 values as numpy's: the order of near-ties agrees.
         self.positions = _constant(position_features(candidates)[0], tf.float32)
+        self.context_specs = dict(getattr(ranking, "context_specs", {}))  # the ranker's
 
     def _retrieved(self, users, depth):
         """The retriever's scores r and its top ``depth`` (>= candidates) unseen items."""
@@ -155,11 +156,13 @@ class CascadeScorer(tf.Module):
         masked = tf.tensor_scatter_nd_update(retrieval, index, minus_inf)
         return retrieval, tf.math.top_k(masked, depth)
 
-    def _combined(self, users, values, columns):
-        """t = θ · x of each user's candidates (``columns``, retrieval scores ``values``)."""
+    def _combined(self, users, values, columns, context=None):
+        """t = θ · x of each user's candidates (``columns``, retrieval scores
+        ``values``), ranked in each user's request ``context`` when given."""
         flat_users = tf.repeat(users, self.candidates)
+        extra = {k: tf.repeat(v, self.candidates) for k, v in context.items()} if context else None
         ranked = tf.reshape(
-            self.ranking.predict(flat_users, tf.reshape(columns, [-1])), tf.shape(columns)
+            self.ranking.predict(flat_users, tf.reshape(columns, [-1]), extra), tf.shape(columns)
         )
         features = [_standardised(ranked), _standardised(_finite(values))]
         features += [self.positions[None, :, 0], self.positions[None, :, 1]]
@@ -176,10 +179,10 @@ class CascadeScorer(tf.Module):
         below = tf.where(tf.math.is_nan(below), 0.0, below)  # both -inf
         return tf.reduce_min(combined, axis=1, keepdims=True) - 1.0 + below
 
-    def score(self, users):
+    def score(self, users, context=None):
         retrieval, top = self._retrieved(users, self.candidates)
         columns = tf.cast(top.indices, tf.int64)
-        combined = self._combined(users, top.values, columns)
+        combined = self._combined(users, top.values, columns, context)
         out = self._below(combined, retrieval, top.values[:, :1])
         rows = tf.repeat(tf.range(tf.shape(users, out_type=tf.int64)[0]), self.candidates)
         pairs = tf.stack([rows, tf.reshape(columns, [-1])], 1)

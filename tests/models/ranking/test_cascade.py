@@ -143,3 +143,28 @@ class TestCascade(RecommenderContract):
     def test_hard_negatives_need_a_sampling_ranker(self, small_split):
         with pytest.raises(ConfigError, match="ranker 'mf' samples no negatives"):
             self.make(ranking="mf", ranking_options={}, hard_negatives=0.5).fit(small_split)
+
+
+def test_the_request_context_reaches_the_ranker():
+    """itemknn retrieves both kinds of items; the dcn ranker, reading the
+    device, puts a tv's kind first (the log of tests/models/ranking/test_dcn.py;
+    the ranker's order alone, as the combiner is fitted without context)."""
+    from tests.models.ranking.test_dcn import context_log
+    from tfrec.models import get_model
+
+    parts = context_log(per_user=30, n_items=30)
+    ranker = {"epochs": 20, "history": 0, "learning_rate": 3e-3}
+    model = get_model(
+        "cascade",
+        retrieval="itemknn",
+        candidates=40,
+        ranking_options=ranker,
+        combiner="weight",
+        retrieval_weight=0.0,
+    )
+    model.fit(parts)
+    assert model.reads_features == ("context",)
+    users = ["u0", "u1", "u2", "u3"]
+    for device, kind in (("tv", "a"), ("phone", "b")):
+        items, _ = model.recommend(users, k=3, context={"device": [device] * len(users)})
+        assert all(i.startswith(kind) for i in items.ravel()), (device, items)

@@ -224,3 +224,66 @@ def test_recency_weighted_ranking_fits(small_split):
 
     model = get_model("dcn", **_SMALL, task="ranking", recent_half_life=0.25).fit(small_split)
     assert np.isfinite(model.history_[-1]["loss"])
+
+
+def context_log(seed=0, n_users=60, per_user=30, n_items=10):
+    """Every user takes "a" items on a tv and "b" items on a phone (a device
+    per interaction, drawn evenly): only the context tells which."""
+    import pandas as pd
+
+    from tfrec.data.interaction_log import read_interactions
+    from tfrec.splits import split
+
+    rng = np.random.default_rng(seed)
+    users = np.repeat([f"u{u}" for u in range(n_users)], per_user)
+    device = rng.choice(["tv", "phone"], len(users))
+    items = np.where(device == "tv", "a", "b") + rng.integers(0, n_items, len(users)).astype(str)
+    when = rng.integers(1_600_000_000, 1_700_000_000, len(users))
+    log = pd.DataFrame({"user": users, "item": items, "device": device, "when": when})
+    log = log.drop_duplicates(["user", "item"])
+    return split(read_interactions(log, name="devices", context_features="device"), "none")
+
+
+def test_learns_a_planted_context():
+    """The request's device picks the items; without one, both kinds come back."""
+    from tfrec.models import get_model
+
+    model = get_model("dcn", seed=0, epochs=20, history=0).fit(context_log())
+    users = ["u0", "u1", "u2", "u3"]
+    for device, kind in (("tv", "a"), ("phone", "b")):
+        context = {"device": [device] * len(users)}
+        items, _ = model.recommend(users, k=5, exclude_seen=False, context=context)
+        assert all(i.startswith(kind) for i in items.ravel()), (device, items)
+    items, _ = model.recommend(users, k=5, exclude_seen=False)
+    assert {i[0] for i in items.ravel()} == {"a", "b"}, items
+
+
+def test_context_term_without_context_is_its_flag():
+    """A request that brings no context value reads [0 ... 0 | 1], as a training
+    row whose context was dropped; one that brings any reads its encoding."""
+    import tf_keras as keras
+
+    from tfrec.data.feature_schema import Feature
+    from tfrec.models.ranking.context import RequestContext
+
+    device = Feature("device", "context", "category")
+    adapt = {"context_device": np.array(["tv", "phone"], object), "timestamp": np.array([0, 3_600])}
+    inputs, term = RequestContext((device,), True, adapt).term(dropout=0.0, seed=0)
+    model = keras.Model(inputs, term)
+    out = model(
+        {
+            "context_device": np.array(["", "tv", ""]),
+            "timestamp": np.array([-1, -1, 7_200]),
+        }
+    ).numpy()
+    np.testing.assert_array_equal(out[0], np.r_[np.zeros(out.shape[1] - 1), 1.0])
+    assert out[1, -1] == 0 and out[2, -1] == 0 and np.abs(out[1:, :-1]).sum(axis=1).min() > 0
+
+
+def test_context_needs_a_log_with_context(small_split):
+    from tfrec.errors import NotSupportedError
+    from tfrec.models import get_model
+
+    model = get_model("dcn", **{**_SMALL, "epochs": 1}).fit(small_split)
+    with pytest.raises(NotSupportedError, match="dcn was trained without request context"):
+        model.recommend(model.user_ids[:1], context={"timestamp": [0]})

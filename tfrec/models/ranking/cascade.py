@@ -52,8 +52,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tfrec.data.feature_schema import FeatureSchema
 from tfrec.errors import (
     ConfigError,
+    NotSupportedError,
     TfrecError,
     check_choice,
     check_non_negative,
@@ -151,6 +153,7 @@ class Cascade(Recommender):
 
     name = "cascade"
     Config = CascadeConfig
+    reads_features = ("context",)  # when its ranker reads the request's (dcn on such a log)
     predicts_ratings = False  # its predictions are the ranker's scores
     scores_are_predictions = False  # items outside the candidates get the retriever's order
 
@@ -199,6 +202,7 @@ class Cascade(Recommender):
             self.retrieval_, self.ranking_ = given
             for stage, model in zip(("retrieval", "ranking"), given, strict=True):
                 self._check_stage(stage, model)
+            self._note_context()
             self._fit_combiner(split, options.verbose)
             return
         self.retrieval_ = self._stage("retrieval").fit(split, options)
@@ -214,6 +218,7 @@ class Cascade(Recommender):
                 )
             ranker.with_hard_negatives(self._training_candidates(), self.config.hard_negatives)
         self.ranking_ = ranker.fit(split, options)
+        self._note_context()
         self._fit_combiner(split, options.verbose)
 
     def _check_stage(self, stage: str, model: Recommender) -> None:
@@ -283,17 +288,36 @@ class Cascade(Recommender):
         exclude(masked, self.seen_, users)
         return top_k(masked, self.config.candidates)[0], masked
 
-    def _stages(self, users):
+    def _stages(self, users, context=None):
         """The retrieval scores, the candidates, the masked scores and the ranker's
-        scores of the candidates."""
+        scores of the candidates (in each user's request ``context``, when given)."""
         retrieval = self.retrieval_._score(users)
         candidates, masked = self._candidates(users, retrieval)
         n = candidates.shape[1]
-        ranked = self.ranking_._predict(np.repeat(users, n), candidates.ravel())
+        pairs = np.repeat(users, n), candidates.ravel()
+        if context is None:
+            ranked = self.ranking_._predict(*pairs)
+        else:
+            context = {key: np.repeat(value, n) for key, value in context.items()}
+            ranked = self.ranking_._predict_in_context(*pairs, context)
         return retrieval, candidates, masked, ranked.reshape(len(users), n).astype(np.float32)
 
     def _score(self, users):
         return self._combine(*self._stages(users), self.combiner_weights_)
+
+    def _score_in_context(self, users, context):
+        if not self.feature_schema_:
+            raise NotSupportedError(
+                f"this cascade's ranker ({self.ranking_.name}) reads no request context"
+            )
+        return self._combine(*self._stages(users, context), self.combiner_weights_)
+
+    def _note_context(self) -> None:
+        """The request context the cascade takes: its ranker's (the retriever's
+        own context term, if any, is not added)."""
+        ranker = self.ranking_.feature_schema_
+        self.feature_schema_ = FeatureSchema(ranker.of("context"), ranker.context_time)
+        self.reads_features = ("context",) if self.feature_schema_ else ()
 
     @staticmethod
     def _combine(retrieval, candidates, masked, ranked, theta) -> np.ndarray:
@@ -436,3 +460,4 @@ class Cascade(Recommender):
             self.ranking_ = load_model(directory / "ranking")
         except FileNotFoundError as e:
             raise TfrecError(f"{directory}: a cascade stage is missing ({e})") from None
+        self._note_context()

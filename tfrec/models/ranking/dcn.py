@@ -5,7 +5,7 @@ The input vector concatenates everything the content DNN reads
 item's genre multi-hot and tag TF-IDF, and the encoded user and item
 features e_U(f_u), e_I(g_i) when the dataset has them:
 
-    x_0 = [p_u | q_i | c_i | e_U(f_u) | e_I(g_i) | h_u (| τ_i(t))]
+    x_0 = [p_u | q_i | c_i | e_U(f_u) | e_I(g_i) | h_u (| τ_i(t)) (| e_X(x))]
 
 and the user's behaviour, h_u = the mean of a second embedding table over
 the user's last ``history`` items *before* the example (the training pair's
@@ -21,6 +21,13 @@ user's last training interaction; :class:`~tfrec.models.ranking.trend.ItemTrend`
 with n_i(a, b) the training interactions with i in [a, b) (strictly before
 the pair: never the target's own), so that the ranker knows what was rising
 when the user acted, which ID embeddings fitted on all of train do not.
+When the log has context features (device, ``context_time``...: what each
+interaction came with), x_0 also holds their encoding e_X(x) =
+[k_x · enc(x) | 1 - k_x], k_x = 0 for a request without context
+(:mod:`~tfrec.models.ranking.context`): training pairs read their own
+interaction's context (a share ``context_dropout`` of them none), and
+``recommend(..., context=...)`` and the SavedModel's ``recommend_context``
+and ``rank_context`` the request's.
 
 Cross layers learn explicit, bounded-degree feature interactions
 (:mod:`tfrec.models.ranking.cross`):
@@ -64,7 +71,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from tfrec.errors import ConfigError, check_choice, check_non_negative, check_positive_int
+from tfrec.errors import (
+    ConfigError,
+    NotSupportedError,
+    check_choice,
+    check_non_negative,
+    check_positive_int,
+)
+from tfrec.models.ranking.context import RequestContext
 from tfrec.models.ranking.cross import STRUCTURES
 from tfrec.models.rating.dnn import DNN, DNNConfig
 from tfrec.models.weighting import check_weighting, confidence
@@ -101,6 +115,9 @@ class DCNConfig(DNNConfig):
             training interactions in each window before the example's time,
             in all, and its age) that join x_0; empty: none. Needs
             timestamps (a dataset without them is refused).
+        context_dropout: Probability that a training pair is read without its
+            context (with ``use_features``, on a log with context features),
+            so that requests without context are ones training has seen.
         recent_half_life: Recency weighting of the positives (ranking, bce):
             a training pair p places from its user's last of n weighs
             2 ** (-p / (recent_half_life * n)) (scaled to mean 1), so the
@@ -128,6 +145,7 @@ class DCNConfig(DNNConfig):
     history: int = 50
     trend_windows: tuple[float, ...] = ()
     recent_half_life: float = 0.0
+    context_dropout: float = 0.2
     loss: str = "bce"
     weighting: str = "binary"
     alpha: float = 1.0
@@ -146,6 +164,8 @@ class DCNConfig(DNNConfig):
         check_non_negative("negative_power", self.negative_power)
         check_non_negative("history", self.history)
         check_non_negative("recent_half_life", self.recent_half_life)
+        if not 0 <= self.context_dropout < 1:
+            raise ConfigError(f"context_dropout must be in [0, 1); got {self.context_dropout}")
         self.history = int(self.history)
         self.trend_windows = tuple(float(w) for w in self.trend_windows)
         for window in self.trend_windows:
@@ -175,6 +195,8 @@ class DCN(DNN):
     name = "dcn"
     Config = DCNConfig
     fits_implicit = True
+    reads_features = ("user", "item", "context")  # with use_features, when the log has them
+    context_: RequestContext | None = None  # the context features read (none: None)
     hard_candidates_: np.ndarray | None = None  # set by with_hard_negatives
     hard_share_: float = 0.0
 
@@ -295,11 +317,32 @@ class DCN(DNN):
         # Rows used as they are (a prepared train part): a row's position is
         # its index, which the shards stream as their ``position`` column.
         self.row_columns = ("position",) if sequences.order is None else ()
+        self._prepare_context(split)
+
+    def _prepare_context(self, split) -> None:
+        """The log's context features, read with ``use_features`` (None without)."""
+        from tfrec.data.feature_schema import FeatureSchema
+
+        c = self.config
+        self.context_ = RequestContext.from_split(split, c.seed) if c.use_features else None
+        self.context_train_ = None
+        if self.context_ is not None:
+            self.context_train_ = self.context_.values(split.train)
+            features = (*self.feature_schema_.features, *self.context_.features)
+            self.feature_schema_ = FeatureSchema(features, self.context_.time)
 
     def _reads_positions(self) -> bool:
         return bool(self.config.history or self.config.trend_windows)
 
     def _extra_inputs(self, keras, tf, user, item):
+        inputs, features = self._position_inputs(keras, tf, user, item)
+        if self.context_ is not None:
+            context, term = self.context_.term(self.config.context_dropout, self.config.seed)
+            inputs, features = {**inputs, **context}, [*features, term]
+        return inputs, features
+
+    def _position_inputs(self, keras, tf, user, item):
+        """The inputs read at the example's position: history h_u and trend τ_i(t)."""
         if not self._reads_positions():
             return {}, []
         from tfrec.models.ranking.history import HistoryMean
@@ -330,18 +373,47 @@ class DCN(DNN):
     def _extra_columns(self, frame_or_data):
         """Each example's position in its user's history: a training pair's own
         (its earlier items are read), after the user's training items otherwise."""
-        if not self._reads_positions():
-            return {}
-        if hasattr(frame_or_data, "timestamps"):
-            return {"position": self.train_positions_}
-        users, _, _ = self.known_pairs(frame_or_data)
-        return {"position": self.history_ends_[np.maximum(users, 0)]}
+        columns = {}
+        training = hasattr(frame_or_data, "timestamps")
+        if self._reads_positions() and training:
+            columns["position"] = self.train_positions_
+        elif self._reads_positions():
+            users, _, _ = self.known_pairs(frame_or_data)
+            columns["position"] = self.history_ends_[np.maximum(users, 0)]
+        if self.context_ is not None:  # each pair's own interaction's
+            values = self.context_train_ if training else self.context_.values(frame_or_data)
+            columns.update(values)
+        return columns
 
     def _serving_defaults(self, users):
-        return {"position": self.history_ends_[users]} if self._reads_positions() else {}
+        defaults = {"position": self.history_ends_[users]} if self._reads_positions() else {}
+        if self.context_ is not None:  # no request context
+            defaults.update(self.context_.missing(len(users)))
+        return defaults
 
     def _serving_default_tables(self):
         return {"position": self.history_ends_} if self._reads_positions() else {}
+
+    def _serving_constants(self):
+        return self.context_.missing(1) if self.context_ is not None else {}
+
+    def _context_specs(self):
+        return self.context_.specs() if self.context_ is not None else {}
+
+    def _score_in_context(self, users, context):
+        if self.context_ is None:
+            raise NotSupportedError(
+                f"{self.name} was trained without request context (the log has no context "
+                "features, or use_features was off)"
+            )
+        return self._score(users, self.context_.filled(context, len(users)))
+
+    def _predict_in_context(self, users, items, context: dict) -> np.ndarray:
+        """:meth:`_predict` of known pairs, each in its request's ``context``."""
+        if self.context_ is None:
+            return self._predict(users, items)
+        inputs = {"user": users, "item": items, **self._serving_defaults(users)}
+        return self._run({**inputs, **self.context_.filled(context, len(users))})
 
     def _head(self, x):
         from tfrec.models.ranking.cross import cross_network
@@ -366,10 +438,12 @@ class DCN(DNN):
             "history_starts": self.history_starts_,
             "history_ends": self.history_ends_,
             "history_times": self.history_times_,
+            **(self.context_.arrays() if self.context_ is not None else {}),
         }
 
     def _load_arrays(self, arrays):
         super()._load_arrays(arrays)
+        self.context_ = RequestContext.from_arrays(self.feature_schema_, arrays)
         self.task_ = str(arrays["task"])
         self.history_items_ = arrays["history_items"]
         self.history_starts_ = arrays["history_starts"]

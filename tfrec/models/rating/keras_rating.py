@@ -156,14 +156,25 @@ class KerasRatingModel(Recommender, abc.ABC):
             }
         )
 
-    def _score(self, users):
+    def _score(self, users, per_user: dict | None = None):
+        """Every item's prediction for each user row; ``per_user`` extra inputs
+        (one value per row, e.g. its request's context) replace the defaults."""
         n_items = len(self.item_ids_)
         pair_users = np.repeat(users, n_items)
-        pair_items = np.tile(np.arange(n_items), len(users))
-        return self._predict(pair_users, pair_items).reshape(len(users), n_items)
+        inputs = {
+            "user": pair_users,
+            "item": np.tile(np.arange(n_items), len(users)),
+            **self._serving_defaults(pair_users),
+            **{key: np.repeat(value, n_items) for key, value in (per_user or {}).items()},
+        }
+        return self._run(inputs).reshape(len(users), n_items)
 
     def _serving_defaults(self, users) -> dict[str, np.ndarray]:
         """Extra inputs for prediction when the caller gives none (per user row)."""
+        return {}
+
+    def _serving_constants(self) -> dict[str, np.ndarray]:
+        """Extra inputs whose default is one value for every request (1-row arrays)."""
         return {}
 
     # ---- persistence and serving -----------------------------------------------------------
@@ -182,7 +193,17 @@ class KerasRatingModel(Recommender, abc.ABC):
             self.model_.load_weights(str(directory / _CHECKPOINT)).assert_existing_objects_matched()
 
     def serving_scorer(self, seen):
-        return KerasScorer(self.model_, len(self.item_ids_), self._serving_default_tables())
+        return KerasScorer(
+            self.model_,
+            len(self.item_ids_),
+            self._serving_default_tables(),
+            self._serving_constants(),
+            self._context_specs(),
+        )
+
+    def _context_specs(self) -> dict:
+        """The request-context inputs of the export's ``*_context`` signatures (none)."""
+        return {}
 
     def _serving_default_tables(self) -> dict[str, np.ndarray]:
         """Per-user-row defaults of the extra inputs, for the ``recommend`` signature."""
@@ -195,26 +216,49 @@ def _split_label(batch):
 
 
 class KerasScorer(tf.Module):
-    """Serves a Keras rating model: score = the model on every (user, item) pair."""
+    """Serves a Keras rating model: score = the model on every (user, item) pair.
 
-    def __init__(self, model, n_items, default_tables):
+    Args:
+        model: The functional model.
+        n_items: The catalogue's size.
+        default_tables: Per-user-row defaults of extra inputs (``position``).
+        constants: One default value (a 1-row array) of other extra inputs
+            (a request without context).
+        context_specs: The raw context inputs a request may bring instead
+            (``score(users, context)``), or none.
+    """
+
+    def __init__(self, model, n_items, default_tables, constants=None, context_specs=None):
         super().__init__(name="keras_scorer")
         self.model = model
         self.n_items = n_items
         self.defaults = {k: tf.Variable(v, trainable=False) for k, v in default_tables.items()}
+        self.constants = {k: tf.constant(_tensor(v)) for k, v in (constants or {}).items()}
+        self.context_specs = dict(context_specs or {})
 
     def _inputs(self, users, items, extra):
         inputs = {"user": tf.cast(users, tf.int32), "item": tf.cast(items, tf.int32)}
         for name, table in self.defaults.items():
             inputs[name] = extra[name] if extra and name in extra else tf.gather(table, users)
+        for name, value in self.constants.items():
+            default = tf.repeat(value, tf.shape(users)[0])
+            inputs[name] = extra[name] if extra and name in extra else default
         return inputs
 
-    def score(self, users):
+    def score(self, users, context=None):
+        """[batch, n_items]; ``context``: one raw value per user row of each input."""
         n = tf.shape(users)[0]
         pair_users = tf.repeat(users, self.n_items)
         pair_items = tf.tile(tf.range(self.n_items, dtype=users.dtype), [n])
-        out = self.model(self._inputs(pair_users, pair_items, None), training=False)
+        extra = {k: tf.repeat(v, self.n_items) for k, v in (context or {}).items()}
+        out = self.model(self._inputs(pair_users, pair_items, extra), training=False)
         return tf.reshape(out, [n, self.n_items])
 
     def predict(self, users, items, extra=None):
         return tf.reshape(self.model(self._inputs(users, items, extra), training=False), [-1])
+
+
+def _tensor(values: np.ndarray) -> np.ndarray:
+    """Strings as a numpy unicode array (TensorFlow's), numbers as they are."""
+    values = np.asarray(values)
+    return values.astype(str) if values.dtype == object else values
