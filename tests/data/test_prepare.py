@@ -365,6 +365,59 @@ def test_context_time_travels_with_the_prepared_directory(tmp_path):
     assert not (tmp_path / "q").exists()
 
 
+@pytest.mark.parametrize("duplicates", ["last", "first"])
+def test_context_features_travel_with_each_interaction(tmp_path, duplicates):
+    """--context-features: every part holds each kept interaction's context,
+    typed as the in-memory reader types it (given, or detected: a category, a
+    number with gaps, a multi), the kept duplicate's own; dcn trains on it."""
+    log = _log(seed=7)
+    rng = np.random.default_rng(7)
+    log["device"] = rng.choice(["tv", "phone", " tv ", ""], len(log))
+    log["speed"] = np.where(rng.random(len(log)) < 0.2, np.nan, rng.integers(1, 50, len(log)))
+    log["tags"] = rng.choice(["a|b", "b", "c|a", "x y"], len(log))
+    log["page"] = rng.integers(0, 9, len(log)).astype(str)
+    path = tmp_path / "log.csv"
+    log.to_csv(path, index=False)
+    reading = {"context_features": "device,speed,tags,page=category", "duplicates": duplicates}
+    prepare(path, tmp_path / "p", PrepareOptions(**reading, context_time=True), verbose=False)
+    prepared = load_prepared(tmp_path / "p")
+    in_memory = tfrec.split(tfrec.load_dataset(path, **reading, context_time=True), "temporal")
+    assert prepared.dataset.features == in_memory.dataset.features
+    types = {f.name: f.type for f in prepared.dataset.features.features}
+    assert types == {"device": "category", "speed": "numeric", "tags": "multi", "page": "category"}
+    for part in ("train", "validation", "test"):
+        mine, theirs = getattr(prepared, part), getattr(in_memory, part)
+        pd.testing.assert_frame_equal(
+            _with_context(mine, prepared.dataset), _with_context(theirs, in_memory.dataset)
+        )
+    model = tfrec.get_model("dcn", epochs=1, embedding_dim=8, hidden_units=(8,), history=0)
+    model.fit(prepared)
+    assert model.feature_schema_.of("context") == prepared.dataset.features.of("context")
+    items, _ = model.recommend(["u000"], k=3, context={"device": ["tv"], "speed": [3.0]})
+    assert items.shape == (1, 3)
+
+
+def _with_context(frame, data):
+    """A part's raw IDs, times and context columns, in a fixed row order."""
+    columns = ["user", "item", "timestamp", "device", "speed", "tags", "page"]
+    frame = frame.assign(
+        user=data.raw_user_ids(frame["user_id"].to_numpy()).astype(str),
+        item=data.raw_item_ids(frame["item_id"].to_numpy()).astype(str),
+    )
+    return frame[columns].sort_values(columns[:3]).reset_index(drop=True)
+
+
+def test_a_numeric_context_feature_with_a_word_is_refused_with_its_line(tmp_path):
+    log = _log(seed=8).assign(speed="3")
+    log.loc[41, "speed"] = "fast"
+    path = tmp_path / "log.csv"
+    log.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"line 43.*numeric feature 'speed' has 'fast'"):
+        prepare(path, tmp_path / "p", PrepareOptions(context_features="speed=numeric"))
+    with pytest.raises(DataError, match="column 'color' \\(--context-features\\) is not in"):
+        prepare(path, tmp_path / "q", PrepareOptions(context_features="color"))
+
+
 def test_features_without_their_table_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="--user-features needs --users"):
         PrepareOptions(user_features="age").validate()

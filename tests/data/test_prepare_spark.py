@@ -80,16 +80,21 @@ def small_splits(spark):
 
 
 def test_temporal_with_duplicates_and_k_core_as_duckdb(spark, small_splits, tmp_path):
+    """With context features too: each kept row's context, detected alike."""
     path = tmp_path / "log.csv"
-    _log(seed=1).to_csv(path, index=False)
+    log = _log(seed=1)
+    log["device"] = (["tv", "phone", ""] * len(log))[: len(log)]
+    log["speed"] = range(len(log))
+    log.to_csv(path, index=False)
     options = {"split": "temporal", "shards": 3, "min_user_interactions": 5,
-               "min_item_interactions": 3}  # fmt: skip
+               "min_item_interactions": 3, "context_features": "device,speed"}  # fmt: skip
     prepare(path, tmp_path / "d", PrepareOptions(**options), verbose=False)
     manifest = prepare(
         path, tmp_path / "s", PrepareOptions(**options), engine="spark", verbose=False
     )
     _assert_same_directory(tmp_path / "d", tmp_path / "s")
     assert manifest["k_core"]["passes"] > 1
+    assert [c["type"] for c in manifest["context_features"]] == ["category", "numeric"]
     assert any("repeated (user, item) rows" in note for note in manifest["notes"])
     assert not (tmp_path / "s.partial").exists()
 

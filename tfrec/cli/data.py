@@ -70,11 +70,6 @@ def prepare(args) -> int:
             f"{args.dataset!r} is a registered dataset, which the in-memory path reads"
         )
     options = data_options(args)
-    if "context_features" in options:
-        raise ConfigError(
-            "data prepare does not read --context-features yet; prepare the log alone, or use "
-            "the in-memory path (tfrec train --dataset FILE)"
-        )
     manifest = run(
         args.dataset,
         args.out,

@@ -26,12 +26,14 @@ import json
 import math
 import shutil
 import time
+import types
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tfrec.data.feature_schema import parse_features
+from tfrec.data import feature_columns as fc
+from tfrec.data.feature_schema import Feature, parse_features
 from tfrec.data.interaction_log import (
     _KEPT,
     DUPLICATE_POLICIES,
@@ -40,6 +42,7 @@ from tfrec.data.interaction_log import (
     _check_min,
     _read_items_table,
     _read_users,
+    _taken,
     _vocabulary,
     parse_mapping,
 )
@@ -96,6 +99,10 @@ class PrepareOptions:
         user_names: Column names of a headerless user table.
         user_features: Columns of the user table that are features (every
             other column, types detected, when None).
+        context_features: Columns of the log that are request context
+            (``name[=type],...``: device, country of the request...), typed as
+            the in-memory reader types them (detected on every row read) and
+            written to the shards with each interaction.
         context_time: Each interaction's hour of day and weekday are request
             context (``FeatureSchema.context_time``): models that read
             context encode them from the timestamp the shards hold. Needs a
@@ -127,6 +134,7 @@ class PrepareOptions:
     user_header: bool = True
     user_names: str | list | None = None
     user_features: str | dict | None = None
+    context_features: str | dict | None = None
     context_time: bool = False
     split: str = "temporal"
     fraction: float = 0.1
@@ -288,6 +296,7 @@ class _Preparation:
             "implicit": read["implicit"],
             "has_timestamps": read["has_timestamps"],
             "context_time": o.context_time,
+            "context_features": read["context"],
             "weighted": weighted,
             "rating_scale": read["rating_scale"],
             "user_ids": vocab["users"],
@@ -311,8 +320,12 @@ class _Preparation:
         o, source, con = self.options, self.source, self.runner.con
         given = parse_mapping(o.columns)
         notes: list[str] = []
-        mapping = source.resolve(self.runner.source_columns(source), given)
-        self.runner.load(source, mapping)
+        names = self.runner.source_columns(source)
+        mapping = source.resolve(names, given)
+        wanted = parse_features(o.context_features, "context")
+        listing = types.SimpleNamespace(names=names, source=source.label)
+        fc.check_columns(listing, wanted, "--context-features", _taken(mapping))
+        self.runner.load(source, mapping, tuple(wanted))
         relation = "src"
         kinds = {n: k for n, k, *_ in con.execute("DESCRIBE src").fetchall()}
         if "rating" in mapping and "rating" not in given:
@@ -360,6 +373,9 @@ class _Preparation:
         ]
         if weighted:
             columns.append(f"TRY_CAST({sql_name(mapping['weight'])} AS FLOAT) AS weight")
+        for name, column in zip(wanted, _sql.context_columns(len(wanted)), strict=True):
+            text = id_expression(name, kinds[name])  # as the in-memory reader's text
+            columns.append(f"coalesce(trim({text}), '') AS {column}")
         self.sql(
             "CREATE OR REPLACE TABLE raw AS SELECT " + ", ".join(columns) + ", row FROM src",
             "typing the columns",
@@ -422,8 +438,10 @@ class _Preparation:
                 f"rating outside the rating scale [{scale[0]:g}, {scale[1]:g}]",
                 "fix the data or the --rating-scale",
             )
+        context = self._context_types(wanted, o.list_sep, notes)
         return {
             "mapping": mapping,
+            "context": context,
             "implicit": implicit,
             "weighted": weighted,
             "has_timestamps": has_timestamps,
@@ -431,6 +449,43 @@ class _Preparation:
             "n_rows": int(n),
             "notes": notes,
         }
+
+    def _context_types(self, wanted: dict, list_sep: str, notes: list[str]) -> list[dict]:
+        """Each context column's type, given or detected as the in-memory reader
+        detects it (:func:`~tfrec.data.feature_columns.detect_type` over the
+        distinct values, in the order they first occur), and a numeric one's
+        first non-number refused with its line."""
+        features, detected, out = [], [], []
+        for (name, kind), column in zip(
+            wanted.items(), _sql.context_columns(len(wanted)), strict=True
+        ):
+            values = self.runner.con.execute(
+                f"SELECT {column} FROM (SELECT {column}, min(row) AS first FROM raw "
+                f"WHERE {column} <> '' GROUP BY {column}) AS v ORDER BY first"
+            ).fetchnumpy()[column]
+            present = pd.Series(np.asarray(values, dtype=object), dtype=object)
+            if kind is None:
+                kind = fc.detect_type(present, list_sep)
+                detected.append(name)
+            if kind == "numeric":
+                bad = present[pd.to_numeric(present, errors="coerce").isna()]
+                if len(bad):
+                    shown = ", ".join(f"'{v}'" for v in bad.iloc[:50])
+                    self._refuse(
+                        "raw",
+                        f"{column} IN ({shown})",
+                        f"numeric feature {name!r} has {bad.iloc[0]!r}, which is not a number",
+                        f"fix the value or make it a category (--context-features {name}=category)",
+                    )
+            features.append(Feature(name, "context", kind))
+            out.append({"name": name, "type": kind, "column": column})
+        if features:
+            notes.append(fc.features_note("context", features, detected))
+        return out
+
+    def _context(self) -> tuple[str, ...]:
+        """The context columns the tables carry (``context_0``, ...)."""
+        return tuple(c["column"] for c in self.runner.done("read").get("context", []))
 
     def _vocabularies(self) -> dict:
         """Each distinct raw ID's code, as the in-memory reader assigns them."""
@@ -505,9 +560,10 @@ class _Preparation:
 
     def _code(self) -> dict:
         weight = ", raw.weight" if self.runner.done("read")["weighted"] else ""
+        context = "".join(f", raw.{c}" for c in self._context())
         self.sql(
             "CREATE OR REPLACE TABLE coded AS SELECT u.code AS user_id, i.code AS item_id, "
-            f"raw.rating, raw.timestamp{weight}, raw.row FROM raw "
+            f"raw.rating, raw.timestamp{weight}{context}, raw.row FROM raw "
             "JOIN user_vocab u ON raw.user_raw = u.raw JOIN item_vocab i ON raw.item_raw = i.raw "
             "ORDER BY raw.row",
             "coding the IDs",
@@ -534,7 +590,8 @@ class _Preparation:
             self.sql("CREATE OR REPLACE TABLE kept AS SELECT * FROM coded ORDER BY row")
         else:
             self.sql(
-                "CREATE OR REPLACE TABLE kept AS " + _sql.deduplicate(policy, weighted),
+                "CREATE OR REPLACE TABLE kept AS "
+                + _sql.deduplicate(policy, weighted, self._context()),
                 f"duplicates ({policy})",
             )
         (kept,) = con.execute("SELECT count(*) FROM kept").fetchone()
@@ -590,7 +647,8 @@ class _Preparation:
         if o.split == "random":
             self._random_parts()
         self.sql(
-            "CREATE OR REPLACE TABLE final AS " + _sql.final(o.split, o.fraction, shards, weighted),
+            "CREATE OR REPLACE TABLE final AS "
+            + _sql.final(o.split, o.fraction, shards, weighted, self._context()),
             f"splitting ({o.split}) into {shards} shards",
         )
         self.sql("DROP TABLE IF EXISTS parts")
@@ -605,7 +663,7 @@ class _Preparation:
 
     def _write(self, shards: int, weighted: bool) -> dict:
         """One Parquet file per (part, shard), and the vocabularies with counts."""
-        files = self.runner.write_shards(self.work, shards, weighted)
+        files = self.runner.write_shards(self.work, shards, weighted, self._context())
         self.runner.write_vocabularies(self.work)
         return files
 

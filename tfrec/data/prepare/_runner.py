@@ -200,13 +200,15 @@ class Runner(Stages):
         """The log's column names (the first file's header or schema)."""
         return list(source.columns(self.con))
 
-    def load(self, source, mapping: dict) -> None:
-        """The mapped columns of every file, as read, into table ``src`` with each
-        row's position in the log (``row``); a line per file with the ETA."""
+    def load(self, source, mapping: dict, text: tuple[str, ...] = ()) -> None:
+        """The mapped columns of every file, and the ``text`` ones (read as text
+        from CSV, as the IDs), into table ``src`` with each row's position in the
+        log (``row``); a line per file with the ETA."""
         from tfrec.data.prepare._source import sql_name
 
-        columns = ", ".join(sql_name(c) for c in dict.fromkeys(mapping.values()))
-        ids = (mapping["user"], mapping["item"])
+        read = dict.fromkeys([*mapping.values(), *text])
+        columns = ", ".join(sql_name(c) for c in read)
+        ids = (mapping["user"], mapping["item"], *text)
         sizes = [f.stat().st_size for f in source.files]
         started, offset = time.perf_counter(), 0
         for i, path in enumerate(source.files):
@@ -242,13 +244,13 @@ class Runner(Stages):
             self.con.execute("INSERT INTO parts SELECT * FROM chunk")
             self.con.unregister("chunk")
 
-    def write_shards(self, work: Path, shards: int, weighted: bool) -> dict:
+    def write_shards(self, work: Path, shards: int, weighted: bool, context=()) -> dict:
         """One Parquet file per (part, shard) of table ``final``: {part: [{file, rows}]}."""
 
         def write(p, s, path):
             tmp = path.with_name(path.name + ".tmp")
             self.con.execute(
-                f"COPY ({_sql.shard_rows(p, s, weighted)}) TO '{tmp}' "
+                f"COPY ({_sql.shard_rows(p, s, weighted, context)}) TO '{tmp}' "
                 "(FORMAT parquet, COMPRESSION zstd)"
             )
             os.replace(tmp, path)

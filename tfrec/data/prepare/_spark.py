@@ -255,14 +255,14 @@ class SparkRunner(Stages):
     def source_columns(self, source) -> list[str]:
         return list(self._frame(source, source.files[:1]).columns)
 
-    def load(self, source, mapping: dict) -> None:
+    def load(self, source, mapping: dict, text: tuple[str, ...] = ()) -> None:
         """Table ``src``: the mapped columns with each row's position in the log
         (files in order; within a file, the order Spark reads it, which is the
         file's own: its splits are scanned in offset order)."""
         from pyspark.sql import functions as F
 
         started = time.perf_counter()
-        columns = list(dict.fromkeys(mapping.values()))
+        columns = list(dict.fromkeys([*mapping.values(), *text]))  # text: CSV's are strings
         frame = self._frame(source, source.files).select(
             *[F.col(_backtick(c)) for c in columns],
             F.col("_metadata.file_path").alias("__file"),
@@ -320,7 +320,7 @@ class SparkRunner(Stages):
         frame = self.spark.range(0, n, 1, tasks).mapInPandas(draw, "idx bigint, part tinyint")
         self.materialize("parts", frame)
 
-    def write_shards(self, work: Path, shards: int, weighted: bool) -> dict:
+    def write_shards(self, work: Path, shards: int, weighted: bool, context=()) -> dict:
         """One partitioned write of ``final`` (each (part, shard) by one task, so
         one file, sorted as ``_sql.SHARD_ORDER``), then each file moved to its name."""
         import pyarrow as pa
@@ -330,7 +330,9 @@ class SparkRunner(Stages):
         schema = [("user_id", pa.int32()), ("item_id", pa.int32()), ("rating", pa.float32()),
                   ("timestamp", pa.int64())]  # fmt: skip
         schema += [("weight", pa.float32())] if weighted else []
-        spark_types = {pa.int32(): "int", pa.float32(): "float", pa.int64(): "bigint"}
+        schema += [(column, pa.string()) for column in context]
+        spark_types = {pa.int32(): "int", pa.float32(): "float", pa.int64(): "bigint",
+                       pa.string(): "string"}  # fmt: skip
         tmp = work.absolute() / SHARDS_TMP
         if not (tmp / "_SUCCESS").exists():
             started = time.perf_counter()

@@ -6,7 +6,8 @@ portable SQL (window functions, no engine-specific clauses), so that what
 the in-memory path does in numpy (:mod:`tfrec.splits`,
 ``interaction_log._deduplicate``, ``interaction_log.k_core``) has exactly
 one out-of-core counterpart. Tables: ``coded`` (user_id, item_id, rating,
-timestamp, [weight,] row: the row's position in the log), then ``kept``
+timestamp, [weight,] [context_0, ...,] row: the row's position in the log;
+``context_j`` the text of the j-th context feature), then ``kept``
 (after duplicates and k-core, in log order), then ``final`` (with ``part``:
 0 train, 1 validation, 2 test, and ``shard``).
 
@@ -25,10 +26,16 @@ SHARD_OF_USER = "CAST(((CAST(user_id AS BIGINT) * 2654435761) % 4294967296) % {s
 SHARD_ORDER = ("user_id", "timestamp", "row")
 
 
-def deduplicate(policy: str, weighted: bool) -> str:
+def context_columns(n: int) -> tuple[str, ...]:
+    """The names of ``n`` context feature columns in the tables and shards."""
+    return tuple(f"context_{j}" for j in range(n))
+
+
+def deduplicate(policy: str, weighted: bool, context: tuple[str, ...] = ()) -> str:
     """One row per (user, item): the last (by time, then log order), the first, the
     last with the mean rating, or the last weighted by the row count (or the sum
-    of the weights), as ``interaction_log._deduplicate`` does."""
+    of the weights), as ``interaction_log._deduplicate`` does; the kept row's
+    ``context`` columns with it."""
     descending = "" if policy == "first" else " DESC"
     order = f"timestamp{descending}, row{descending}"
     window = "PARTITION BY user_id, item_id"
@@ -39,10 +46,13 @@ def deduplicate(policy: str, weighted: bool) -> str:
     if policy == "count":
         total = "sum(CAST(weight AS DOUBLE))" if weighted else "count(*)"
         weight = f"CAST({total} OVER ({window}) AS FLOAT) AS weight"
-    columns = ", ".join(c for c in ("user_id", "item_id", rating, "timestamp", weight, "row") if c)
+    columns = ", ".join(
+        c for c in ("user_id", "item_id", rating, "timestamp", weight, *context, "row") if c
+    )
     return (
         "SELECT user_id, item_id, rating, timestamp, "
         + ("weight, " if weight else "")
+        + "".join(f"{c}, " for c in context)
         + "row FROM ("
         f"SELECT {columns}, row_number() OVER ({window} ORDER BY {order}) AS k FROM coded"
         ") AS ranked WHERE k = 1 ORDER BY row"
@@ -97,23 +107,25 @@ def part_of_row(method: str, fraction: float) -> tuple[str, str]:
     )
 
 
-def final(method: str, fraction: float, shards: int, weighted: bool) -> str:
+def final(
+    method: str, fraction: float, shards: int, weighted: bool, context: tuple[str, ...] = ()
+) -> str:
     """Every kept row with its part and shard, clustered by (part, shard) and in
     (user, time) order within, so that each shard's file is one range scan."""
     part, source = part_of_row(method, fraction)
-    weight = "weight, " if weighted else ""
+    carried = "".join(f"{c}, " for c in (("weight",) if weighted else ()) + tuple(context))
     return (
-        f"SELECT user_id, item_id, rating, timestamp, {weight}row, "
+        f"SELECT user_id, item_id, rating, timestamp, {carried}row, "
         f"CAST({part} AS TINYINT) AS part, {SHARD_OF_USER.format(shards=shards)} AS shard "
         f"FROM {source} ORDER BY part, shard, user_id, timestamp, row"
     )
 
 
-def shard_rows(part: int, shard: int, weighted: bool) -> str:
+def shard_rows(part: int, shard: int, weighted: bool, context: tuple[str, ...] = ()) -> str:
     """The rows of one shard file, in (user, time, log) order."""
-    weight = ", weight" if weighted else ""
+    carried = "".join(f", {c}" for c in (("weight",) if weighted else ()) + tuple(context))
     return (
-        f"SELECT user_id, item_id, rating, timestamp{weight} FROM final "
+        f"SELECT user_id, item_id, rating, timestamp{carried} FROM final "
         f"WHERE part = {part} AND shard = {shard} ORDER BY {', '.join(SHARD_ORDER)}"
     )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tfrec.data.feature_schema import FeatureSchema, parse_features
+from tfrec.data.feature_schema import Feature, FeatureSchema, parse_features
 from tfrec.data.prepare.manifest import PARTS, read_manifest, shard_files
 from tfrec.data.prepare.stream import TrainShards
 from tfrec.data.schema import RATING_DTYPES, Dataset, make_items
@@ -41,6 +41,7 @@ def load_prepared(directory) -> Split:
     user_vocab = _vocabulary(directory / "users.parquet", manifest["user_ids"])
     item_vocab = _vocabulary(directory / "items.parquet", manifest["item_ids"])
     ratings = _read_parts(directory, manifest)
+    context = _context(manifest, ratings)
     ends = np.cumsum([sum(s["rows"] for s in manifest["shards"][p]) for p in PARTS])
     starts = np.r_[0, ends[:-1]]
     parts = {  # views of ratings (pandas copy-on-write), not copies
@@ -70,7 +71,8 @@ def load_prepared(directory) -> Split:
         has_timestamps=manifest["has_timestamps"],
         users=users,
         features=FeatureSchema(
-            (*user_features, *item_features), bool(manifest.get("context_time", False))
+            (*user_features, *item_features, *context),
+            bool(manifest.get("context_time", False)),
         ),
     )
     split = manifest["split"]
@@ -92,12 +94,31 @@ def _read_parts(directory: Path, manifest: dict) -> pd.DataFrame:
 
     files = [f for p in PARTS for f in shard_files(directory, manifest, p)]
     dtypes = {**RATING_DTYPES, **({"weight": np.float32} if manifest["weighted"] else {})}
-    table = pq.ParquetDataset([str(f) for f in files]).read(columns=list(dtypes))
+    context = [c["column"] for c in manifest.get("context_features", [])]
+    table = pq.ParquetDataset([str(f) for f in files]).read(columns=[*dtypes, *context])
     columns = {}
     for name, dtype in dtypes.items():
         columns[name] = table.column(name).to_numpy().astype(dtype, copy=False)
         table = table.drop_columns([name])
+    for name in context:  # as text; typed by _context
+        columns[name] = table.column(name).to_numpy(zero_copy_only=False)
+        table = table.drop_columns([name])
     return pd.DataFrame(columns, copy=False)
+
+
+def _context(manifest: dict, ratings: pd.DataFrame) -> list[Feature]:
+    """The context features, their shard columns (``context_j``, text) replaced
+    in ``ratings`` by the typed values under the feature's name, as the
+    in-memory reader holds them."""
+    from tfrec.data.feature_columns import convert
+
+    list_sep = manifest["options"].get("list_sep", "|")
+    features = []
+    for column in manifest.get("context_features", []):
+        text = pd.Series(ratings.pop(column["column"]).to_numpy(), dtype=object)
+        ratings[column["name"]] = convert(text, column["type"], list_sep).to_numpy()
+        features.append(Feature(column["name"], "context", column["type"]))
+    return features
 
 
 def _vocabulary(path: Path, kind: str) -> Vocabulary | None:
