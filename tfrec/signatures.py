@@ -206,7 +206,14 @@ class ServingModule(tf.Module):
 
     def _retrieve(self, users, known, seen, k):
         """Top k from the scorer's index: fetch k + the most seen items of any
-        row, drop each row's seen items, keep the best k."""
+        row, drop each row's seen items, keep the best k (a scorer that
+        ``takes_seen`` drops them itself); unknown users get the fallback order."""
+        if getattr(self.scorer, "takes_seen", False):
+            values, columns = self.scorer.retrieve(users, k, seen)
+            fallback = self.fallback_order[:k]
+            fallback_values = tf.gather(self.fallback_scores, fallback)
+            values = tf.where(known[:, None], values, fallback_values[None, :])
+            return values, tf.where(known[:, None], columns, fallback[None, :])
         n_items = tf.shape(self.item_ids, out_type=tf.int64)[0]
         batch = tf.shape(users)[0]
         counts = tf.math.bincount(tf.cast(seen[:, 0], tf.int32), minlength=batch)

@@ -135,7 +135,10 @@ class CascadeScorer(tf.Module):
 
     ``retrieve`` answers the export's ``recommend`` from the candidates and
     the retriever's next items alone, without writing a score for every item
-    of the catalogue as ``score`` does."""
+    of the catalogue as ``score`` does, and drops the seen items the
+    signature looked up (``takes_seen``)."""
+
+    takes_seen = True  # retrieve(users, k, seen): seen items dropped, no second lookup
 
     def __init__(self, retrieval, ranking, seen, candidates: int, theta):
         from tfrec.models.ranking.stacking import position_features
@@ -148,12 +151,14 @@ class CascadeScorer(tf.Module):
         self.positions = _constant(position_features(candidates)[0], tf.float32)
         self.context_specs = dict(getattr(ranking, "context_specs", {}))  # the ranker's
 
-    def _retrieved(self, users, depth):
-        """The retriever's scores r and its top ``depth`` (>= candidates) unseen items."""
+    def _retrieved(self, users, depth, seen=None):
+        """The retriever's scores r and its top ``depth`` (>= candidates) unseen
+        items; ``seen``: the users' (row, item) pairs, looked up when None."""
         retrieval = self.retrieval.score(users)
-        index, _ = self.seen.index(users)
-        minus_inf = tf.fill(tf.shape(index)[:1], tf.constant(-np.inf, tf.float32))
-        masked = tf.tensor_scatter_nd_update(retrieval, index, minus_inf)
+        if seen is None:
+            seen, _ = self.seen.index(users)
+        minus_inf = tf.fill(tf.shape(seen)[:1], tf.constant(-np.inf, tf.float32))
+        masked = tf.tensor_scatter_nd_update(retrieval, seen, minus_inf)
         return retrieval, tf.math.top_k(masked, depth)
 
     def _combined(self, users, values, columns, context=None):
@@ -188,12 +193,13 @@ class CascadeScorer(tf.Module):
         pairs = tf.stack([rows, tf.reshape(columns, [-1])], 1)
         return tf.tensor_scatter_nd_update(out, pairs, tf.reshape(combined, [-1]))
 
-    def retrieve(self, users, k):
+    def retrieve(self, users, k, seen):
         """The top ``k`` (scores, item columns) of each user row, best first, as
         ``score`` ranks them: the candidates by t, then the retriever's next
-        unseen items (seen items only when too few are left, at -inf)."""
+        unseen items (seen items only when too few are left, at -inf);
+        ``seen``: the users' (row, item) pairs."""
         n = self.candidates
-        _, top = self._retrieved(users, tf.maximum(k, n))
+        _, top = self._retrieved(users, tf.maximum(k, n), seen)
         columns = tf.cast(top.indices, tf.int64)
         combined = self._combined(users, top.values[:, :n], columns[:, :n])
         # Candidates by column first, so that ties go to the lower column, as
