@@ -372,8 +372,9 @@ def test_context_features_travel_with_each_interaction(tmp_path, duplicates):
     number with gaps, a multi), the kept duplicate's own; dcn trains on it."""
     log = _log(seed=7)
     rng = np.random.default_rng(7)
-    log["device"] = rng.choice(["tv", "phone", " tv ", ""], len(log))
-    log["speed"] = np.where(rng.random(len(log)) < 0.2, np.nan, rng.integers(1, 50, len(log)))
+    log["device"] = rng.choice(["tv", "phone", " tv ", "", "null"], len(log))  # null: missing
+    speed = rng.integers(1, 50, len(log)).astype(str)
+    log["speed"] = np.where(rng.random(len(log)) < 0.2, rng.choice(["", "NA", "nan"]), speed)
     log["tags"] = rng.choice(["a|b", "b", "c|a", "x y"], len(log))
     log["page"] = rng.integers(0, 9, len(log)).astype(str)
     path = tmp_path / "log.csv"
@@ -397,6 +398,20 @@ def test_context_features_travel_with_each_interaction(tmp_path, duplicates):
     assert items.shape == (1, 3)
 
 
+def test_a_parquet_float_context_reads_as_in_memory(tmp_path):
+    """NaN is missing, whole floats read as integers, inf as written."""
+    log = _log(seed=9)
+    values = np.array([1.0, 2.5, np.nan, np.inf, 7.0])
+    log["speed"] = values[np.arange(len(log)) % len(values)]
+    path = tmp_path / "log.parquet"
+    log.to_parquet(path)
+    reading = {"context_features": "speed=category"}
+    prepare(path, tmp_path / "p", PrepareOptions(**reading), verbose=False)
+    prepared = load_prepared(tmp_path / "p").dataset.ratings["speed"]
+    in_memory = tfrec.load_dataset(path, **reading).ratings["speed"]
+    assert sorted(set(prepared)) == sorted(set(in_memory)) == ["", "1", "2.5", "7", "inf"]
+
+
 def _with_context(frame, data):
     """A part's raw IDs, times and context columns, in a fixed row order."""
     columns = ["user", "item", "timestamp", "device", "speed", "tags", "page"]
@@ -409,10 +424,11 @@ def _with_context(frame, data):
 
 def test_a_numeric_context_feature_with_a_word_is_refused_with_its_line(tmp_path):
     log = _log(seed=8).assign(speed="3")
-    log.loc[41, "speed"] = "fast"
+    log.loc[41, "speed"] = "5'11"  # a quote, which the engine's SQL must not choke on
+    log.loc[50, "speed"] = "fast"
     path = tmp_path / "log.csv"
     log.to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"line 43.*numeric feature 'speed' has 'fast'"):
+    with pytest.raises(DataError, match=r"line 43.*numeric feature 'speed' has \"5'11\".*2 such"):
         prepare(path, tmp_path / "p", PrepareOptions(context_features="speed=numeric"))
     with pytest.raises(DataError, match="column 'color' \\(--context-features\\) is not in"):
         prepare(path, tmp_path / "q", PrepareOptions(context_features="color"))

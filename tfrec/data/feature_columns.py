@@ -59,8 +59,8 @@ def detect_type(values: pd.Series, list_sep: str = "|") -> str:
 
 
 def as_text(values) -> pd.Series:
-    """A pyarrow array as stripped strings, ``""`` where missing; whole floats
-    (an integer column with gaps) as integers (``3.0`` -> ``"3"``)."""
+    """A pyarrow array as stripped strings, ``""`` where missing (NaN too); whole
+    floats (an integer column with gaps) as integers (``3.0`` -> ``"3"``)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -69,6 +69,7 @@ def as_text(values) -> pd.Series:
     if pa.types.is_dictionary(values.type):
         values = values.dictionary_decode()
     if pa.types.is_floating(values.type):
+        values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)
         whole = pc.equal(pc.floor(values), values)
         if pc.all(pc.or_kleene(whole, pc.is_null(values))).as_py():
             values = pc.cast(values, pa.int64())

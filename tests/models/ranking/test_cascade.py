@@ -168,3 +168,24 @@ def test_the_request_context_reaches_the_ranker():
     for device, kind in (("tv", "a"), ("phone", "b")):
         items, _ = model.recommend(users, k=3, context={"device": [device] * len(users)})
         assert all(i.startswith(kind) for i in items.ravel()), (device, items)
+
+
+def test_a_ranker_without_pair_context_takes_none():
+    """two_tower reads context as a query term, not in its pair scores: as a
+    ranker it gives the cascade no request context."""
+    from tests.models.ranking.test_dcn import context_log
+    from tfrec.errors import TfrecError
+    from tfrec.models import get_model
+
+    model = get_model(
+        "cascade",
+        retrieval="itemknn",
+        ranking="two_tower",
+        candidates=10,
+        ranking_options={"epochs": 1},
+        combiner="weight",
+        retrieval_weight=0.0,
+    ).fit(context_log(per_user=10))
+    assert model.reads_features == () and not model.feature_schema_
+    with pytest.raises(TfrecError, match="model 'cascade' reads no feature device"):
+        model.recommend(["u0"], k=3, context={"device": ["tv"]})

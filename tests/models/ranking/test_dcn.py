@@ -280,6 +280,23 @@ def test_context_term_without_context_is_its_flag():
     assert out[1, -1] == 0 and out[2, -1] == 0 and np.abs(out[1:, :-1]).sum(axis=1).min() > 0
 
 
+def test_context_dropout_draws_once_per_group():
+    """Under the listwise loss a positive and its negatives are one request:
+    their rows keep or drop the context together."""
+    import tf_keras as keras
+
+    from tfrec.data.feature_schema import Feature
+    from tfrec.models.ranking.context import RequestContext
+
+    adapt = {"context_device": np.array(["tv", "phone"], object)}
+    context = RequestContext((Feature("device", "context", "category"),), False, adapt)
+    inputs, term = context.term(dropout=0.5, seed=0, group=3)
+    model = keras.Model(inputs, term)
+    flags = model({"context_device": np.array(["tv"] * 300)}, training=True).numpy()[:, -1]
+    groups = flags.reshape(-1, 3)
+    assert (groups == groups[:, :1]).all() and 0 < groups[:, 0].mean() < 1
+
+
 def test_context_needs_a_log_with_context(small_split):
     from tfrec.errors import NotSupportedError
     from tfrec.models import get_model

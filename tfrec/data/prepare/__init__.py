@@ -50,6 +50,7 @@ from tfrec.data.prepare import _sql
 from tfrec.data.prepare._runner import Runner
 from tfrec.data.prepare._source import (
     Source,
+    feature_text,
     find_files,
     first_bad_row,
     id_expression,
@@ -374,8 +375,8 @@ class _Preparation:
         if weighted:
             columns.append(f"TRY_CAST({sql_name(mapping['weight'])} AS FLOAT) AS weight")
         for name, column in zip(wanted, _sql.context_columns(len(wanted)), strict=True):
-            text = id_expression(name, kinds[name])  # as the in-memory reader's text
-            columns.append(f"coalesce(trim({text}), '') AS {column}")
+            text = feature_text(name, kinds[name], not source.parquet)
+            columns.append(f"{text} AS {column}")
         self.sql(
             "CREATE OR REPLACE TABLE raw AS SELECT " + ", ".join(columns) + ", row FROM src",
             "typing the columns",
@@ -470,18 +471,26 @@ class _Preparation:
             if kind == "numeric":
                 bad = present[pd.to_numeric(present, errors="coerce").isna()]
                 if len(bad):
-                    shown = ", ".join(f"'{v}'" for v in bad.iloc[:50])
-                    self._refuse(
-                        "raw",
-                        f"{column} IN ({shown})",
-                        f"numeric feature {name!r} has {bad.iloc[0]!r}, which is not a number",
-                        f"fix the value or make it a category (--context-features {name}=category)",
-                    )
+                    self._refuse_values(name, column, bad)
             features.append(Feature(name, "context", kind))
             out.append({"name": name, "type": kind, "column": column})
         if features:
             notes.append(fc.features_note("context", features, detected))
         return out
+
+    def _refuse_values(self, name: str, column: str, bad: pd.Series) -> None:
+        """Refuses the first row whose numeric context ``column`` holds one of ``bad``."""
+        con = self.runner.con
+        con.register("bad_values", pd.DataFrame({"value": bad.astype(str).to_numpy()}))
+        try:  # the values come from raw: a row holds one
+            row, count = first_bad_row(con, "raw", f"{column} IN (SELECT value FROM bad_values)")
+        finally:
+            con.unregister("bad_values")
+        raise DataError(
+            f"{where(self.source, row)}: numeric feature {name!r} has {bad.iloc[0]!r}, which is "
+            f"not a number ({count:,} such rows); fix the value or make it a category "
+            f"(--context-features {name}=category)"
+        )
 
     def _context(self) -> tuple[str, ...]:
         """The context columns the tables carry (``context_0``, ...)."""

@@ -108,6 +108,11 @@ class Source:
         return table.resolve(given, RATING_KEYS, required=("user", "item"), flag="--columns")
 
 
+# What pyarrow's CSV reader (the in-memory path) reads as missing in a text column.
+NULL_TOKENS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+               "1.#QNAN", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null")  # fmt: skip
+
+
 def id_expression(column: str, kind: str) -> str:
     """An ID column as text exactly as written (whole floats as integers)."""
     if kind in ("FLOAT", "DOUBLE"):
@@ -117,6 +122,26 @@ def id_expression(column: str, kind: str) -> str:
             f"ELSE CAST({sql_name(column)} AS STRING) END"
         )
     return f"CAST({sql_name(column)} AS STRING)"
+
+
+def feature_text(column: str, kind: str, text_file: bool) -> str:
+    """A feature column as the in-memory reader's text (``feature_columns.as_text``):
+    trimmed, ``''`` where missing (NULL, NaN, and in a text file the tokens
+    pyarrow's CSV reader takes for missing: NA, null, ...), whole finite
+    floats as integers."""
+    c = sql_name(column)
+    if kind in ("FLOAT", "DOUBLE"):
+        text = (
+            f"CASE WHEN isnan({c}) THEN NULL "
+            f"WHEN abs({c}) < 9.2e18 AND {c} = floor({c}) THEN CAST(CAST({c} AS BIGINT) AS STRING) "
+            f"ELSE CAST({c} AS STRING) END"
+        )
+    else:
+        text = f"CAST({c} AS STRING)"
+    if text_file:
+        tokens = ", ".join(_quote(t) for t in NULL_TOKENS if t)
+        text = f"CASE WHEN {text} IN ({tokens}) THEN NULL ELSE {text} END"
+    return f"coalesce(trim({text}), '')"
 
 
 # A time or text as Unix seconds (NULL where it does not parse): the one
@@ -180,7 +205,9 @@ def rating_is_a_scale(con, relation: str, column: str) -> tuple[bool, str]:
 
 def first_bad_row(con, table: str, condition: str) -> tuple[int, int] | None:
     """(row, count) of the first row of ``table`` where ``condition`` holds, or None."""
-    found = con.execute(f"SELECT min(row), count(*) FROM {table} WHERE {condition}").fetchone()
+    (found,) = con.execute(  # every row fetched: the connection is free for the next call
+        f"SELECT min(row), count(*) FROM {table} WHERE {condition}"
+    ).fetchall()
     return None if not found[1] else (int(found[0]), int(found[1]))
 
 

@@ -313,10 +313,13 @@ class Cascade(Recommender):
         return self._combine(*self._stages(users, context), self.combiner_weights_)
 
     def _note_context(self) -> None:
-        """The request context the cascade takes: its ranker's (the retriever's
-        own context term, if any, is not added)."""
-        ranker = self.ranking_.feature_schema_
-        self.feature_schema_ = FeatureSchema(ranker.of("context"), ranker.context_time)
+        """The request context the cascade takes: that of a ranker which reads it
+        in its pair scores (dcn's ``context_``; the retriever's own context
+        term, if any, is not added)."""
+        context = getattr(self.ranking_, "context_", None)
+        self.feature_schema_ = FeatureSchema()
+        if context is not None:
+            self.feature_schema_ = FeatureSchema(context.features, context.time)
         self.reads_features = ("context",) if self.feature_schema_ else ()
 
     @staticmethod

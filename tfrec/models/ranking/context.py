@@ -37,17 +37,19 @@ class ContextTerm(keras.layers.Layer):
         encoder: The adapted :class:`~tfrec.features.layer.FeatureEncoder`.
         dropout: Probability that a training row is taken as bringing no context.
         seed: Seed of the dropout draws.
+        group: Rows that share one draw, consecutive in a batch (a positive and
+            its negatives under a listwise loss: one request).
     """
 
-    def __init__(self, encoder: FeatureEncoder, dropout: float, seed: int):
+    def __init__(self, encoder: FeatureEncoder, dropout: float, seed: int, group: int = 1):
         super().__init__(name="context_term")
-        self.encoder, self.dropout, self.seed = encoder, dropout, seed
+        self.encoder, self.dropout, self.seed, self.group = encoder, dropout, seed, group
 
     def call(self, inputs: dict, training=False):
         known = tf.cast(brought(inputs, self.encoder), tf.float32)
         if training and self.dropout:
-            draw = tf.random.uniform(tf.shape(known), seed=self.seed)
-            known *= tf.cast(draw >= self.dropout, tf.float32)
+            draw = tf.random.uniform(tf.shape(known)[:1] // self.group, seed=self.seed)
+            known *= tf.cast(tf.repeat(draw, self.group) >= self.dropout, tf.float32)
         return tf.concat([self.encoder(inputs) * known[:, None], (1.0 - known)[:, None]], -1)
 
 
@@ -105,8 +107,9 @@ class RequestContext:
         """The raw inputs' signature (``context_device``, ``timestamp``...)."""
         return input_specs(self.features, self.time)
 
-    def term(self, dropout: float, seed: int) -> tuple[dict, tf.Tensor]:
-        """The Keras inputs and the :class:`ContextTerm` tensor of a functional model."""
+    def term(self, dropout: float, seed: int, group: int = 1) -> tuple[dict, tf.Tensor]:
+        """The Keras inputs and the :class:`ContextTerm` tensor of a functional model
+        (``group``: see :class:`ContextTerm`)."""
         inputs = {
             key: keras.Input((), dtype=spec.dtype, name=key) for key, spec in self.specs().items()
         }
@@ -117,7 +120,7 @@ class RequestContext:
             name="context_encoder",
             seed=seed + _SEED_OFFSET,
         )
-        return inputs, ContextTerm(encoder, dropout, seed + _SEED_OFFSET)(inputs)
+        return inputs, ContextTerm(encoder, dropout, seed + _SEED_OFFSET, group)(inputs)
 
     def filled(self, values: dict, n: int) -> dict:
         """A request's ``values`` (:meth:`Recommender._request_features`), the

@@ -337,7 +337,10 @@ class DCN(DNN):
     def _extra_inputs(self, keras, tf, user, item):
         inputs, features = self._position_inputs(keras, tf, user, item)
         if self.context_ is not None:
-            context, term = self.context_.term(self.config.context_dropout, self.config.seed)
+            c = self.config
+            # The listwise loss compares a positive with its negatives: one draw per group.
+            group = 1 + c.negatives if self.task_ == "ranking" and c.loss == "softmax" else 1
+            context, term = self.context_.term(c.context_dropout, c.seed, group)
             inputs, features = {**inputs, **context}, [*features, term]
         return inputs, features
 
@@ -380,9 +383,10 @@ class DCN(DNN):
         elif self._reads_positions():
             users, _, _ = self.known_pairs(frame_or_data)
             columns["position"] = self.history_ends_[np.maximum(users, 0)]
-        if self.context_ is not None:  # each pair's own interaction's
-            values = self.context_train_ if training else self.context_.values(frame_or_data)
-            columns.update(values)
+        if self.context_ is not None and training:  # each pair's own interaction's
+            columns.update(self.context_train_)
+        elif self.context_ is not None:  # validation: none, as the evaluation protocol sends
+            columns.update(self.context_.missing(len(frame_or_data)))
         return columns
 
     def _serving_defaults(self, users):
