@@ -51,6 +51,14 @@ def test_bench_size_defaults_small():
     assert all(0 < s["best_val_ndcg@10"] <= 1 and len(s["epoch_s"]) <= 2 for s in (first, second))
 
 
+def test_bench_context_small():
+    args = ["scripts/bench_context.py", "--users", "200", "--interactions", "6000"]
+    figures = _last_json_line([*args, "--epochs", "2", "--models", "dcn,dcn_no_features"])
+    kinds = [(r["model"], r["context"]) for r in figures["rows"]]
+    assert kinds == [("dcn", "without"), ("dcn", "with"), ("dcn_no_features", "without")]
+    assert all(0 <= r["hr@10"] <= 1 and r["requests"] > 0 for r in figures["rows"])
+
+
 def test_bench_ease_small():
     args = ["scripts/bench_ease.py", "--users", "60", "--items", "400", "--pairs", "3000"]
     figures = _last_json_line([*args, "--weighting", "log"])
