@@ -126,11 +126,13 @@ def test_parameter_server_shards_embedding_tables(tmp_path):
         ("dnn", "rmse", RMSE_TOLERANCE, {}),
         ("gmf", "ndcg@10", 0.02, {}),
         ("dcn", "rmse", RMSE_TOLERANCE, {}),  # with its history positions, computed
+        ("two_tower", "ndcg@10", 0.02, {}),  # the windows of its shards' users
     ],
 )
 def test_multi_worker_streams_each_workers_own_shards(tmp_path, model, metric, tolerance, options):
-    """mf through its own loop, dnn, gmf and dcn through Keras: each worker reads
-    its own shards, and the fit matches one process's within the tolerance."""
+    """mf through its own loop, dnn, gmf, dcn and two_tower through Keras: each
+    worker reads its own shards, and the fit matches one process's within the
+    tolerance."""
     from tfrec.data.prepare import PrepareOptions, prepare
     from tfrec.data.synthetic_log import write_service_log
 

@@ -248,6 +248,13 @@ class ShardStream:
 
         return self.epochs(one_epoch, epochs, self.steps(size)).prefetch(tf.data.AUTOTUNE)
 
+    def rows_of(self, worker: int) -> np.ndarray:
+        """The loaded train rows in ``worker``'s shards (the shards, in order,
+        are the loaded train part)."""
+        starts = np.cumsum((0, *self.shards.rows))
+        owned = self.shards.owned(worker, self.workers)
+        return np.concatenate([np.arange(starts[s], starts[s + 1]) for s in owned] or [[]])
+
     def epochs(self, one_epoch, epochs: int, steps: int):
         """``one_epoch(e)``'s batches for each epoch e, one after the other;
         under multi-worker each repeated to ``steps`` batches."""

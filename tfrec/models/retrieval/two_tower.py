@@ -110,7 +110,6 @@ class TwoTower(NewUserQueries, Recommender):
         from tfrec.models.retrieval.feature_terms import feature_terms
         from tfrec.models.retrieval.model import retrieval_model
         from tfrec.models.training.ranking_stopping import fit_with_ranking
-        from tfrec.pipelines import steps_per_epoch, training_dataset
         from tfrec.sequences import UserSequences
 
         n_items = len(data.item_ids)
@@ -186,12 +185,15 @@ class TwoTower(NewUserQueries, Recommender):
         else:
             batch_size, columns = c.batch_size, sequences.columns()
             columns["end"] = sequences.ends[sequences.users]
+        make_train, steps, per_worker = self._training_input(
+            columns, batch_size, split, data, options
+        )
         fit_with_ranking(
             self,
             options,
             model,
-            lambda: training_dataset(columns, batch_size, c.seed, c.epochs),
-            steps_per_epoch(len(columns["user"]), batch_size),
+            make_train,
+            steps,
             len(data.users),
             split.validation,
             lambda: self._take(model, sequences),
@@ -199,8 +201,44 @@ class TwoTower(NewUserQueries, Recommender):
             self._validation_batches(split.validation, sequences),
             given=(getattr(split, "given", None) or {}).get("validation"),
             dataset=split.dataset,
+            per_worker=per_worker,
         )
         self.popularity_weight_ = self._choose_popularity_weight(split, options.verbose)
+
+    def _training_input(self, columns, batch_size, split, data, options):
+        """``(make_dataset, steps_per_epoch, per_worker)`` over the training
+        examples (one per window or interaction, ``columns``). Under
+        multi-worker with a prepared directory each worker takes the examples
+        of the users in its own shards (:class:`~tfrec.data.prepare.stream.ShardStream`)
+        in batches of its share of the global batch, every worker as many
+        steps as the busiest one's (a worker with fewer starts its examples
+        over); otherwise every example, as in one process."""
+        from tfrec.data.prepare.stream import streamed
+        from tfrec.distribute import worker_index
+        from tfrec.pipelines import steps_per_epoch, training_dataset
+
+        c = self.config
+        every = (
+            lambda: training_dataset(columns, batch_size, c.seed, c.epochs),
+            steps_per_epoch(len(columns["user"]), batch_size),
+            False,
+        )
+        if worker_index(options.strategy)[1] == 1:  # one input pipeline: every example
+            return every
+        stream = streamed(self.name, split, data, options)
+        if stream is None:
+            return every
+        size = stream.batch_size(batch_size)
+        owned = [
+            np.isin(columns["user"], np.unique(data.users[stream.rows_of(w)]))
+            for w in range(stream.workers)
+        ]
+        counts = [int(mask.sum()) for mask in owned]
+        if min(counts) == 0:  # that worker would have nothing to start over
+            return every
+        steps = max(steps_per_epoch(n, size) for n in counts)
+        mine = {name: values[owned[stream.worker]] for name, values in columns.items()}
+        return lambda: training_dataset(mine, size, c.seed, c.epochs).repeat(), steps, True
 
     def _sequence_confidence(self, data, sequences) -> np.ndarray | None:
         """Each sequence position's confidence (the loss's example weight), or
