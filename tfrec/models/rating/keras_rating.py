@@ -190,7 +190,10 @@ class KerasRatingModel(Recommender, abc.ABC):
         if (directory / "weights.h5").exists():
             self.model_.load_weights(str(directory / "weights.h5"))
         else:
-            self.model_.load_weights(str(directory / _CHECKPOINT)).assert_existing_objects_matched()
+            status = self.model_.load_weights(str(directory / _CHECKPOINT))
+            # Every weight of the model is restored; the early-stopping copies the
+            # checkpoint may also hold (best_epoch_state) are not the model's.
+            status.assert_existing_objects_matched().expect_partial()
 
     def serving_scorer(self, seen):
         return KerasScorer(
