@@ -140,7 +140,7 @@ class CascadeScorer(tf.Module):
 
     takes_seen = True  # retrieve(users, k, seen): seen items dropped, no second lookup
 
-    def __init__(self, retrieval, ranking, seen, candidates: int, theta):
+    def __init__(self, retrieval, ranking, seen, candidates: int, theta, retrieval_context=None):
         from tfrec.models.ranking.stacking import position_features
 
         super().__init__(name="cascade_scorer")
@@ -149,12 +149,19 @@ class CascadeScorer(tf.Module):
         self.theta = [float(w) for w in np.asarray(theta, np.float32)]
         # The same float32 values as numpy's: the order of near-ties agrees.
         self.positions = _constant(position_features(candidates)[0], tf.float32)
-        self.context_specs = dict(getattr(ranking, "context_specs", {}))  # the ranker's
+        # The request context either stage reads: the retriever's as a term of
+        # its scores (``context_scores``), the ranker's in its pair scores.
+        self.retrieval_context = retrieval_context
+        specs = getattr(retrieval_context, "context_specs", {})
+        self.context_specs = {**specs, **getattr(ranking, "context_specs", {})}
 
-    def _retrieved(self, users, depth, seen=None):
+    def _retrieved(self, users, depth, seen=None, context=None):
         """The retriever's scores r and its top ``depth`` (>= candidates) unseen
-        items; ``seen``: the users' (row, item) pairs, looked up when None."""
+        items; ``seen``: the users' (row, item) pairs, looked up when None;
+        ``context``: the request's, when the retriever reads it."""
         retrieval = self.retrieval.score(users)
+        if context and self.retrieval_context is not None:
+            retrieval += self.retrieval_context.context_scores(context)
         if seen is None:
             seen, _ = self.seen.index(users)
         minus_inf = tf.fill(tf.shape(seen)[:1], tf.constant(-np.inf, tf.float32))
@@ -185,7 +192,7 @@ class CascadeScorer(tf.Module):
         return tf.reduce_min(combined, axis=1, keepdims=True) - 1.0 + below
 
     def score(self, users, context=None):
-        retrieval, top = self._retrieved(users, self.candidates)
+        retrieval, top = self._retrieved(users, self.candidates, context=context)
         columns = tf.cast(top.indices, tf.int64)
         combined = self._combined(users, top.values, columns, context)
         out = self._below(combined, retrieval, top.values[:, :1])

@@ -189,3 +189,41 @@ def test_a_ranker_without_pair_context_takes_none():
     assert model.reads_features == () and not model.feature_schema_
     with pytest.raises(TfrecError, match="model 'cascade' reads no feature device"):
         model.recommend(["u0"], k=3, context={"device": ["tv"]})
+
+
+@pytest.mark.parametrize("ranking", ["dcn", "popularity"])
+def test_the_retrievers_context_term_and_the_export(features_split, ranking, tmp_path):
+    """A two_tower retriever adds its context term to the candidates' scores (and
+    dcn reads the context too; popularity none): ``recommend(..., context=...)`` and
+    the export's ``recommend_context`` agree."""
+    import tensorflow as tf
+
+    from tfrec.models import get_model
+
+    small = {"epochs": 2, "embedding_dim": 8}
+    ranker = {**_RANKER, "history": 0} if ranking == "dcn" else {}
+    model = get_model(
+        "cascade",
+        retrieval="two_tower",
+        ranking=ranking,
+        candidates=6,
+        retrieval_options=small,
+        ranking_options=ranker,
+    ).fit(features_split)
+    schema = model.feature_schema_
+    assert [f.key for f in schema.of("context")] == ["context_device"] and schema.context_time
+    users = ["u0", "v3", "unknown"]
+    context = {"device": ["tv", "", "phone"], "timestamp": [1_650_000_000, -1, 7_200]}
+    items, scores = model.recommend(users, k=4, context=context)
+    plain, _ = model.recommend(users, k=4)
+    assert not np.array_equal(scores[:2], model.recommend(users, k=4)[1][:2])
+    np.testing.assert_array_equal(items[2], plain[2])  # an unknown user: popular items
+    served = tf.saved_model.load(str(model.export(tmp_path / "export")))
+    out = served.signatures["recommend_context"](
+        user_id=tf.constant(users),
+        k=tf.constant([4]),
+        context_device=tf.constant(context["device"]),
+        timestamp=tf.constant(context["timestamp"], tf.int64),
+    )
+    np.testing.assert_array_equal(out["item_ids"].numpy().astype(str), items)
+    np.testing.assert_allclose(out["scores"].numpy(), scores, rtol=1e-5, atol=1e-5)

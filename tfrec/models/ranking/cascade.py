@@ -41,6 +41,10 @@ with ``trend_windows`` and ``negative_power`` (dcn) reads the candidate's
 trend over the last 30 and 365 days and draws its negatives ∝ popularity^0.75
 (``TIMED_RANKING``) unless ``ranking_options`` sets them.
 
+On a log with context features, ``recommend(..., context=...)`` and the
+export's ``recommend_context`` pass the request's context to each stage that
+reads it: a two_tower retriever's query term, a dcn ranker's input.
+
 The export is **one** SavedModel holding both models' variables
 (:class:`CascadeScorer`): TF Serving loads it as it is.
 """
@@ -153,7 +157,7 @@ class Cascade(Recommender):
 
     name = "cascade"
     Config = CascadeConfig
-    reads_features = ("context",)  # when its ranker reads the request's (dcn on such a log)
+    reads_features = ("context",)  # when a stage reads the request's (two_tower, dcn)
     predicts_ratings = False  # its predictions are the ranker's scores
     scores_are_predictions = False  # items outside the candidates get the retriever's order
 
@@ -290,16 +294,20 @@ class Cascade(Recommender):
 
     def _stages(self, users, context=None):
         """The retrieval scores, the candidates, the masked scores and the ranker's
-        scores of the candidates (in each user's request ``context``, when given)."""
-        retrieval = self.retrieval_._score(users)
+        scores of the candidates (each stage that reads it in each user's
+        request ``context``, when given)."""
+        if context is not None and self._retriever_context():
+            retrieval = self.retrieval_._score_in_context(users, context)
+        else:
+            retrieval = self.retrieval_._score(users)
         candidates, masked = self._candidates(users, retrieval)
         n = candidates.shape[1]
         pairs = np.repeat(users, n), candidates.ravel()
-        if context is None:
-            ranked = self.ranking_._predict(*pairs)
-        else:
+        if context is not None and self._ranker_context():
             context = {key: np.repeat(value, n) for key, value in context.items()}
             ranked = self.ranking_._predict_in_context(*pairs, context)
+        else:
+            ranked = self.ranking_._predict(*pairs)
         return retrieval, candidates, masked, ranked.reshape(len(users), n).astype(np.float32)
 
     def _score(self, users):
@@ -308,18 +316,33 @@ class Cascade(Recommender):
     def _score_in_context(self, users, context):
         if not self.feature_schema_:
             raise NotSupportedError(
-                f"this cascade's ranker ({self.ranking_.name}) reads no request context"
+                f"neither stage of this cascade ({self.retrieval_.name} -> "
+                f"{self.ranking_.name}) reads request context"
             )
         return self._combine(*self._stages(users, context), self.combiner_weights_)
 
-    def _note_context(self) -> None:
-        """The request context the cascade takes: that of a ranker which reads it
-        in its pair scores (dcn's ``context_``; the retriever's own context
-        term, if any, is not added)."""
+    def _ranker_context(self) -> FeatureSchema:
+        """The context a ranker reads in its pair scores (dcn's ``context_``)."""
         context = getattr(self.ranking_, "context_", None)
-        self.feature_schema_ = FeatureSchema()
-        if context is not None:
-            self.feature_schema_ = FeatureSchema(context.features, context.time)
+        return FeatureSchema() if context is None else FeatureSchema(context.features, context.time)
+
+    def _retriever_context(self) -> FeatureSchema:
+        """The context a retriever adds to its scores (two_tower's query term;
+        not with the triplet loss's unit queries)."""
+        retriever = self.retrieval_
+        schema = retriever.feature_schema_
+        if "context" not in retriever.reads_features or (
+            getattr(retriever.config, "loss", None) == "triplet"
+        ):
+            return FeatureSchema()
+        return FeatureSchema(schema.of("context"), schema.context_time)
+
+    def _note_context(self) -> None:
+        """The request context the cascade takes: what either stage reads."""
+        ranker, retriever = self._ranker_context(), self._retriever_context()
+        features = {f.key: f for f in (*retriever.features, *ranker.features)}
+        time = ranker.context_time or retriever.context_time
+        self.feature_schema_ = FeatureSchema(tuple(features.values()), time)
         self.reads_features = ("context",) if self.feature_schema_ else ()
 
     @staticmethod
@@ -428,12 +451,16 @@ class Cascade(Recommender):
     def serving_scorer(self, seen):
         from tfrec.models.scorers import CascadeScorer
 
+        retrieval_context = None
+        if self._retriever_context():  # its query's context term (two_tower's QueryScorer)
+            retrieval_context = self.retrieval_.serving_history_scorer()
         return CascadeScorer(
             self.retrieval_.serving_scorer(seen),
             self.ranking_.serving_scorer(seen),
             seen,
             min(self.config.candidates, len(self.item_ids_)),
             self.combiner_weights_,
+            retrieval_context,
         )
 
     def _arrays(self):
