@@ -248,24 +248,10 @@ class RecommenderContract:
     def test_savedmodel_recommend_context_equal(self, features_fitted, tmp_path):
         """Known users with the request's context: the SavedModel's ``recommend_context``
         answers as ``recommend(..., context=...)`` does."""
-        import tensorflow as tf
 
         if "context" not in features_fitted.reads_features:
             pytest.skip(f"{self.model_name} reads no request context")
-        users = ["u0", "v3", "unknown"]
-        context = {"device": ["tv", "", "never seen"], "timestamp": [1_650_000_000, -1, 7_200]}
-        items, scores = features_fitted.recommend(users, k=4, context=context)
-        plain, _ = features_fitted.recommend(users, k=4)
-        np.testing.assert_array_equal(items[2], plain[2])  # an unknown user: popular items
-        served = tf.saved_model.load(str(features_fitted.export(tmp_path / "export")))
-        out = served.signatures["recommend_context"](
-            user_id=tf.constant(users),
-            k=tf.constant([4]),
-            context_device=tf.constant(context["device"]),
-            timestamp=tf.constant(context["timestamp"], tf.int64),
-        )
-        np.testing.assert_array_equal(out["item_ids"].numpy().astype(str), items)
-        np.testing.assert_allclose(out["scores"].numpy(), scores, rtol=1e-5, atol=1e-5)
+        assert_recommend_context_served(features_fitted, tmp_path)
 
     def test_unknown_feature_is_named(self, features_fitted):
         self._reads_user_features(features_fitted)
@@ -400,3 +386,27 @@ class RecommenderContract:
         np.testing.assert_allclose(
             load_model(tmp_path / "extended").score(users), extended.score(users), rtol=1e-5
         )
+
+
+def assert_recommend_context_served(model, tmp_path):
+    """Known users with the request's context (the two-groups log with
+    features): the SavedModel's ``recommend_context`` answers as
+    ``recommend(..., context=...)`` does, an unknown user gets the popular
+    items, and the context changes known users' scores."""
+    import tensorflow as tf
+
+    users = ["u0", "v3", "unknown"]
+    context = {"device": ["tv", "", "never seen"], "timestamp": [1_650_000_000, -1, 7_200]}
+    items, scores = model.recommend(users, k=4, context=context)
+    plain, plain_scores = model.recommend(users, k=4)
+    np.testing.assert_array_equal(items[2], plain[2])  # an unknown user: popular items
+    assert not np.array_equal(scores[:2], plain_scores[:2])
+    served = tf.saved_model.load(str(model.export(tmp_path / "export")))
+    out = served.signatures["recommend_context"](
+        user_id=tf.constant(users),
+        k=tf.constant([4]),
+        context_device=tf.constant(context["device"]),
+        timestamp=tf.constant(context["timestamp"], tf.int64),
+    )
+    np.testing.assert_array_equal(out["item_ids"].numpy().astype(str), items)
+    np.testing.assert_allclose(out["scores"].numpy(), scores, rtol=1e-5, atol=1e-5)

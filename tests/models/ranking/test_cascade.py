@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.recommender_contract import RecommenderContract
+from tests.recommender_contract import RecommenderContract, assert_recommend_context_served
 from tfrec.errors import ConfigError
 
 _RANKER = {"epochs": 3, "embedding_dim": 8, "hidden_units": (8,), "batch_size": 128}
@@ -196,8 +196,6 @@ def test_the_retrievers_context_term_and_the_export(features_split, ranking, tmp
     """A two_tower retriever adds its context term to the candidates' scores (and
     dcn reads the context too; popularity none): ``recommend(..., context=...)`` and
     the export's ``recommend_context`` agree."""
-    import tensorflow as tf
-
     from tfrec.models import get_model
 
     small = {"epochs": 2, "embedding_dim": 8}
@@ -212,18 +210,4 @@ def test_the_retrievers_context_term_and_the_export(features_split, ranking, tmp
     ).fit(features_split)
     schema = model.feature_schema_
     assert [f.key for f in schema.of("context")] == ["context_device"] and schema.context_time
-    users = ["u0", "v3", "unknown"]
-    context = {"device": ["tv", "", "phone"], "timestamp": [1_650_000_000, -1, 7_200]}
-    items, scores = model.recommend(users, k=4, context=context)
-    plain, _ = model.recommend(users, k=4)
-    assert not np.array_equal(scores[:2], model.recommend(users, k=4)[1][:2])
-    np.testing.assert_array_equal(items[2], plain[2])  # an unknown user: popular items
-    served = tf.saved_model.load(str(model.export(tmp_path / "export")))
-    out = served.signatures["recommend_context"](
-        user_id=tf.constant(users),
-        k=tf.constant([4]),
-        context_device=tf.constant(context["device"]),
-        timestamp=tf.constant(context["timestamp"], tf.int64),
-    )
-    np.testing.assert_array_equal(out["item_ids"].numpy().astype(str), items)
-    np.testing.assert_allclose(out["scores"].numpy(), scores, rtol=1e-5, atol=1e-5)
+    assert_recommend_context_served(model, tmp_path)
