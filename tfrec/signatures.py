@@ -128,16 +128,8 @@ class ServingModule(tf.Module):
 
     def _rank_context(self, inputs):
         """``rank`` in each request's context (one value per user row)."""
-        user_id, item_ids = inputs["user_id"], inputs["item_ids"]
-        n = tf.shape(item_ids)[1]
-        context = {
-            key: tf.repeat(value, n)
-            for key, value in inputs.items()
-            if key not in ("user_id", "item_ids")
-        }
-        out = self._predict(tf.repeat(user_id, n), tf.reshape(item_ids, [-1]), context=context)
-        value = out["rating" if self.predicts_ratings else "score"]
-        return {"scores": tf.reshape(value, tf.shape(item_ids))}
+        context = {k: v for k, v in inputs.items() if k not in ("user_id", "item_ids")}
+        return self._ranked(inputs["user_id"], inputs["item_ids"], context)
 
     def _answer(self, values, columns):
         """Raw item IDs and scores; the pad (-1, or "") / NaN where no item was left (-inf)."""
@@ -237,12 +229,9 @@ class ServingModule(tf.Module):
         users, items = self.user_table.lookup(user_id), self.item_table.lookup(item_id)
         known = (users >= 0) & (items >= 0)
         safe_users, safe_items = tf.maximum(users, 0), tf.maximum(items, 0)
-        if context is not None:
-            value = self.scorer.predict(safe_users, safe_items, context)
-        elif timestamp is None:
-            value = self.scorer.predict(safe_users, safe_items)
-        else:
-            value = self.scorer.predict(safe_users, safe_items, {"timestamp": timestamp})
+        # The scorer's extra inputs: hybrid's timestamp, or a request's context.
+        extra = context if timestamp is None else {"timestamp": timestamp}
+        value = self.scorer.predict(safe_users, safe_items, extra)
         if self.predicts_ratings:
             value = tf.where(known, value, self.global_mean)
             return {"rating": tf.clip_by_value(value, self.low, self.high)}
@@ -251,8 +240,14 @@ class ServingModule(tf.Module):
 
     def _rank(self, user_id, item_ids):
         """``predict`` of each user's row of candidate items: [batch, n] scores (or ratings)."""
+        return self._ranked(user_id, item_ids)
+
+    def _ranked(self, user_id, item_ids, context=None):
+        """``rank``, each row's ``context`` (one value per user row) given to its pairs."""
         n = tf.shape(item_ids)[1]
-        out = self._predict(tf.repeat(user_id, n), tf.reshape(item_ids, [-1]))
+        if context is not None:
+            context = {key: tf.repeat(value, n) for key, value in context.items()}
+        out = self._predict(tf.repeat(user_id, n), tf.reshape(item_ids, [-1]), context=context)
         value = out["rating" if self.predicts_ratings else "score"]
         return {"scores": tf.reshape(value, tf.shape(item_ids))}
 

@@ -413,9 +413,8 @@ class DCN(DNN):
         return self._score(users, self.context_.filled(context, len(users)))
 
     def _predict_in_context(self, users, items, context: dict) -> np.ndarray:
-        """:meth:`_predict` of known pairs, each in its request's ``context``."""
-        if self.context_ is None:
-            return self._predict(users, items)
+        """:meth:`_predict` of known pairs, each in its request's ``context``
+        (a model trained with context: ``context_``)."""
         inputs = {"user": users, "item": items, **self._serving_defaults(users)}
         return self._run({**inputs, **self.context_.filled(context, len(users))})
 

@@ -229,15 +229,15 @@ class TwoTower(NewUserQueries, Recommender):
         if stream is None:
             return every
         size = stream.batch_size(batch_size)
-        owned = [
-            np.isin(columns["user"], np.unique(data.users[stream.rows_of(w)]))
-            for w in range(stream.workers)
-        ]
-        counts = [int(mask.sum()) for mask in owned]
-        if min(counts) == 0:  # that worker would have nothing to start over
+        owner = np.empty(len(data.user_ids), np.int64)  # a shard holds whole users
+        for worker in range(stream.workers):
+            owner[data.users[stream.rows_of(worker)]] = worker
+        example_owner = owner[columns["user"]]
+        counts = np.bincount(example_owner, minlength=stream.workers)
+        if counts.min() == 0:  # that worker would have nothing to start over
             return every
-        steps = max(steps_per_epoch(n, size) for n in counts)
-        mine = {name: values[owned[stream.worker]] for name, values in columns.items()}
+        steps = max(steps_per_epoch(int(n), size) for n in counts)
+        mine = {name: values[example_owner == stream.worker] for name, values in columns.items()}
         return lambda: training_dataset(mine, size, c.seed, c.epochs).repeat(), steps, True
 
     def _sequence_confidence(self, data, sequences) -> np.ndarray | None:
