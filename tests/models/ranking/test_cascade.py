@@ -211,3 +211,21 @@ def test_the_retrievers_context_term_and_the_export(features_split, ranking, tmp
     schema = model.feature_schema_
     assert [f.key for f in schema.of("context")] == ["context_device"] and schema.context_time
     assert_recommend_context_served(model, tmp_path)
+
+
+def test_a_retriever_without_a_context_term_takes_none():
+    """dcn reads context inside its network, which a cascade's export cannot add
+    to the retrieval scores: as a retriever it gives the cascade no context, in
+    Python as in the export."""
+    from tests.models.ranking.test_dcn import context_log
+    from tfrec.models import get_model
+
+    model = get_model(
+        "cascade",
+        retrieval="dcn",
+        ranking="popularity",
+        candidates=10,
+        retrieval_options={**_RANKER, "epochs": 1},
+    ).fit(context_log(per_user=10))
+    assert model.retrieval_.context_ is not None  # the retriever itself reads it
+    assert model.reads_features == () and not model.feature_schema_

@@ -327,13 +327,14 @@ class Cascade(Recommender):
         return FeatureSchema() if context is None else FeatureSchema(context.features, context.time)
 
     def _retriever_context(self) -> FeatureSchema:
-        """The context a retriever adds to its scores (two_tower's query term;
-        not with the triplet loss's unit queries)."""
+        """The context a retriever adds to its scores as a term of its own
+        (two_tower's query term, which its export holds too; not with the
+        triplet loss's unit queries). A retriever that reads context otherwise
+        (dcn) scores without it here, as in the export."""
         retriever = self.retrieval_
         schema = retriever.feature_schema_
-        if "context" not in retriever.reads_features or (
-            getattr(retriever.config, "loss", None) == "triplet"
-        ):
+        adds_term = type(retriever)._context_scores is not Recommender._context_scores
+        if not adds_term or getattr(retriever.config, "loss", None) == "triplet":
             return FeatureSchema()
         return FeatureSchema(schema.of("context"), schema.context_time)
 
