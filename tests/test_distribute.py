@@ -7,6 +7,7 @@ single-process run of the same model and seed.
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -97,12 +98,23 @@ def test_multi_worker_mirrored_matches_one_process(tmp_path, model, options, met
     assert top["item_ids"].shape == (1, 5)
 
 
-def test_parameter_server_shards_embedding_tables(tmp_path):
+@pytest.mark.parametrize(
+    ("model", "epochs", "table", "metric", "tolerance"),
+    [
+        # 2,000 items x (64 factors + 4) x 4 bytes = 544 kB, split across both servers.
+        ("mf", 8, "items", "rmse", RMSE_TOLERANCE),
+        # Keras' fit under the coordinator; 2,000 items x 128 x 4 bytes = 1 MB.
+        ("two_tower", 3, "items", "ndcg@10", NDCG_TOLERANCE),
+    ],
+)
+def test_parameter_server_shards_embedding_tables(
+    tmp_path, model, epochs, table, metric, tolerance
+):
     ports = _free_ports(4)
     cluster = {"chief": ports[:1], "worker": ports[1:2], "ps": ports[2:]}
     run_dir = tmp_path / "run"
-    args = ["--model", "mf", "--strategy", "parameter-server", "--out", str(run_dir)]
-    args += ["--no-export", "--set", "epochs=8"]
+    args = ["--model", model, "--strategy", "parameter-server", "--out", str(run_dir)]
+    args += ["--no-export", "--set", f"epochs={epochs}"]
     servers = [_start(cluster, "ps", i, args) for i in range(2)]
     servers.append(_start(cluster, "worker", 0, args))
     try:
@@ -111,12 +123,15 @@ def test_parameter_server_shards_embedding_tables(tmp_path):
         for server in servers:
             server.kill()
             server.communicate()
-    # 2,000 items x (64 factors + 4) x 4 bytes = 544 kB, split across both servers.
-    shards = "mf/items: 2 shards on /job:ps/replica:0/task:0/device:CPU:0, /job:ps/replica:0/task:1"
-    assert shards in output
-    distributed = _metrics(run_dir)["rmse"]
-    single = tfrec.train("mf", "synthetic", config={"epochs": 8}).metrics["rmse"]
-    assert abs(distributed - single) <= RMSE_TOLERANCE
+    shards = re.search(rf"^{model}/{table}: 2 shards on (.*)$", output, re.MULTILINE)
+    assert shards, output[-3000:]
+    assert sorted(shards.group(1).split(", ")) == [
+        f"/job:ps/replica:0/task:{i}/device:CPU:0" for i in range(2)
+    ]
+    assert "Could not get Model metric results" not in output
+    distributed = _metrics(run_dir)[metric]
+    single = tfrec.train(model, "synthetic", config={"epochs": epochs}).metrics[metric]
+    assert abs(distributed - single) <= tolerance, (distributed, single)
 
 
 @pytest.mark.parametrize(

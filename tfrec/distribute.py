@@ -21,9 +21,10 @@ The cluster comes from ``TF_CONFIG``, as TensorFlow documents it::
 
 Each model class lists the strategies it trains under in ``strategies``
 (``tfrec models`` shows them): the Keras-trained models take ``mirrored`` and
-``multi-worker``; ``parameter-server`` is for ``mf``, the model tested with
-sharded tables (the others read their Keras weights whole, which a sharded
-table is not). The numpy/scipy models train only with ``default``.
+``multi-worker``; ``parameter-server`` is for ``mf``, ``two_tower`` and
+``lstm_retrieval``, the models tested with sharded tables (the others read
+their Keras weights whole, which a sharded table is not). The numpy/scipy
+models train only with ``default``.
 """
 
 from __future__ import annotations
@@ -182,6 +183,20 @@ def is_parameter_server(strategy) -> bool:
     import tensorflow as tf
 
     return isinstance(strategy, tf.distribute.ParameterServerStrategy)
+
+
+def print_shards(model: str, tables: dict) -> None:
+    """Prints where each table's shards live: ``"mf/items: 2 shards on /job:ps/..."``.
+
+    Args:
+        model: The model's name.
+        tables: Table name -> variable (a ``ShardedVariable`` under
+            ``parameter-server`` when it is at least ``SHARD_MIN_BYTES``).
+    """
+    for name, table in tables.items():
+        parts = getattr(table, "variables", None) or [table]
+        devices = ", ".join(p.device for p in parts)
+        print(f"{model}/{name}: {len(parts)} shards on {devices}", file=sys.stderr)
 
 
 def distribute_batches(make_dataset, strategy):

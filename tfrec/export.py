@@ -72,7 +72,7 @@ def export(
 
     from tfrec.serving.warmup import write_warmup
     from tfrec.signatures import ServingModule
-    from tfrec.tf_logging import no_serialization_warnings
+    from tfrec.tf_logging import SERIALIZATION_WARNINGS, without_warnings
 
     name = name or model.name
     base = Path(export_root) / name
@@ -91,7 +91,7 @@ def export(
     base.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base))
     try:
-        with no_serialization_warnings():
+        with without_warnings(*SERIALIZATION_WARNINGS):
             tf.saved_model.save(module, str(staging / "model"), signatures=signatures)
         write_json(
             staging / "model" / "assets.extra" / "tfrec.json",

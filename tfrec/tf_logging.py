@@ -82,20 +82,37 @@ def _stderr_to_devnull():
         os.close(devnull)
 
 
-class _NoSerializationWarnings(logging.Filter):
-    """Drops tf_keras' "Skipping full serialization of TF-Keras layer" warnings:
-    a SavedModel keeps a Keras layer's variables and traced functions, which is
-    all tfrec's signatures call, so the warning tells a user nothing to act on."""
+# tf_keras' warnings that tell a tfrec user nothing to act on:
+# * a SavedModel keeps a Keras layer's variables and traced functions, which is
+#   all tfrec's signatures call;
+# * saving variables sharded over parameter servers retraces one save
+#   function per device;
+# * under parameter-server, a TFRS model's step logs its own losses, not
+#   ``Model.metrics``, so Keras keeps the last step's logs, as in one process.
+SERIALIZATION_WARNINGS = (
+    "Skipping full serialization of TF-Keras layer",
+    "MultiDeviceSaver.save.<locals>.tf_function_save at",
+)
+PARAMETER_SERVER_METRICS_WARNING = "Could not get Model metric results"
+
+
+class _DropWarnings(logging.Filter):
+    """Drops the log records whose message holds one of ``texts``."""
+
+    def __init__(self, texts: tuple[str, ...]):
+        super().__init__()
+        self.texts = texts
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Skipping full serialization of TF-Keras layer" not in record.getMessage()
+        message = record.getMessage()
+        return not any(text in message for text in self.texts)
 
 
 @contextlib.contextmanager
-def no_serialization_warnings():
-    """The block without :class:`_NoSerializationWarnings`' warnings (``tf.saved_model.save``)."""
+def without_warnings(*texts: str):
+    """The block without TensorFlow's Python log records holding one of ``texts``."""
     logger = logging.getLogger("tensorflow")
-    quiet = _NoSerializationWarnings()
+    quiet = _DropWarnings(texts)
     logger.addFilter(quiet)
     try:
         yield

@@ -19,11 +19,9 @@ runs an epoch as one XLA loop. Under a strategy this runs the same steps
 
 from __future__ import annotations
 
-import sys
-
 import tensorflow as tf
 
-from tfrec.distribute import distribute_batches, is_parameter_server
+from tfrec.distribute import distribute_batches, is_parameter_server, print_shards
 from tfrec.pipelines import epoch_batches
 
 
@@ -42,10 +40,7 @@ class DistributedEpochs:
         if is_parameter_server(strategy):
             self.coordinator = tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
             if verbose:
-                for name in ("users", "items"):
-                    parts = getattr(getattr(trainer, name), "variables", None) or [name]
-                    devices = ", ".join(p.device for p in parts)
-                    print(f"mf/{name}: {len(parts)} shards on {devices}", file=sys.stderr)
+                print_shards("mf", {"users": trainer.users, "items": trainer.items})
 
     def _apply(self, batch):
         """One step on this replica's (or worker's) share of a batch; its squared error."""

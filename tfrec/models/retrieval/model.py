@@ -130,6 +130,7 @@ def retrieval_model(
     sequences,
     sequence_weights=None,
     features=None,
+    validation_metrics: bool = True,
 ) -> RetrievalModel:
     """The two towers, the loss and the metrics that ``config`` asks for.
 
@@ -143,6 +144,9 @@ def retrieval_model(
         sequence_weights: (n,) example weight of each sequence position, or None.
         features: ``{"user" | "context" | "item": FeatureProjection}``, the
             feature terms of the towers (:mod:`tfrec.features.projection`).
+        validation_metrics: Whether the task computes ``FactorizedTopK`` on
+            validation pairs (False when the fit passes Keras none: under a
+            tf.distribute strategy).
     """
     c = config
     features = features or {}
@@ -175,11 +179,12 @@ def retrieval_model(
     )
     # Streams every candidate through the tower at each validation batch; counts a
     # hit when the true item is in the top k among all items (seen ones included).
-    task = tfrs.tasks.Retrieval(
-        metrics=tfrs.metrics.FactorizedTopK(
+    metrics = None
+    if validation_metrics:
+        metrics = tfrs.metrics.FactorizedTopK(
             tf.data.Dataset.range(n_items).batch(4096).map(candidate_tower), ks=(10, 50)
         )
-    )
+    task = tfrs.tasks.Retrieval(metrics=metrics)
     if c.loss == "triplet":
         loss = Triplet(candidate_tower, n_items, c.margin)
     else:

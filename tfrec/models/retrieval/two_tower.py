@@ -96,7 +96,7 @@ class TwoTower(NewUserQueries, Recommender):
     predicts_ratings = False
     trains_by_epochs = True
     chosen_on_validation = ("popularity_weight",)
-    strategies = ("mirrored", "multi-worker")
+    strategies = ("mirrored", "multi-worker", "parameter-server")
     similar_items_supported = True
     parallel_scoring = True
     serves_new_items = True  # candidate vectors from genres alone (G g_i)
@@ -106,6 +106,7 @@ class TwoTower(NewUserQueries, Recommender):
     def _fit(self, data, split, options) -> None:
         import tf_keras as keras
 
+        from tfrec.distribute import is_parameter_server, print_shards
         from tfrec.features.content import genre_multi_hot, genre_names
         from tfrec.models.retrieval.feature_terms import feature_terms
         from tfrec.models.retrieval.model import retrieval_model
@@ -158,9 +159,18 @@ class TwoTower(NewUserQueries, Recommender):
             sequences,
             self._sequence_confidence(data, sequences),
             terms,
+            validation_metrics=options.strategy is None,
         )
         self.feature_schema_ = split.dataset.features if terms else FeatureSchema()
         model.build_variables()
+        if options.verbose and is_parameter_server(options.strategy):
+            towers = {
+                "users": model.query_tower.users,
+                "history_items": model.query_tower.history_items,
+                "items": model.candidate_tower.items,
+            }
+            tables = {n: t.embeddings for n, t in towers.items() if t is not None and t.built}
+            print_shards(self.name, tables)
         self.query_module_ = self._query_module(model.query_tower, terms)
         if c.optimizer == "lazy_adam":
             from tfrec.models.training.lazy_adam import LazyAdam

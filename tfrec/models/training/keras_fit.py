@@ -13,7 +13,7 @@ from pathlib import Path
 import tensorflow as tf
 import tf_keras as keras
 
-from tfrec.distribute import distribute_batches
+from tfrec.distribute import distribute_batches, is_parameter_server
 
 
 def training_callbacks(
@@ -54,6 +54,9 @@ class Throughput(keras.callbacks.Callback):
     epoch's logs (and so ``history_``) get ``seconds`` of training (up to
     the last batch, validation excluded) and ``examples_per_s``. Put it first.
 
+    Under ``parameter-server`` Keras refuses batch hooks, so there only the
+    epoch's figures are given, from its wall time.
+
     Args:
         examples_per_epoch: Training examples (positives, ratings) per epoch.
         steps_per_epoch: Steps per epoch.
@@ -61,7 +64,11 @@ class Throughput(keras.callbacks.Callback):
 
     def __init__(self, examples_per_epoch: int, steps_per_epoch: int):
         super().__init__()
+        self.steps_per_epoch = steps_per_epoch
         self.per_step = examples_per_epoch / max(steps_per_epoch, 1)
+
+    def _implements_train_batch_hooks(self):
+        return not tf.distribute.get_strategy()._should_use_with_coordinator
 
     def on_epoch_begin(self, epoch, logs=None):
         self.start = self.last = time.perf_counter()
@@ -74,6 +81,8 @@ class Throughput(keras.callbacks.Callback):
             logs["examples_per_s"] = self._rate()
 
     def on_epoch_end(self, epoch, logs=None):
+        if not self.steps:  # no batch hooks: the epoch's wall time
+            self.steps, self.last = self.steps_per_epoch, time.perf_counter()
         if logs is not None:
             logs["seconds"] = self.last - self.start
             logs["examples_per_s"] = self._rate()
@@ -96,8 +105,10 @@ def training_input(options, make_train, steps_per_epoch: int, per_worker: bool =
     With ``per_worker`` (multi-worker, each worker streaming its own shards:
     :class:`~tfrec.data.prepare.stream.ShardStream`), each worker's
     ``make_train()`` is its part of every global batch, handed to the
-    strategy as it is (``distribute_datasets_from_function``); otherwise the
-    batches are sharded across workers (:func:`~tfrec.distribute.distribute_batches`).
+    strategy as it is (``distribute_datasets_from_function``); under
+    ``parameter-server`` each worker takes every n-th batch of its own
+    ``make_train()`` (a ``DatasetCreator``); otherwise the batches are sharded
+    across workers (:func:`~tfrec.distribute.distribute_batches`).
 
     A fit resumed from a checkpoint skips the batches of the epochs already
     done, so each later epoch gets the same shuffled order as in an
@@ -112,6 +123,13 @@ def training_input(options, make_train, steps_per_epoch: int, per_worker: bool =
         def make():
             return make_train().skip(done * steps_per_epoch)
 
+    if is_parameter_server(options.strategy):
+        # Each worker builds the batches and takes every n-th (repeated: the
+        # coordinator may draw unevenly from the workers), as mf's epochs do.
+        def per_worker_batches(context):
+            return make().shard(context.num_input_pipelines, context.input_pipeline_id).repeat()
+
+        return keras.utils.experimental.DatasetCreator(per_worker_batches)
     if per_worker and options.strategy is not None:
         return options.strategy.distribute_datasets_from_function(lambda context: make())
     return distribute_batches(make, options.strategy)

@@ -14,6 +14,7 @@ from tfrec.models.training.keras_fit import (
     training_callbacks,
     training_input,
 )
+from tfrec.tf_logging import PARAMETER_SERVER_METRICS_WARNING, without_warnings
 
 VALIDATION_K = 10
 # Validation users ranked at most (a seeded sample beyond): enough to pick an
@@ -180,13 +181,14 @@ def fit_with_ranking(
     callbacks = [Throughput(examples_per_epoch, steps_per_epoch), ranking]
     monitor = "val_ndcg@10" if ranking.active else None
     callbacks += training_callbacks(options, c.patience, monitor, "max")
-    history = model.fit(
-        training_input(options, make_train, steps_per_epoch, per_worker),
-        epochs=c.epochs,
-        steps_per_epoch=steps_per_epoch,
-        validation_data=validation_data if options.strategy is None else None,
-        callbacks=callbacks,
-        verbose=keras_verbosity(options),
-    )
+    with without_warnings(PARAMETER_SERVER_METRICS_WARNING):
+        history = model.fit(
+            training_input(options, make_train, steps_per_epoch, per_worker),
+            epochs=c.epochs,
+            steps_per_epoch=steps_per_epoch,
+            validation_data=validation_data if options.strategy is None else None,
+            callbacks=callbacks,
+            verbose=keras_verbosity(options),
+        )
     record_history(recommender, history, model, options.verbose)
     refresh()
