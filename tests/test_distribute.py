@@ -142,10 +142,11 @@ def test_parameter_server_shards_embedding_tables(
         ("gmf", "ndcg@10", 0.02, {}),
         ("dcn", "rmse", RMSE_TOLERANCE, {}),  # with its history positions, computed
         ("two_tower", "ndcg@10", 0.02, {}),  # the windows of its shards' users
+        ("lstm", "ndcg@10", 0.02, {"embedding_dim": 16}),
     ],
 )
 def test_multi_worker_streams_each_workers_own_shards(tmp_path, model, metric, tolerance, options):
-    """mf through its own loop, dnn, gmf, dcn and two_tower through Keras: each
+    """mf through its own loop, dnn, gmf, dcn, two_tower and lstm through Keras: each
     worker reads its own shards, and the fit matches one process's within the
     tolerance."""
     from tfrec.data.prepare import PrepareOptions, prepare

@@ -37,6 +37,8 @@ class UserSequences:
         order: (n,) the training row of each position (for per-interaction
             columns such as the context), or None when position p is training
             row p (the training rows were grouped by user in time order).
+        first: The position of ``users[0]``: 0, or a prepared train shard's
+            first row in the whole train part (:meth:`of_shard`).
     """
 
     users: np.ndarray
@@ -44,6 +46,7 @@ class UserSequences:
     starts: np.ndarray
     ends: np.ndarray
     order: np.ndarray | None = None
+    first: int = 0
 
     @classmethod
     def from_interactions(cls, data) -> UserSequences:
@@ -61,6 +64,30 @@ class UserSequences:
         counts = np.bincount(users, minlength=len(data.user_ids))
         ends = np.cumsum(counts)
         return cls(users, data.items[order], ends - counts, ends, order)
+
+    @classmethod
+    def of_shard(cls, users, items, first: int, n_users: int) -> UserSequences:
+        """The sequences of one prepared train shard, whose rows hold whole
+        users, grouped and in time order, and start at position ``first`` of
+        the train part (:mod:`tfrec.data.prepare.stream`): the whole part's
+        sequences restricted to the shard's users, with the same positions.
+
+        Args:
+            users: (n,) user row of each of the shard's rows.
+            items: (n,) item column of each row.
+            first: Position of the shard's first row in the train part.
+            n_users: Rows of the user table.
+        """
+        starts, ends = np.zeros(n_users, np.int64), np.zeros(n_users, np.int64)
+        if len(users):
+            blocks = _user_blocks(users, np.zeros(len(users), np.int8), n_users)
+            if blocks is None:
+                raise ValueError("a train shard's rows must hold whole users, grouped")
+            starts, ends = blocks
+            held = ends > starts
+            starts[held] += first
+            ends[held] += first
+        return cls(users, items, starts, ends, None, first)
 
     def by_position(self, column) -> np.ndarray:
         """A per-training-row column (e.g. the timestamps) in position order."""
@@ -80,9 +107,14 @@ class UserSequences:
         return {
             "user": self.users,
             "item": self.items,
-            "position": np.arange(len(self.users), dtype=np.int64),
+            "position": np.arange(self.first, self.first + len(self.users), dtype=np.int64),
             "start": self.starts[self.users],
         }
+
+    def window_counts(self, stride: int, first_targets: bool = False) -> np.ndarray:
+        """(n_users,) windows :meth:`windows` makes of each user."""
+        n_targets = np.maximum(self.ends - self.starts - (0 if first_targets else 1), 0)
+        return -(-n_targets // stride)
 
     def windows(self, stride: int, first_targets: bool = False) -> dict[str, np.ndarray]:
         """Training windows, ``stride`` targets apart, oldest first per user.
@@ -101,8 +133,7 @@ class UserSequences:
             Columns ``user``, ``last`` and ``start`` (the user's start), one
             row per window.
         """
-        n_targets = np.maximum(self.ends - self.starts - (0 if first_targets else 1), 0)
-        per_user = -(-n_targets // stride)
+        per_user = self.window_counts(stride, first_targets)
         users = np.repeat(np.arange(len(self.starts)), per_user)
         first_window = np.cumsum(per_user) - per_user
         newer_windows = per_user[users] - 1 - (np.arange(len(users)) - first_window[users])

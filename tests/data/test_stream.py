@@ -313,3 +313,98 @@ def test_gmf_streamed_from_one_shard_fits_as_in_memory(log):
     in_memory = tfrec.get_model("gmf", **options).fit(dataclasses.replace(split, train_shards=None))
     for a, b in zip(streamed.history_, in_memory.history_, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+
+
+# two_tower's windows, its per-interaction examples (bag order) and lstm's windows.
+SEQUENCE_EXAMPLES = {
+    "windows": (
+        lambda s: s.windows(3, first_targets=True),
+        lambda s: s.window_counts(3, first_targets=True),
+    ),
+    "interactions": (
+        lambda s: {**s.columns(), "end": s.ends[s.users]},
+        lambda s: s.ends - s.starts,
+    ),
+    "lstm windows": (lambda s: s.windows(2), lambda s: s.window_counts(2)),
+}
+
+
+def _sequence_batches(log, shards, kind, epochs, worker=0, workers=1):
+    from tfrec.data.prepare.stream import ShardStream
+    from tfrec.models.base import Interactions
+    from tfrec.sequences import UserSequences
+
+    examples, counts = SEQUENCE_EXAMPLES[kind]
+    split = _prepared(log, shards)
+    data = Interactions.from_ratings(split.train)
+    sequences = UserSequences.from_interactions(data)
+    assert sequences.order is None  # the shards' rows, grouped by user in time order
+    codes = {"user": code_rows(data.user_ids), "item": code_rows(data.item_ids)}
+    stream = ShardStream(split.train_shards, codes, worker, workers)
+    dataset, steps = stream.sequence_batches(examples, counts(sequences), sequences, 32, 7, epochs)
+    return examples(sequences), [{k: v.numpy() for k, v in b.items()} for b in dataset], steps
+
+
+def _rows(columns):
+    return sorted(zip(*(np.asarray(columns[k]).tolist() for k in sorted(columns)), strict=True))
+
+
+@pytest.mark.parametrize("kind", list(SEQUENCE_EXAMPLES))
+def test_sequence_examples_stream_from_shards(log, kind):
+    """The sequence models' examples, made shard by shard as it is read: one
+    shard gives the in-memory batches exactly; three give every example once
+    an epoch; two workers share them, in lockstep, without sharing a user."""
+    from tfrec.pipelines import training_dataset
+
+    examples, batches, steps = _sequence_batches(log, 1, kind, epochs=2)
+    in_memory = [{k: v.numpy() for k, v in b.items()} for b in training_dataset(examples, 32, 7, 2)]
+    assert len(batches) == len(in_memory) == 2 * steps > 4
+    for streamed_batch, memory_batch in zip(batches, in_memory, strict=True):
+        assert streamed_batch.keys() == memory_batch.keys()
+        for key, values in streamed_batch.items():
+            np.testing.assert_array_equal(values, memory_batch[key])
+
+    examples, batches, steps = _sequence_batches(log, 3, kind, epochs=1)
+    assert len(batches) == steps
+    assert _rows({k: np.concatenate([b[k] for b in batches]) for k in batches[0]}) == _rows(
+        examples
+    )
+
+    users, all_steps = [], set()
+    for worker in range(2):
+        _, batches, steps = _sequence_batches(log, 3, kind, 1, worker, 2)
+        assert len(batches) == steps and max(len(b["user"]) for b in batches) <= 16
+        all_steps.add(steps)
+        users.append(set(np.concatenate([b["user"] for b in batches]).tolist()))
+    assert len(all_steps) == 1  # lockstep
+    assert not users[0] & users[1]
+    assert users[0] | users[1] == set(np.asarray(examples["user"]).tolist())
+
+
+@pytest.mark.parametrize(
+    ("model", "options"),
+    [
+        ("two_tower", {"embedding_dim": 8, "batch_size": 128}),
+        ("two_tower", {"embedding_dim": 8, "batch_size": 128, "history": 0}),
+        ("lstm", {"embedding_dim": 8, "batch_size": 128, "max_len": 5}),
+    ],
+)
+def test_sequence_models_streamed_from_one_shard_fit_as_in_memory(log, model, options, monkeypatch):
+    from tfrec.data.prepare.stream import ShardStream
+
+    made = []
+    original = ShardStream.sequence_batches
+
+    def spy(self, *args):
+        made.append(original(self, *args))
+        return made[-1]
+
+    monkeypatch.setattr(ShardStream, "sequence_batches", spy)
+    split = _prepared(log, 1)
+    options = {**options, "epochs": 2, "patience": 0, "seed": 2}
+    streamed = tfrec.get_model(model, **options).fit(split)
+    assert len(made) == 1  # the fit read its examples from the shard
+    in_memory = tfrec.get_model(model, **options).fit(dataclasses.replace(split, train_shards=None))
+    for a, b in zip(streamed.history_, in_memory.history_, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+        assert a["val_ndcg@10"] == pytest.approx(b["val_ndcg@10"], abs=1e-6)

@@ -248,12 +248,69 @@ class ShardStream:
 
         return self.epochs(one_epoch, epochs, self.steps(size)).prefetch(tf.data.AUTOTUNE)
 
-    def rows_of(self, worker: int) -> np.ndarray:
-        """The loaded train rows in ``worker``'s shards (the shards, in order,
-        are the loaded train part)."""
-        starts = np.cumsum((0, *self.shards.rows))
-        owned = self.shards.owned(worker, self.workers)
-        return np.concatenate([np.arange(starts[s], starts[s + 1]) for s in owned] or [[]])
+    def sequence_batches(
+        self, examples, per_user, sequences, batch_size: int, seed: int, epochs: int
+    ):
+        """Batches of examples made from each shard's user sequences, for the
+        sequence models (``two_tower``'s and ``lstm``'s windows).
+
+        Each shard's rows are read (user, item, position) and made into
+        :meth:`UserSequences.of_shard <tfrec.sequences.UserSequences.of_shard>`;
+        ``examples`` turns those into example columns, shuffled with the
+        shard's seed and cut into batches, as :meth:`batches` does with rows.
+        With one shard the batches are exactly
+        ``training_dataset(examples(sequences), ...)``'s.
+
+        Args:
+            examples: ``examples(sequences)`` -> dict of int64 columns, the
+                same function one process applies to the whole part.
+            per_user: (n_users,) examples ``examples`` makes of each user.
+            sequences: The whole train part's sequences, grouped as the shards
+                are (``order`` None): where each user's rows start.
+            batch_size: Examples per global batch.
+            seed: Base seed of the shard orders and shuffles.
+            epochs: Number of epochs.
+
+        Returns:
+            ``(dataset, steps_per_epoch)``, or None under multi-worker when a
+            worker's shards would make no example (it would stop while the
+            others wait for it).
+        """
+        import tensorflow as tf
+
+        from tfrec.pipelines import epoch_order, ordered_batches
+        from tfrec.sequences import UserSequences
+
+        size = self.batch_size(batch_size)
+        n_users = len(sequences.starts)
+        names = list(examples(UserSequences.of_shard(np.zeros(0, np.int64), [], 0, n_users)))
+        first_rows = np.cumsum((0, *self.shards.rows))
+        shard_of_user = np.searchsorted(first_rows, sequences.starts, side="right") - 1
+        counts = np.bincount(shard_of_user, weights=per_user, minlength=len(self.shards.files))
+        owned = [self.shards.owned(w, self.workers) for w in range(self.workers)]
+        if self.workers > 1 and min(counts[shards].sum() for shards in owned) == 0:
+            return None
+        steps = max(sum(-(-int(counts[s]) // size) for s in shards) for shards in owned)
+
+        def make(users, items, positions):
+            first = int(positions[0]) if len(positions) else 0
+            made = examples(UserSequences.of_shard(users, items, first, n_users))
+            return [np.asarray(made[name], np.int64) for name in names]
+
+        def shard_batches(index, _rows, users, items, positions):
+            values = tf.numpy_function(
+                make, [users, items, positions], [tf.int64] * len(names), stateful=False
+            )
+            for value in values:
+                value.set_shape([None])
+            order = epoch_order(tf.shape(values[0], out_type=tf.int64)[0], seed, index)
+            return ordered_batches(dict(zip(names, values, strict=True)), order, size)
+
+        def one_epoch(epoch):
+            shards = self.epoch(["user", "item", "position"], seed, epoch, indexed=True)
+            return shards.flat_map(shard_batches)
+
+        return self.epochs(one_epoch, epochs, steps).prefetch(tf.data.AUTOTUNE), steps
 
     def epochs(self, one_epoch, epochs: int, steps: int):
         """``one_epoch(e)``'s batches for each epoch e, one after the other;
@@ -306,6 +363,61 @@ def streamed(name: str, split, data, options) -> ShardStream | None:
             file=sys.stderr,
         )
     return stream
+
+
+def sequence_input(
+    name: str,
+    split,
+    data,
+    options,
+    sequences,
+    examples,
+    per_user,
+    batch_size: int,
+    seed: int,
+    epochs: int,
+):
+    """The training input of a sequence model: ``(make_dataset, steps_per_epoch,
+    per_worker)`` for :func:`~tfrec.models.training.ranking_stopping.fit_with_ranking`.
+
+    From a prepared directory (:func:`streamed`) each shard's examples are made
+    as it is read (:meth:`ShardStream.sequence_batches`), each worker's from
+    its own shards; otherwise ``examples(sequences)``, made once in memory
+    (:func:`tfrec.pipelines.training_dataset`).
+
+    Args:
+        name: The model's name (for progress lines).
+        split: The split being fitted.
+        data: Its training :class:`~tfrec.models.base.Interactions`.
+        options: The fit's :class:`~tfrec.models.options.TrainingOptions`.
+        sequences: The users' training sequences.
+        examples: ``examples(sequences)`` -> dict of example columns.
+        per_user: (n_users,) examples ``examples`` makes of each user.
+        batch_size: Examples per global batch.
+        seed: Base seed of the shuffles.
+        epochs: Number of epochs.
+    """
+    from tfrec.pipelines import steps_per_epoch, training_dataset
+
+    stream = None
+    if sequences.order is None:  # positions are train rows, as in the shards
+        stream = streamed(name, split, data, options)
+    made = (
+        None
+        if stream is None
+        else stream.sequence_batches(examples, per_user, sequences, batch_size, seed, epochs)
+    )
+    if made is not None:
+        dataset, steps = made
+        return lambda: dataset, steps, stream.per_worker
+    if stream is not None and options.verbose:
+        print(
+            f"{name}: a worker's shards make no example; every worker feeds them all",
+            file=sys.stderr,
+        )
+    columns = examples(sequences)
+    steps = steps_per_epoch(len(next(iter(columns.values()))), batch_size)
+    return lambda: training_dataset(columns, batch_size, seed, epochs), steps, False
 
 
 def code_rows(known: np.ndarray) -> np.ndarray:

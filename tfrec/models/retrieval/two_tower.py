@@ -106,6 +106,7 @@ class TwoTower(NewUserQueries, Recommender):
     def _fit(self, data, split, options) -> None:
         import tf_keras as keras
 
+        from tfrec.data.prepare.stream import sequence_input
         from tfrec.distribute import is_parameter_server, print_shards
         from tfrec.features.content import genre_multi_hot, genre_names
         from tfrec.models.retrieval.feature_terms import feature_terms
@@ -190,13 +191,28 @@ class TwoTower(NewUserQueries, Recommender):
         self.popularity_weight_ = 0.0
         if c.windowed:
             batch_size = max(c.batch_size // c.window_stride, 1)
-            # Every interaction is a positive, a user's first after an empty history.
-            columns = sequences.windows(c.window_stride, first_targets=True)
+
+            def examples(s):  # every interaction a positive, a user's first too
+                return s.windows(c.window_stride, first_targets=True)
+
+            per_user = sequences.window_counts(c.window_stride, first_targets=True)
         else:
-            batch_size, columns = c.batch_size, sequences.columns()
-            columns["end"] = sequences.ends[sequences.users]
-        make_train, steps, per_worker = self._training_input(
-            columns, batch_size, split, data, options
+            batch_size, per_user = c.batch_size, sequences.ends - sequences.starts
+
+            def examples(s):
+                return {**s.columns(), "end": s.ends[s.users]}
+
+        make_train, steps, per_worker = sequence_input(
+            self.name,
+            split,
+            data,
+            options,
+            sequences,
+            examples,
+            per_user,
+            batch_size,
+            c.seed,
+            c.epochs,
         )
         fit_with_ranking(
             self,
@@ -214,41 +230,6 @@ class TwoTower(NewUserQueries, Recommender):
             per_worker=per_worker,
         )
         self.popularity_weight_ = self._choose_popularity_weight(split, options.verbose)
-
-    def _training_input(self, columns, batch_size, split, data, options):
-        """``(make_dataset, steps_per_epoch, per_worker)`` over the training
-        examples (one per window or interaction, ``columns``). Under
-        multi-worker with a prepared directory each worker takes the examples
-        of the users in its own shards (:class:`~tfrec.data.prepare.stream.ShardStream`)
-        in batches of its share of the global batch, every worker as many
-        steps as the busiest one's (a worker with fewer starts its examples
-        over); otherwise every example, as in one process."""
-        from tfrec.data.prepare.stream import streamed
-        from tfrec.distribute import worker_index
-        from tfrec.pipelines import steps_per_epoch, training_dataset
-
-        c = self.config
-        every = (
-            lambda: training_dataset(columns, batch_size, c.seed, c.epochs),
-            steps_per_epoch(len(columns["user"]), batch_size),
-            False,
-        )
-        if worker_index(options.strategy)[1] == 1:  # one input pipeline: every example
-            return every
-        stream = streamed(self.name, split, data, options)
-        if stream is None:
-            return every
-        size = stream.batch_size(batch_size)
-        owner = np.empty(len(data.user_ids), np.int64)  # a shard holds whole users
-        for worker in range(stream.workers):
-            owner[data.users[stream.rows_of(worker)]] = worker
-        example_owner = owner[columns["user"]]
-        counts = np.bincount(example_owner, minlength=stream.workers)
-        if counts.min() == 0:  # that worker would have nothing to start over
-            return every
-        steps = max(steps_per_epoch(int(n), size) for n in counts)
-        mine = {name: values[example_owner == stream.worker] for name, values in columns.items()}
-        return lambda: training_dataset(mine, size, c.seed, c.epochs).repeat(), steps, True
 
     def _sequence_confidence(self, data, sequences) -> np.ndarray | None:
         """Each sequence position's confidence (the loss's example weight), or

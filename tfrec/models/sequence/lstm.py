@@ -246,9 +246,9 @@ class SequenceRecommender(Recommender):
         import tensorflow as tf
         import tf_keras as keras
 
+        from tfrec.data.prepare.stream import sequence_input
         from tfrec.models.sequence.encoders import NextItemTrainer, future_targets
         from tfrec.models.training.ranking_stopping import fit_with_ranking
-        from tfrec.pipelines import steps_per_epoch, training_dataset
         from tfrec.sequences import UserSequences, history_window, target_windows
 
         c = self.config
@@ -263,18 +263,35 @@ class SequenceRecommender(Recommender):
         unigrams = self.popularity_ + 1.0 if c.softmax == "sampled" else None
         trainer = NextItemTrainer(self.model_, unigrams, c.num_sampled, c.label_smoothing)
         stride = min(c.stride, c.max_len)
-        windows = sequences.windows(stride)
         batch_size = max(c.batch_size // stride, 1)
+        per_user = sequences.window_counts(stride)
+        self.horizon_ = horizon = self._horizon(split)
+
+        def examples(s):
+            windows = s.windows(stride)
+            if horizon > 1:
+                windows["end"] = s.ends[windows["user"]].astype(np.int64)
+            return windows
+
+        make_train, steps, per_worker = sequence_input(
+            self.name,
+            split,
+            data,
+            options,
+            sequences,
+            examples,
+            per_user,
+            batch_size,
+            c.seed,
+            c.epochs,
+        )
         learning_rate = c.learning_rate
         self.learning_rate_decay_ = decay = self._learning_rate_decay(split)
         if decay != 1.0:
             learning_rate = keras.optimizers.schedules.ExponentialDecay(
-                c.learning_rate, steps_per_epoch(len(windows["last"]), batch_size), decay
+                c.learning_rate, steps, decay
             )
         trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
-        self.horizon_ = horizon = self._horizon(split)
-        if horizon > 1:
-            windows["end"] = sequences.ends[windows["user"]].astype(np.int64)
         sequence_items = tf.constant(np.asarray(sequences.items, np.int32))
 
         def example(batch):
@@ -299,13 +316,14 @@ class SequenceRecommender(Recommender):
             self,
             options,
             trainer,
-            lambda: training_dataset(windows, batch_size, c.seed, c.epochs).map(example),
-            steps_per_epoch(len(windows["last"]), batch_size),
+            lambda: make_train().map(example),
+            steps,
             len(data.users),
             split.validation,
             lambda: None,
             self._score,
             given=(getattr(split, "given", None) or {}).get("validation"),
+            per_worker=per_worker,
         )
 
     def _horizon(self, split) -> int:
