@@ -412,6 +412,29 @@ def test_a_parquet_float_context_reads_as_in_memory(tmp_path):
     assert sorted(set(prepared)) == sorted(set(in_memory)) == ["", "1", "2.5", "7", "inf"]
 
 
+def test_parquet_float_ids_read_as_in_memory_and_a_nan_id_is_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    log = _log(seed=10)
+    log["customer"] = log["customer"].str[1:].astype(float)  # 3.0 is user "3"
+    path = tmp_path / "log.parquet"
+    log.to_parquet(path)
+    prepare(path, tmp_path / "p", PrepareOptions(split="random"), verbose=False)
+    _assert_same_split(
+        tfrec.split(tfrec.load_dataset(path), "random"), load_prepared(tmp_path / "p")
+    )
+    log.loc[7, "customer"] = np.nan  # a float NaN, not a null: pandas would write a null
+    pq.write_table(
+        pa.Table.from_pandas(log, preserve_index=False).set_column(
+            0, "customer", pa.array(log["customer"].to_numpy(), from_pandas=False)
+        ),
+        path,
+    )
+    with pytest.raises(DataError, match=r"row 8: empty 'customer' \(an ID is missing\)"):
+        prepare(path, tmp_path / "q", PrepareOptions(split="random"), verbose=False)
+
+
 def _with_context(frame, data):
     """A part's raw IDs, times and context columns, in a fixed row order."""
     columns = ["user", "item", "timestamp", "device", "speed", "tags", "page"]

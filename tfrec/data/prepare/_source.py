@@ -114,14 +114,20 @@ NULL_TOKENS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-n
 
 
 def id_expression(column: str, kind: str) -> str:
-    """An ID column as text exactly as written (whole floats as integers)."""
+    """An ID column as text exactly as written (whole floats as integers; a
+    NaN is a missing ID, which the checks then refuse with its line)."""
     if kind in ("FLOAT", "DOUBLE"):
-        return (
-            f"CASE WHEN {sql_name(column)} = floor({sql_name(column)}) "
-            f"THEN CAST(CAST({sql_name(column)} AS BIGINT) AS STRING) "
-            f"ELSE CAST({sql_name(column)} AS STRING) END"
-        )
+        return _float_text(sql_name(column))
     return f"CAST({sql_name(column)} AS STRING)"
+
+
+def _float_text(c: str) -> str:
+    """A float column's text: NULL for NaN, whole finite values as integers."""
+    return (
+        f"CASE WHEN isnan({c}) THEN NULL "
+        f"WHEN abs({c}) < 9.2e18 AND {c} = floor({c}) THEN CAST(CAST({c} AS BIGINT) AS STRING) "
+        f"ELSE CAST({c} AS STRING) END"
+    )
 
 
 def feature_text(column: str, kind: str, text_file: bool) -> str:
@@ -130,14 +136,7 @@ def feature_text(column: str, kind: str, text_file: bool) -> str:
     pyarrow's CSV reader takes for missing: NA, null, ...), whole finite
     floats as integers."""
     c = sql_name(column)
-    if kind in ("FLOAT", "DOUBLE"):
-        text = (
-            f"CASE WHEN isnan({c}) THEN NULL "
-            f"WHEN abs({c}) < 9.2e18 AND {c} = floor({c}) THEN CAST(CAST({c} AS BIGINT) AS STRING) "
-            f"ELSE CAST({c} AS STRING) END"
-        )
-    else:
-        text = f"CAST({c} AS STRING)"
+    text = _float_text(c) if kind in ("FLOAT", "DOUBLE") else f"CAST({c} AS STRING)"
     if text_file:
         tokens = ", ".join(_quote(t) for t in NULL_TOKENS if t)
         text = f"CASE WHEN {text} IN ({tokens}) THEN NULL ELSE {text} END"

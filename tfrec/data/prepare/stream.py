@@ -412,7 +412,8 @@ def sequence_input(
         return lambda: dataset, steps, stream.per_worker
     if stream is not None and options.verbose:
         print(
-            f"{name}: a worker's shards make no example; every worker feeds them all",
+            f"{name}: a worker's shards make no training example; every worker feeds "
+            "the loaded rows, sharded by batch",
             file=sys.stderr,
         )
     columns = examples(sequences)
