@@ -109,9 +109,8 @@ def evaluate(
     if model.predicts_ratings:
         rating, rating_per_user = _rating_metrics(model, target)
         out.update(rating)
-    seen = [split.train, split.validation] if part == "test" else [split.train]
     ranking, per_user = _ranking_metrics(
-        model, target, seen, k, batch_size, semantic_vectors, semantic_threshold
+        model, _user_groups(split, part), k, batch_size, semantic_vectors, semantic_threshold
     )
     out.update(ranking)
     if users is not None:
@@ -135,7 +134,7 @@ def _sample_users(split, target: pd.DataFrame, n: int, seed: int):
         return frame[np.isin(frame["user_id"].to_numpy(), chosen)]
 
     parts = {p: mine(getattr(split, p)) for p in ("train", "validation", "test")}
-    return dataclasses.replace(split, **parts), mine(target)
+    return dataclasses.replace(split, **parts, part_shards=None), mine(target)
 
 
 def _rating_metrics(model, target) -> tuple[dict, pd.DataFrame]:
@@ -180,8 +179,48 @@ def _ranked_users(model, target) -> tuple[np.ndarray, sp.csr_matrix]:
     return user_ids, _user_item_matrix(target, user_ids, model.item_ids_)
 
 
-def _ranking_metrics(model, target, seen, k, batch_size, vectors=None, threshold=0.8):
-    """``seen``: the frames whose pairs are excluded (not concatenated: a copy of
+def _user_groups(split, part: str):
+    """``(target, seen)`` of each group of users ranked apart: ``part``'s rows
+    and the frames whose pairs are excluded (train, and validation for test).
+
+    A prepared split's parts are its shards' rows, shard after shard, and shard
+    s of every part holds the same users (``Split.part_shards``): each shard
+    is a group, so the matrices of an evaluation hold one shard's users at a
+    time. Otherwise every user is in one group.
+    """
+    seen = ["train", "validation"] if part == "test" else ["train"]
+    if split.part_shards is None:
+        yield getattr(split, part), [getattr(split, p) for p in seen]
+        return
+    bounds = {p: np.cumsum((0, *split.part_shards[p])) for p in (part, *seen)}
+    for s in range(len(split.part_shards[part])):
+
+        def shard(p, s=s):
+            return getattr(split, p).iloc[bounds[p][s] : bounds[p][s + 1]]
+
+        yield shard(part), [shard(p) for p in seen]
+
+
+def _ranking_metrics(model, groups, k, batch_size, vectors=None, threshold=0.8):
+    """The top-N metrics over every group of users (:func:`_user_groups`)."""
+    frames, recommended = [], None
+    for target, seen in groups:
+        frame, shown = _ranking_frame(model, target, seen, k, batch_size, vectors, threshold)
+        frames.append(frame)
+        recommended = shown if recommended is None else recommended | shown
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if len(frames) > 1:
+        frame = frame.sort_values("user_id", kind="stable", ignore_index=True)
+    result = _summary(frame, recommended, k)
+    if vectors is not None:
+        result[f"semantic_hr@{k}"] = _mean(frame, "semantic_hr")
+        result["semantic_threshold"] = float(threshold)
+    return result, frame
+
+
+def _ranking_frame(model, target, seen, k, batch_size, vectors=None, threshold=0.8):
+    """One group's per-user results and which items its top k showed.
+    ``seen``: the frames whose pairs are excluded (not concatenated: a copy of
     the whole training set would be the largest allocation of an evaluation)."""
     user_ids, relevant = _ranked_users(model, target)
     excluded = functools.reduce(
@@ -206,11 +245,7 @@ def _ranking_metrics(model, target, seen, k, batch_size, vectors=None, threshold
     frame = pd.DataFrame({"user_id": user_ids, "n_relevant": n_relevant, **columns})
     if vectors is not None:
         frame["semantic_hr"] = semantic
-    result = _summary(frame, recommended, k)
-    if vectors is not None:
-        result[f"semantic_hr@{k}"] = _mean(frame, "semantic_hr")
-        result["semantic_threshold"] = float(threshold)
-    return result, frame
+    return frame, recommended
 
 
 def _mean(frame: pd.DataFrame, column: str) -> float:

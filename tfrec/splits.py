@@ -88,6 +88,10 @@ class Split:
         train_shards: For a prepared directory: its train shards
             (:class:`~tfrec.data.prepare.stream.TrainShards`), which the
             models that stream epochs (mf) read instead of ``train``.
+        part_shards: For a prepared directory: ``{part: row count of each
+            shard}``; each part is its shards' rows, shard after shard, and
+            shard s of every part holds the same users (evaluation ranks a
+            shard's users at a time).
     """
 
     dataset: Dataset
@@ -100,6 +104,7 @@ class Split:
     given: dict | None = None
     history: int | None = None
     train_shards: object | None = None
+    part_shards: dict | None = None
 
     def with_validation_in_train(self) -> Split:
         """The split for ``--refit``: train + validation as train, no validation
@@ -115,6 +120,7 @@ class Split:
             cold_items=None if self.cold_items is None else {"test": self.cold_items["test"]},
             given=None if self.given is None else {"test": self.given["test"]},
             train_shards=None,  # train is no longer the shards' rows
+            part_shards=None,
         )
 
     def sizes(self) -> dict:

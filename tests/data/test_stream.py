@@ -408,3 +408,29 @@ def test_sequence_models_streamed_from_one_shard_fit_as_in_memory(log, model, op
     for a, b in zip(streamed.history_, in_memory.history_, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
         assert a["val_ndcg@10"] == pytest.approx(b["val_ndcg@10"], abs=1e-6)
+
+
+def test_evaluation_ranks_a_prepared_split_shard_by_shard_with_the_same_metrics(log, monkeypatch):
+    import tfrec.evaluation
+
+    split = _prepared(log, 3)
+    assert split.part_shards["test"] == tuple(
+        len(pd.read_parquet(f)) for f in sorted((log.parent / "p3").glob("test/*.parquet"))
+    )
+    model = tfrec.get_model("mf", **MF).fit(split)
+    groups = []
+    original = tfrec.evaluation._ranking_frame
+
+    def spy(model, target, *args):
+        groups.append(set(target["user_id"]))
+        return original(model, target, *args)
+
+    monkeypatch.setattr(tfrec.evaluation, "_ranking_frame", spy)
+    for part in ("test", "validation"):
+        groups.clear()
+        by_shard = tfrec.evaluate(model, split, part=part)
+        assert len(groups) == 3 and not (groups[0] & groups[1] or groups[1] & groups[2])
+        at_once = tfrec.evaluate(model, dataclasses.replace(split, part_shards=None), part=part)
+        assert len(groups) == 4
+        assert by_shard.metrics == at_once.metrics
+        pd.testing.assert_frame_equal(by_shard.per_user, at_once.per_user)

@@ -82,6 +82,7 @@ def load_prepared(directory) -> Split:
         method=split["method"],
         seed=split["seed"],
         train_shards=TrainShards.of(directory, manifest),
+        part_shards={p: tuple(s["rows"] for s in manifest["shards"][p]) for p in PARTS},
     )
 
 
