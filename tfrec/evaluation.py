@@ -189,7 +189,8 @@ def _user_groups(split, part: str):
     time. Otherwise every user is in one group.
     """
     seen = ["train", "validation"] if part == "test" else ["train"]
-    if split.part_shards is None:
+    shards = split.part_shards
+    if shards is None or any(sum(shards[p]) != len(getattr(split, p)) for p in (part, *seen)):
         yield getattr(split, part), [getattr(split, p) for p in seen]
         return
     bounds = {p: np.cumsum((0, *split.part_shards[p])) for p in (part, *seen)}

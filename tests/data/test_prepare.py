@@ -433,6 +433,8 @@ def test_parquet_float_ids_read_as_in_memory_and_a_nan_id_is_refused(tmp_path):
     )
     with pytest.raises(DataError, match=r"row 8: empty 'customer' \(an ID is missing\)"):
         prepare(path, tmp_path / "q", PrepareOptions(split="random"), verbose=False)
+    with pytest.raises(DataError, match=r"row 8: empty 'customer' \(an ID is missing\)"):
+        tfrec.load_dataset(path)  # the in-memory reader alike
 
 
 def _with_context(frame, data):

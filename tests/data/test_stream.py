@@ -434,3 +434,10 @@ def test_evaluation_ranks_a_prepared_split_shard_by_shard_with_the_same_metrics(
         assert len(groups) == 4
         assert by_shard.metrics == at_once.metrics
         pd.testing.assert_frame_equal(by_shard.per_user, at_once.per_user)
+    groups.clear()  # frames no longer the shards' rows: one group, not wrong slices
+    fewer = dataclasses.replace(split, test=split.test.iloc[: len(split.test) // 2])
+    assert (
+        tfrec.evaluate(model, fewer).metrics
+        == tfrec.evaluate(model, dataclasses.replace(fewer, part_shards=None)).metrics
+    )
+    assert len(groups) == 2

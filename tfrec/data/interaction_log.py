@@ -613,8 +613,9 @@ class _Table:
         import pyarrow.compute as pc
 
         values = self.table.column(column).combine_chunks()
-        if pa.types.is_floating(values.type):
-            whole = pc.equal(pc.floor(values), values)
+        if pa.types.is_floating(values.type):  # as prepare reads it (_source.id_expression)
+            values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)
+            whole = pc.and_(pc.equal(pc.floor(values), values), pc.less(pc.abs(values), 9.2e18))
             if pc.all(pc.or_kleene(whole, pc.is_null(values))).as_py():
                 values = pc.cast(values, pa.int64())
         text = pc.cast(values, pa.string())

@@ -70,6 +70,9 @@ class Throughput(keras.callbacks.Callback):
     def _implements_train_batch_hooks(self):
         return not tf.distribute.get_strategy()._should_use_with_coordinator
 
+    def on_train_begin(self, logs=None):
+        self.counted = self._implements_train_batch_hooks()
+
     def on_epoch_begin(self, epoch, logs=None):
         self.start = self.last = time.perf_counter()
         self.steps = 0
@@ -81,7 +84,7 @@ class Throughput(keras.callbacks.Callback):
             logs["examples_per_s"] = self._rate()
 
     def on_epoch_end(self, epoch, logs=None):
-        if not self.steps:  # no batch hooks: the epoch's wall time
+        if not self.counted:  # no batch hooks: the epoch's wall time
             self.steps, self.last = self.steps_per_epoch, time.perf_counter()
         if logs is not None:
             logs["seconds"] = self.last - self.start
@@ -93,10 +96,11 @@ class Throughput(keras.callbacks.Callback):
 
 def keras_verbosity(options) -> int:
     """``model.fit``'s ``verbose``: Keras' progress bar on a terminal, a line per
-    epoch in a log file, nothing unless ``options.verbose``."""
+    epoch in a log file or under ``parameter-server`` (which has no progress
+    bar), nothing unless ``options.verbose``."""
     if not options.verbose:
         return 0
-    return 1 if sys.stdout.isatty() else 2
+    return 1 if sys.stdout.isatty() and not is_parameter_server(options.strategy) else 2
 
 
 def training_input(options, make_train, steps_per_epoch: int, per_worker: bool = False):
