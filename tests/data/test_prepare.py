@@ -464,3 +464,17 @@ def test_features_without_their_table_are_refused(tmp_path):
         PrepareOptions(user_features="age").validate()
     with pytest.raises(ConfigError, match="--item-features needs --items"):
         PrepareOptions(item_features="price").validate()
+
+
+def test_shards_mix_user_codes(tmp_path):
+    """Each shard holds users of every residue of the code (an even and an odd
+    one, every class mod 4): the hash's high bits choose the shard."""
+    log = _log(seed=11, n=4000)
+    log["customer"] = [f"u{i % 400:03d}" for i in range(len(log))]
+    path = tmp_path / "log.csv"
+    log.to_csv(path, index=False)
+    manifest = prepare(path, tmp_path / "p", PrepareOptions(shards=4), verbose=False)
+    for shard in manifest["shards"]["train"]:
+        users = pd.read_parquet(tmp_path / "p" / shard["file"])["user_id"].unique()
+        assert set(users % 4) == {0, 1, 2, 3}
+        assert 0.15 < len(users) / 400 < 0.35

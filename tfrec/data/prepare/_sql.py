@@ -18,8 +18,15 @@ and ``row``.
 
 from __future__ import annotations
 
-# Knuth's multiplicative hash of the user code, so that shards mix user IDs.
-SHARD_OF_USER = "CAST(((CAST(user_id AS BIGINT) * 2654435761) % 4294967296) % {shards} AS INTEGER)"
+# Knuth's multiplicative hash of the user code, its high bits scaled to the
+# shards. Its low bits would keep the code's: with an even count of shards,
+# shard parity = code parity, and a shard's users would share whatever the
+# codes' order carries (a batch streamed from one shard then holds half the
+# taste clusters of a log whose IDs carry them).
+SHARD_OF_USER = (
+    "CAST(floor(((CAST(user_id AS BIGINT) * 2654435761) % 4294967296) * {shards} / 4294967296.0) "
+    "AS INTEGER)"
+)
 
 
 # A shard file's row order: by user, in time order, ties in log order.
