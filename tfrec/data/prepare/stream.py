@@ -109,8 +109,7 @@ class TrainShards:
         unknown = [name for name in columns if name not in COLUMNS]
         if unknown:
             raise ConfigError(f"columns must be among {sorted(COLUMNS)}; got {unknown}")
-        owned = np.asarray(self.owned(worker, workers), np.int64)
-        order = np.random.default_rng([seed, epoch]).permutation(owned) if len(owned) > 1 else owned
+        order = self.order(seed, epoch, worker, workers)
         n_shards = len(self.files)
         dtypes = [tf.as_dtype(COLUMNS[name][1]) for name in columns]
 
@@ -131,6 +130,11 @@ class TrainShards:
             .map(load, num_parallel_calls=2, deterministic=True)
             .prefetch(1)
         )
+
+    def order(self, seed: int, epoch: int, worker: int = 0, workers: int = 1) -> np.ndarray:
+        """Worker ``worker``'s shards in epoch ``epoch``'s seeded order."""
+        owned = np.asarray(self.owned(worker, workers), np.int64)
+        return np.random.default_rng([seed, epoch]).permutation(owned) if len(owned) > 1 else owned
 
     def steps(self, batch_size: int, per_row: int = 1, worker: int = 0, workers: int = 1) -> int:
         """Batches of ``batch_size`` in one epoch of worker ``worker``'s shards (each
@@ -257,11 +261,13 @@ class ShardStream:
         """Batches of examples made from each shard's user sequences, for the
         sequence models (``two_tower``'s and ``lstm``'s windows).
 
-        Each shard's rows are read (user, item, position) and made into
-        :meth:`UserSequences.of_shard <tfrec.sequences.UserSequences.of_shard>`;
-        ``examples`` turns those into example columns, shuffled with the
-        shard's seed and cut into batches, as :meth:`batches` does with rows.
-        With one shard the batches are exactly
+        Each shard's users (and items, when the examples carry them) are read
+        and made into :meth:`UserSequences.of_shard
+        <tfrec.sequences.UserSequences.of_shard>` inside one call, so only
+        the example columns (int32 while the train part has under 2^31 rows)
+        flow through tf.data. ``examples`` turns the sequences into example
+        columns, shuffled with the shard's seed and cut into batches, as
+        :meth:`batches` does with rows. With one shard the batches are exactly
         ``training_dataset(examples(sequences), ...)``'s.
 
         Args:
@@ -295,23 +301,30 @@ class ShardStream:
             return None
         steps = max(sum(-(-int(counts[s]) // size) for s in shards) for shards in owned)
 
-        def make(users, items, positions):
-            first = int(positions[0]) if len(positions) else 0
-            made = examples(UserSequences.of_shard(users, items, first, n_users))
-            return [np.asarray(made[name], np.int64) for name in names]
+        read = ["user", "item"] if "item" in names else ["user"]
+        dtype = np.int32 if first_rows[-1] < 2**31 else np.int64
 
-        def shard_batches(index, _rows, users, items, positions):
+        def make(shard):
+            values = self.shards._read(int(shard), read, self.codes)
+            items = values[1] if len(values) > 1 else None
+            made = examples(UserSequences.of_shard(values[0], items, first_rows[shard], n_users))
+            return [np.asarray(made[name], dtype) for name in names]
+
+        def shard_batches(shard, epoch):
             values = tf.numpy_function(
-                make, [users, items, positions], [tf.int64] * len(names), stateful=False
+                make, [shard], [tf.as_dtype(dtype)] * len(names), stateful=False
             )
             for value in values:
                 value.set_shape([None])
+            index = epoch * len(self.shards.files) + shard
             order = epoch_order(tf.shape(values[0], out_type=tf.int64)[0], seed, index)
-            return ordered_batches(dict(zip(names, values, strict=True)), order, size)
+            columns = dict(zip(names, values, strict=True))
+            return ordered_batches(columns, order, size, widen=names if dtype == np.int32 else ())
 
         def one_epoch(epoch):
-            shards = self.epoch(["user", "item", "position"], seed, epoch, indexed=True)
-            return _interleaved(shards, shard_batches)
+            order = self.shards.order(seed, epoch, self.worker, self.workers)
+            shards = tf.data.Dataset.from_tensor_slices(order)
+            return _interleaved(shards, lambda shard: shard_batches(shard, epoch))
 
         return self.epochs(one_epoch, epochs, steps).prefetch(tf.data.AUTOTUNE), steps
 
