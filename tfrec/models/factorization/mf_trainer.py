@@ -16,6 +16,8 @@ column of the whole part is held.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import tensorflow as tf
 
@@ -110,17 +112,29 @@ class MFTrainer(tf.Module):
         return (self._train_order(epoch_order(n, seed, epoch), columns, batch_size) / n) ** 0.5
 
     def train_shards(self, stream, batch_size: int, seed: int, epoch: int) -> float:
-        """Trains one epoch streamed shard by shard; returns the training RMSE.
+        """Trains one epoch streamed from the shards, ``SHARD_CYCLE`` at a time;
+        returns the training RMSE.
+
+        The rows of each group of shards are shuffled together (one shard: its
+        own shuffle, so that one shard gives the in-memory epoch), so that no
+        shard's users wait for the others' while the items move on.
 
         Args:
             stream: The prepared train shards
                 (:class:`~tfrec.data.prepare.stream.ShardStream`).
-            batch_size: Examples per step; each shard's last step takes its rest.
+            batch_size: Examples per step; each group's last step takes its rest.
             seed: Base seed of the shard order and shuffles.
             epoch: Epoch number.
         """
+        from tfrec.data.prepare.stream import SHARD_CYCLE
+
         total, n = 0.0, 0
-        for order, *columns in stream.epoch(["user", "item", "rating"], seed, epoch):
+        shards = iter(stream.epoch(["user", "item", "rating"], seed, epoch, indexed=True))
+        while group := list(itertools.islice(shards, SHARD_CYCLE)):
+            index, order, *columns = group[0]
+            if len(group) > 1:
+                columns = [tf.concat([shard[2 + j] for shard in group], 0) for j in range(3)]
+                order = epoch_order(columns[0].shape[0], seed, index)
             total += self._train_order(order, columns, batch_size)
             n += int(order.shape[0])
         return (total / max(n, 1)) ** 0.5
