@@ -444,10 +444,10 @@ def test_evaluation_ranks_a_prepared_split_shard_by_shard_with_the_same_metrics(
 
 
 def test_mf_shuffles_a_group_of_shards_together(log, monkeypatch):
-    """mf's loop trains up to SHARD_CYCLE shards as one shuffled group, so no
+    """mf's loop trains up to SHARD_GROUP shards as one shuffled group, so no
     shard's users wait for the others' (ml-latest-small in 4 shards: RMSE
     0.8814 shard after shard, 0.8716 grouped, 0.8715 in memory)."""
-    import tfrec.data.prepare.stream
+    import tfrec.models.factorization.mf_trainer
     from tfrec.models.factorization.mf_trainer import MFTrainer
 
     sizes = []
@@ -463,6 +463,6 @@ def test_mf_shuffles_a_group_of_shards_together(log, monkeypatch):
     tfrec.get_model("mf", **options).fit(split)
     assert sizes == [len(split.train)]  # one group of the 3 shards
     sizes.clear()
-    monkeypatch.setattr(tfrec.data.prepare.stream, "SHARD_CYCLE", 2)
+    monkeypatch.setattr(tfrec.models.factorization.mf_trainer, "SHARD_GROUP", 2)
     tfrec.get_model("mf", **options).fit(split)
     assert len(sizes) == 2 and sum(sizes) == len(split.train)
