@@ -18,6 +18,11 @@ class ConfigError(TfrecError, ValueError):
     """A model, split or command option has an invalid value."""
 
 
+class MemoryLimitError(ConfigError):
+    """A fit would hold an array larger than its memory limit
+    (:func:`tfrec.models.memory.check_memory`)."""
+
+
 class NotSupportedError(TfrecError):
     """The model does not offer the requested operation."""
 

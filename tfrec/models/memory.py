@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from tfrec.errors import ConfigError
+from tfrec.errors import MemoryLimitError
 
 GB = 1e9
 
@@ -32,7 +32,7 @@ def memory_limit_gb(max_memory_gb: float | None) -> tuple[float | None, str]:
 def check_memory(
     model: str, needed_bytes: float, what: str, fix: str, max_memory_gb: float | None
 ) -> None:
-    """Raises ConfigError when ``needed_bytes`` exceed the limit
+    """Raises MemoryLimitError (a ConfigError) when ``needed_bytes`` exceed the limit
     (:func:`memory_limit_gb`).
 
     Args:
@@ -45,7 +45,7 @@ def check_memory(
     limit, source = memory_limit_gb(max_memory_gb)
     needed = needed_bytes / GB
     if limit is not None and needed > limit:
-        raise ConfigError(
+        raise MemoryLimitError(
             f"{model} needs about {needed:.1f} GB for {what}, more than {limit:.1f} GB "
             f"({source}); {fix}, or raise max_memory_gb"
         )

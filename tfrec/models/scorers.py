@@ -131,7 +131,8 @@ class BlendScorer(tf.Module):
 class CascadeScorer(tf.Module):
     """A cascade's score (:mod:`tfrec.models.ranking.cascade`) over its stages' scorers:
     the retriever's top ``candidates`` unseen items, scored by θ · x, x the
-    candidates' standardised features (:func:`tfrec.models.ranking.stacking.features`).
+    candidates' standardised features (:func:`tfrec.models.ranking.stacking.features`),
+    the ``signals`` scorers' scores of the candidates among them.
 
     ``retrieve`` answers the export's ``recommend`` from the candidates and
     the retriever's next items alone, without writing a score for every item
@@ -140,11 +141,14 @@ class CascadeScorer(tf.Module):
 
     takes_seen = True  # retrieve(users, k, seen): seen items dropped, no second lookup
 
-    def __init__(self, retrieval, ranking, seen, candidates: int, theta, retrieval_context=None):
+    def __init__(
+        self, retrieval, ranking, seen, candidates: int, theta, retrieval_context=None, signals=()
+    ):
         from tfrec.models.ranking.stacking import position_features
 
         super().__init__(name="cascade_scorer")
         self.retrieval, self.ranking, self.seen = retrieval, ranking, seen
+        self.signals = list(signals)
         self.candidates = candidates
         self.theta = [float(w) for w in np.asarray(theta, np.float32)]
         # The same float32 values as numpy's: the order of near-ties agrees.
@@ -178,6 +182,9 @@ class CascadeScorer(tf.Module):
         )
         features = [_standardised(ranked), _standardised(_finite(values))]
         features += [self.positions[None, :, 0], self.positions[None, :, 1]]
+        for signal in self.signals:
+            scores = tf.gather(signal.score(users), columns, batch_dims=1)
+            features.append(_standardised(_finite(scores)))
         combined = tf.zeros_like(ranked)
         for weight, feature in zip(self.theta, features, strict=True):
             combined += weight * feature

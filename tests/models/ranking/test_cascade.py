@@ -58,7 +58,7 @@ class TestCascade(RecommenderContract):
         assert (fitted.stacking_l2_ in L2_PENALTIES) != (
             fitted.retrieval_weight_ in RETRIEVAL_WEIGHTS
         )
-        assert fitted.combiner_weights_.shape == (len(FEATURES),)
+        assert fitted.combiner_weights_.shape == (len(FEATURES) + len(fitted.signals_),)
         given = fitted.refit_options()["stacking_weights"]
         np.testing.assert_allclose(given, fitted.combiner_weights_)
         again = self.make(stacking_weights=given).fit(small_split)
@@ -76,7 +76,8 @@ class TestCascade(RecommenderContract):
 
         rows = fitted.users_.encode(fitted.user_ids[:4])
         retrieval, candidates, masked, ranked = fitted._stages(rows)
-        x = stacking.features(ranked, np.take_along_axis(masked, candidates, 1))
+        signals = fitted._signal_scores(rows, candidates)  # those θ weighs
+        x = stacking.features(ranked, np.take_along_axis(masked, candidates, 1), signals)
         expected = (x.astype(np.float64) @ fitted.combiner_weights_).astype(np.float32)
         got = np.take_along_axis(fitted._score(rows), candidates, 1)
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
@@ -84,7 +85,8 @@ class TestCascade(RecommenderContract):
     def test_savedmodel_recommend_reads_every_stacked_feature(self, small_split, tmp_path):
         import tensorflow as tf
 
-        model = self.make(stacking_weights=[0.5, 1.0, -0.3, 0.2]).fit(small_split)
+        model = self.make(stacking_weights=[0.5, 1.0, -0.3, 0.2, 0.4]).fit(small_split)
+        assert list(model.signals_) == ["ease"]  # itemknn retrieves
         served = tf.saved_model.load(str(model.export(tmp_path / "export")))
         users = np.array([*model.user_ids[:8], -1], np.int64)
         out = served.signatures["recommend"](user_id=tf.constant(users), k=tf.constant([6]))
@@ -93,8 +95,9 @@ class TestCascade(RecommenderContract):
         np.testing.assert_allclose(out["scores"].numpy(), scores, rtol=1e-5, atol=1e-5)
 
     def test_stacking_weights_must_match_the_features(self):
-        with pytest.raises(ConfigError, match="stacking_weights must hold 4 weights"):
+        with pytest.raises(ConfigError, match="stacking_weights must hold 5 weights"):
             self.make(stacking_weights=[1.0, 2.0])
+        assert len(self.make(signals=(), stacking_weights=[1.0] * 4).config.stacking_weights) == 4
 
     def test_ranker_is_trained_for_ranking(self, fitted):
         assert fitted.ranking_.task_ == "ranking" and not fitted.predicts_ratings
@@ -143,6 +146,88 @@ class TestCascade(RecommenderContract):
     def test_hard_negatives_need_a_sampling_ranker(self, small_split):
         with pytest.raises(ConfigError, match="ranker 'mf' samples no negatives"):
             self.make(ranking="mf", ranking_options={}, hard_negatives=0.5).fit(small_split)
+
+
+class TestCascadeWithASignal(RecommenderContract):
+    """The contract with popularity's scores as a fifth feature of θ, weighted."""
+
+    model_name = "cascade"
+    options = {
+        **TestCascade.options,
+        "signals": ("popularity",),
+        "stacking_weights": (0.5, 1.0, -0.3, 0.2, 0.7),
+    }
+    learns_checkerboard = False
+
+    def test_the_signals_scores_are_a_feature_of_theta(self, fitted):
+        from tfrec.models.ranking import stacking
+
+        assert list(fitted.signals_) == ["popularity"]
+        rows = fitted.users_.encode(fitted.user_ids[:4])
+        retrieval, candidates, masked, ranked = fitted._stages(rows)
+        popular = np.take_along_axis(fitted.signals_["popularity"]._score(rows), candidates, 1)
+        x = stacking.features(ranked, np.take_along_axis(masked, candidates, 1), [popular])
+        assert x.shape[2] == 5
+        expected = (x.astype(np.float64) @ fitted.combiner_weights_).astype(np.float32)
+        got = np.take_along_axis(fitted._score(rows), candidates, 1)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+        without = fitted._combine(retrieval, candidates, masked, ranked, [0.5, 1.0, -0.3, 0.2])
+        assert not np.allclose(np.take_along_axis(without, candidates, 1), got)
+
+    def test_a_signal_without_weight_is_dropped(self, small_split):
+        model = self.make(stacking_weights=(0.5, 1.0, -0.3, 0.2, 0.0)).fit(small_split)
+        assert model.signals_ == {} and model.combiner_weights_.shape == (4,)
+        options = model.refit_options()
+        assert options["signals"] == [] and len(options["stacking_weights"]) == 4
+        assert self.make(**options).config.feature_names() == stacking_features()
+
+    def test_auto_tries_theta_without_the_signals(self, small_split, capsys):
+        model = self.make(stacking_weights=None).fit(small_split, verbose=True)
+        printed = capsys.readouterr().out
+        assert "L2 0.001 without signals" in printed and "weighted sum" in printed
+        assert model.combiner_weights_.shape == (4 + len(model.signals_),)
+        again = self.make(**model.refit_options())
+        assert again.config.feature_names()[4:] == tuple(model.signals_)
+
+    def test_a_signal_beyond_its_memory_limit_is_left_out(self, small_split, capsys):
+        tiny = {"ease": {"max_memory_gb": 1e-9}}
+        model = self.make(
+            signals=("popularity", "ease"), signal_options=tiny, stacking_weights=None
+        )
+        model.fit(small_split)
+        assert "ease" not in model.signals_
+        assert "cascade: the signal ease is left out: ease needs about" in capsys.readouterr().err
+        fixed = self.make(
+            signals=("popularity", "ease"), signal_options=tiny, stacking_weights=(1.0,) * 6
+        )
+        with pytest.raises(ConfigError, match="1 of the signals were left out"):
+            fixed.fit(small_split)
+
+    def test_a_signal_that_names_a_stage_is_left_out(self):
+        config = self.make(signals=("itemknn", "popularity")).config  # itemknn retrieves
+        assert config.used_signals() == ("popularity",)
+        with pytest.raises(ConfigError, match="stacking_weights must hold 5 weights"):
+            self.make(signals=("itemknn", "popularity"), stacking_weights=(1.0,) * 6)
+
+    @pytest.mark.parametrize(
+        ("options", "message"),
+        [
+            ({"signals": ("bm25",)}, "unknown model 'bm25'"),
+            ({"signals": ("popularity", "popularity")}, "signals must name each model once"),
+            ({"signals": ("cascade",)}, "signals must name other models than cascade"),
+            ({"signal_options": {"ease": {"l2": 10.0}}}, "names 'ease', which is not among"),
+            ({"signal_options": {"popularity": 3}}, r"signal_options\['popularity'\] must be"),
+        ],
+    )
+    def test_bad_signals_are_named(self, options, message):
+        with pytest.raises(ConfigError, match=message):
+            self.make(**options)
+
+
+def stacking_features():
+    from tfrec.models.ranking.stacking import FEATURES
+
+    return FEATURES
 
 
 def test_the_request_context_reaches_the_ranker():

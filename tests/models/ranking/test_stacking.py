@@ -22,6 +22,26 @@ def test_features_are_standardised_over_each_users_candidates():
     assert x.dtype == np.float32 and stacking.FEATURES[0] == "ranker"
 
 
+def test_each_signal_is_one_more_standardised_feature():
+    ranked = np.array([[1.0, 2.0, 3.0]], np.float32)
+    retrieved = np.array([[3.0, 2.0, 1.0]], np.float32)
+    signal = np.array([[5.0, -np.inf, 1.0]], np.float32)  # -inf raised to 1, as the retriever's
+    x = stacking.features(ranked, retrieved, [signal])
+    assert x.shape == (1, 3, len(stacking.FEATURES) + 1)
+    np.testing.assert_array_equal(x[..., :4], stacking.features(ranked, retrieved))
+    np.testing.assert_allclose(x[0, :, 4], [np.sqrt(2), -1 / np.sqrt(2), -1 / np.sqrt(2)], 1e-5)
+
+
+def test_a_fitter_of_the_first_features_gives_the_others_no_weight():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 10, 5))
+    relevant = (rng.random((200, 10)) < 0.2).astype(float)
+    theta = stacking.listwise_fitter(0.01, 4)(x, relevant, relevant.sum(1))
+    assert theta.shape == (5,) and theta[4] == 0
+    np.testing.assert_allclose(theta[:4], stacking.fit_listwise(x[..., :4], relevant, 0.01))
+    assert stacking.fit_weight(x, relevant, relevant.sum(1), (0.0, 1.0)).shape == (5,)
+
+
 def test_combine_is_the_weighted_sum():
     x = np.arange(12, dtype=np.float32).reshape(1, 3, 4)
     np.testing.assert_allclose(stacking.combine(x, [1, 0, 2, -1]), [[1, 9, 17]])

@@ -4,14 +4,17 @@ For a user u, the retrieval model's scores r_u over the catalogue give the
 N = ``candidates`` best items the user has not seen, C_u; the ranking model
 scores those pairs, s_ui, and the cascade's score is
 
-    x_ui = [z_u(s_ui), z_u(r_ui), z_u(-rank_u(i)), z_u(-log(1 + rank_u(i)))]
+    x_ui = [z_u(s_ui), z_u(r_ui), z_u(-rank_u(i)), z_u(-log(1 + rank_u(i))) (| z_u(g_ui) ...)]
     t_ui = θ · x_ui                                             for i in C_u
     score(u, i) = t_ui                                          for i in C_u
     score(u, i) = min_{j in C_u} t_uj - 1 + min(r_ui - max_{j in C_u} r_uj, 0)   otherwise
 
-where z_u standardises over the user's N candidates and rank_u(i) is the
-candidate's place (0 = best) in the retrieval order. θ comes from
-``combiner``:
+where z_u standardises over the user's N candidates, rank_u(i) is the
+candidate's place (0 = best) in the retrieval order and g_ui the score of
+each of the cascade's ``signals``: other models fitted on the same split
+(itemknn, ease...), whose judgement joins the ranker's as features of the
+candidates, as the retrieval scores of several candidate generators join a
+production ranker's. θ comes from ``combiner``:
 
 * ``stacked``: θ is fitted on the validation users' items, which neither
   stage trained on, by the listwise softmax likelihood of those items among
@@ -22,9 +25,12 @@ candidate's place (0 = best) in the retrieval order. θ comes from
 * ``weight``: θ = (1, 0, w, 0), t = z(s) + w · z(-rank): with w = 0 the
   ranker's order alone; ``retrieval_weight`` w is chosen on validation
   NDCG@10 (``RETRIEVAL_WEIGHTS``).
-* ``auto`` (the default): the same cross-fit scores the stacked θ (each λ)
-  and the weighted sum (w chosen on the fitting half), and the better is
-  refitted on all the validation users.
+* ``auto`` (the default): the same cross-fit scores the stacked θ (each λ;
+  with the signals and without them) and the weighted sum (w chosen on the
+  fitting half), and the best is refitted on all the validation users.
+
+A signal whose weight in θ is 0 (the weighted sum's, or the stacked θ fitted
+without signals) is dropped from the fitted cascade and its export.
 
 Every candidate ranks above every other item, candidates in the order of t,
 the rest in the retriever's. ``recommend`` (in Python and in the SavedModel)
@@ -52,6 +58,7 @@ The export is **one** SavedModel holding both models' variables
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +66,7 @@ import numpy as np
 from tfrec.data.feature_schema import FeatureSchema
 from tfrec.errors import (
     ConfigError,
+    MemoryLimitError,
     NotSupportedError,
     TfrecError,
     check_choice,
@@ -71,6 +79,10 @@ from tfrec.models.ranking.stacking import FEATURES
 from tfrec.topk import exclude, top_k
 
 COMBINERS = ("auto", "stacked", "weight")
+# Other models whose scores of the candidates θ may weigh (docs/results.md,
+# "Signals"): cheap to fit beside the stages, and each knows what a
+# sequence retriever may not (the whole history's co-occurrences).
+SIGNALS = ("itemknn", "ease")
 # The ranker's defaults in a cascade on data with timestamps (dcn): the
 # candidate's popularity trend at the example's time, and negatives drawn like
 # the candidates, by popularity (docs/results.md, "Ranking stage").
@@ -104,7 +116,12 @@ class CascadeConfig(ModelConfig):
             chosen from ``stacking.L2_PENALTIES`` by a cross-fit over the
             validation users.
         stacking_weights: θ itself (``combiner`` ``stacked``, one weight per
-            ``stacking.FEATURES``); None: fitted on validation.
+            ``stacking.FEATURES``, then one per signal); None: fitted on validation.
+        signals: Other models whose scores of the candidates join θ's
+            features (``SIGNALS``; one that names a stage is left out: its
+            scores are features already; one whose fit would exceed its
+            memory limit too, with a note; () for none).
+        signal_options: Config overrides of the signals, by model name.
         seed: Seed of both models (unless their options set one).
     """
 
@@ -118,21 +135,23 @@ class CascadeConfig(ModelConfig):
     retrieval_weight: float | None = None
     stacking_l2: float | None = None
     stacking_weights: tuple[float, ...] | None = None
+    signals: tuple[str, ...] = SIGNALS
+    signal_options: dict = dataclasses.field(default_factory=dict)
     seed: int = 0
 
     def validate(self):
-        from tfrec.models import model_class
-
         check_positive_int("candidates", self.candidates)
         check_choice("combiner", self.combiner, COMBINERS)
         if self.stacking_l2 is not None:
             check_non_negative("stacking_l2", self.stacking_l2)
+        self._validate_signals()
         if self.stacking_weights is not None:
             self.stacking_weights = tuple(float(w) for w in self.stacking_weights)
-            if len(self.stacking_weights) != len(FEATURES):
+            names = self.feature_names()
+            if len(self.stacking_weights) != len(names):
                 raise ConfigError(
-                    f"stacking_weights must hold {len(FEATURES)} weights, one per feature "
-                    f"({', '.join(FEATURES)}); got {len(self.stacking_weights)}"
+                    f"stacking_weights must hold {len(names)} weights, one per feature "
+                    f"({', '.join(names)}); got {len(self.stacking_weights)}"
                 )
         if not 0 <= self.hard_negatives <= 1:
             raise ConfigError(f"hard_negatives must be in [0, 1]; got {self.hard_negatives}")
@@ -141,11 +160,50 @@ class CascadeConfig(ModelConfig):
             if name == "cascade":
                 raise ConfigError(f"{stage} must name another model than cascade; got 'cascade'")
             options = getattr(self, f"{stage}_options")
-            if not isinstance(options, dict):
-                raise ConfigError(f"{stage}_options must be a dict of options; got {options!r}")
-            # Checked now, and kept as JSON has them (tuples become lists).
-            values = model_class(name).Config.from_dict(options).to_dict()
-            setattr(self, f"{stage}_options", {key: values[key] for key in options})
+            setattr(self, f"{stage}_options", _checked_options(name, options, f"{stage}_options"))
+
+    def _validate_signals(self):
+        from tfrec.models import model_class
+
+        if isinstance(self.signals, str):
+            self.signals = tuple(filter(None, self.signals.split(",")))
+        self.signals = tuple(self.signals)
+        for name in self.signals:
+            model_class(name)  # names the known models otherwise
+            if name == "cascade":
+                raise ConfigError("signals must name other models than cascade; got 'cascade'")
+        if len(set(self.signals)) != len(self.signals):
+            raise ConfigError(f"signals must name each model once; got {list(self.signals)}")
+        if not isinstance(self.signal_options, dict):
+            raise ConfigError(
+                f"signal_options must be a dict of options by model; got {self.signal_options!r}"
+            )
+        for name, options in self.signal_options.items():
+            if name not in self.signals:
+                raise ConfigError(
+                    f"signal_options names {name!r}, which is not among signals "
+                    f"{list(self.signals)}; add it to signals"
+                )
+            self.signal_options[name] = _checked_options(name, options, f"signal_options[{name!r}]")
+
+    def used_signals(self) -> tuple[str, ...]:
+        """The signals that are not one of the stages."""
+        return tuple(s for s in self.signals if s not in (self.retrieval, self.ranking))
+
+    def feature_names(self) -> tuple[str, ...]:
+        """The names of θ's features: ``stacking.FEATURES``, then the used signals."""
+        return (*FEATURES, *self.used_signals())
+
+
+def _checked_options(name: str, options, field: str) -> dict:
+    """Model ``name``'s config overrides (``field``), checked, as JSON has them
+    (tuples become lists)."""
+    from tfrec.models import model_class
+
+    if not isinstance(options, dict):
+        raise ConfigError(f"{field} must be a dict of options; got {options!r}")
+    values = model_class(name).Config.from_dict(options).to_dict()
+    return {key: values[key] for key in options}
 
 
 class Cascade(Recommender):
@@ -167,12 +225,16 @@ class Cascade(Recommender):
 
     def _stage(self, stage: str, timed: bool = False) -> Recommender:
         """The stage's unfitted model; ``timed``: the data have timestamps."""
+        c = self.config
+        return self._model(getattr(c, stage), getattr(c, f"{stage}_options"), stage, timed)
+
+    def _model(self, name: str, options: dict, stage: str = "signal", timed: bool = False):
+        """Model ``name`` with ``options`` (and the cascade's seed), unfitted."""
         from tfrec.models import get_model, model_class
 
         c = self.config
-        name = getattr(c, stage)
         fields = {f.name for f in dataclasses.fields(model_class(name).Config)}
-        options = dict(getattr(c, f"{stage}_options"))
+        options = dict(options)
         if "seed" in fields:
             options.setdefault("seed", c.seed)
         if stage == "ranking" and "task" in fields:
@@ -206,6 +268,7 @@ class Cascade(Recommender):
             self.retrieval_, self.ranking_ = given
             for stage, model in zip(("retrieval", "ranking"), given, strict=True):
                 self._check_stage(stage, model)
+            self._fit_signals(split, options)
             self._note_context()
             self._fit_combiner(split, options.verbose)
             return
@@ -222,8 +285,42 @@ class Cascade(Recommender):
                 )
             ranker.with_hard_negatives(self._training_candidates(), self.config.hard_negatives)
         self.ranking_ = ranker.fit(split, options)
+        self._fit_signals(split, options)
         self._note_context()
         self._fit_combiner(split, options.verbose)
+
+    def _fit_signals(self, split, options) -> None:
+        """Fits the signals (``signals_``, in the order of θ's features); one
+        whose fit would exceed its memory limit (ease on a large catalogue) is
+        left out, with a note."""
+        c = self.config
+        self.signals_ = {}
+        for name in c.used_signals():
+            if options.verbose:
+                print(f"cascade: fitting the signal {name}")
+            model = self._model(name, c.signal_options.get(name, {}))
+            try:
+                self.signals_[name] = model.fit(split, options)
+            except MemoryLimitError as e:
+                print(f"cascade: the signal {name} is left out: {e}", file=sys.stderr)
+        left_out = len(c.used_signals()) - len(self.signals_)
+        if c.stacking_weights is not None and left_out:
+            raise ConfigError(
+                f"stacking_weights hold {len(c.stacking_weights)} weights, but {left_out} of "
+                "the signals were left out; give one weight per feature of "
+                f"{', '.join(self._feature_names())}"
+            )
+
+    def _feature_names(self) -> tuple[str, ...]:
+        """θ's features: ``stacking.FEATURES``, then the fitted signals."""
+        return (*FEATURES, *self.signals_)
+
+    def _signal_scores(self, users, candidates) -> list[np.ndarray]:
+        """Each signal's (len(users), N) scores of the users' candidates."""
+        return [
+            np.take_along_axis(model._score(users), candidates, 1).astype(np.float32)
+            for model in self.signals_.values()
+        ]
 
     def _check_stage(self, stage: str, model: Recommender) -> None:
         """Refuses a given stage fitted on other training users, items or
@@ -256,11 +353,25 @@ class Cascade(Recommender):
             if weight is None:
                 weight = self._choose_retrieval_weight(split, verbose)
             self.retrieval_weight_ = float(weight)
-            self.combiner_weights_ = stacking.weight_theta(weight)
+            self.combiner_weights_ = stacking.weight_theta(weight, len(self._feature_names()))
         elif c.stacking_weights is not None:
             self.combiner_weights_ = np.asarray(c.stacking_weights, np.float32)
         else:
             self.combiner_weights_ = self._fit_stacking(split, verbose)
+        self._drop_unused_signals(verbose)
+
+    def _drop_unused_signals(self, verbose: bool) -> None:
+        """Drops the signals θ gives no weight, and their θ entries."""
+        names = list(self.signals_)
+        weights = self.combiner_weights_[len(FEATURES) :]
+        unused = [name for name, weight in zip(names, weights, strict=True) if weight == 0]
+        if not unused:
+            return
+        keep = [len(FEATURES) + names.index(n) for n in names if n not in unused]
+        self.combiner_weights_ = self.combiner_weights_[[*range(len(FEATURES)), *keep]]
+        self.signals_ = {n: m for n, m in self.signals_.items() if n not in unused}
+        if verbose:
+            print(f"cascade: θ gives no weight to the signals {', '.join(unused)}; dropped")
 
     def _training_candidates(self) -> np.ndarray:
         """(n_users, N) the retrieval model's top N unseen items of every training user."""
@@ -278,10 +389,17 @@ class Cascade(Recommender):
             if c.combiner == "weight"
             else {"stacking_weights": [float(w) for w in self.combiner_weights_]}
         )
+        signals = {
+            name: {**c.signal_options.get(name, {}), **model.refit_options()}
+            for name, model in self.signals_.items()
+        }
         return {
             **chosen,
             "retrieval_options": {**c.retrieval_options, **self.retrieval_.refit_options()},
             "ranking_options": {**c.ranking_options, **self.ranking_.refit_options()},
+            # The stages' names count: a signal that names one is left out.
+            "signals": [*self.signals_, *(s for s in c.signals if s not in c.used_signals())],
+            "signal_options": {name: options for name, options in signals.items() if options},
         }
 
     def _candidates(self, users: np.ndarray, retrieval: np.ndarray):
@@ -311,7 +429,7 @@ class Cascade(Recommender):
         return retrieval, candidates, masked, ranked.reshape(len(users), n).astype(np.float32)
 
     def _score(self, users):
-        return self._combine(*self._stages(users), self.combiner_weights_)
+        return self._scored(users, self._stages(users))
 
     def _score_in_context(self, users, context):
         if not self.feature_schema_:
@@ -319,7 +437,12 @@ class Cascade(Recommender):
                 f"neither stage of this cascade ({self.retrieval_.name} -> "
                 f"{self.ranking_.name}) reads request context"
             )
-        return self._combine(*self._stages(users, context), self.combiner_weights_)
+        return self._scored(users, self._stages(users, context))
+
+    def _scored(self, users, stages) -> np.ndarray:
+        """The cascade's scores of every item from its stages' outputs and the signals."""
+        signals = self._signal_scores(users, stages[1])
+        return self._combine(*stages, self.combiner_weights_, signals)
 
     def _ranker_context(self) -> FeatureSchema:
         """The context a ranker reads in its pair scores (dcn's ``context_``)."""
@@ -347,9 +470,10 @@ class Cascade(Recommender):
         self.reads_features = ("context",) if self.feature_schema_ else ()
 
     @staticmethod
-    def _combine(retrieval, candidates, masked, ranked, theta) -> np.ndarray:
-        """The cascade's scores of every item (module docstring) from its stages' outputs."""
-        x = stacking.features(ranked, np.take_along_axis(masked, candidates, 1))
+    def _combine(retrieval, candidates, masked, ranked, theta, signals=()) -> np.ndarray:
+        """The cascade's scores of every item (module docstring) from its stages'
+        outputs and the signals' scores of the candidates."""
+        x = stacking.features(ranked, np.take_along_axis(masked, candidates, 1), signals)
         ranked = stacking.combine(x, theta)
         best = np.take_along_axis(masked, candidates[:, :1], 1)
         with np.errstate(invalid="ignore"):
@@ -368,13 +492,16 @@ class Cascade(Recommender):
         if not ranking.active:
             return None
         rows = ranking.rows
-        parts = {"candidates": [], "ranked": [], "retrieved": []}
+        parts = {"candidates": [], "ranked": [], "retrieved": [], "signals": []}
         for block in np.array_split(rows, -(-len(rows) // 1024)):
             _, block_candidates, masked, block_ranked = self._stages(block)
             parts["candidates"].append(block_candidates)
             parts["ranked"].append(block_ranked)
             parts["retrieved"].append(np.take_along_axis(masked, block_candidates, 1))
-        return ranking, {name: np.concatenate(values) for name, values in parts.items()}
+            signals = self._signal_scores(block, block_candidates)
+            parts["signals"].append(np.reshape(signals, (-1, *block_candidates.shape)))
+        found = {name: np.concatenate(values, axis=-2) for name, values in parts.items()}
+        return ranking, found
 
     def _fit_stacking(self, split, verbose: bool) -> np.ndarray:
         """θ fitted on the validation users' items (:mod:`~tfrec.models.ranking.stacking`).
@@ -382,35 +509,46 @@ class Cascade(Recommender):
         ``stacked``: the listwise fit, λ chosen by the cross-fit unless
         ``stacking_l2`` is set; ``auto``: whichever of the listwise fit (each
         λ) and the weighted sum (w from ``RETRIEVAL_WEIGHTS``) has the best
-        cross-fitted NDCG@10, refitted on all the validation users. Without
-        validation users, the ranker's order alone."""
+        cross-fitted NDCG@10, refitted on all the validation users. With
+        signals, the listwise fit is also tried without them (their weights
+        0). Without validation users, the ranker's order alone."""
+        names = self._feature_names()
         found = self._validation_stages(split)
         if found is None:
-            return stacking.weight_theta(0.0)
+            return stacking.weight_theta(0.0, len(names))
         ranking, stages = found
-        x = stacking.features(stages["ranked"], stages["retrieved"])
+        x = stacking.features(stages["ranked"], stages["retrieved"], stages["signals"])
         relevant = np.asarray(
             ranking.relevant[np.arange(len(x))[:, None], stages["candidates"]].todense()
         )
         n_relevant = np.diff(ranking.relevant.indptr)
         c = self.config
         penalties = stacking.L2_PENALTIES if c.stacking_l2 is None else (c.stacking_l2,)
-        fitters = {l2: stacking.listwise_fitter(l2) for l2 in penalties}
+        # label -> (fit, λ)
+        fitters = {f"L2 {l2:g}": (stacking.listwise_fitter(l2), l2) for l2 in penalties}
+        if self.signals_:
+            for l2 in penalties:
+                fitter = stacking.listwise_fitter(l2, len(FEATURES))
+                fitters[f"L2 {l2:g} without signals"] = (fitter, l2)
         if c.combiner == "auto":
-            fitters["weight"] = lambda *data: stacking.fit_weight(*data, RETRIEVAL_WEIGHTS)
-        tried = stacking.cross_fit(x, relevant, n_relevant, fitters) if len(fitters) > 1 else {}
-        best = max(tried, key=tried.get) if tried else penalties[0]
-        theta = fitters[best](x, relevant, n_relevant).astype(np.float32)
-        if best == "weight":
+            fitters["weighted sum"] = (
+                lambda *data: stacking.fit_weight(*data, RETRIEVAL_WEIGHTS),
+                None,
+            )
+        tried = {}
+        if len(fitters) > 1:
+            fits = {label: fit for label, (fit, _) in fitters.items()}
+            tried = stacking.cross_fit(x, relevant, n_relevant, fits)
+        best = max(tried, key=tried.get) if tried else next(iter(fitters))
+        fit, l2 = fitters[best]
+        theta = fit(x, relevant, n_relevant).astype(np.float32)
+        if l2 is None:
             self.retrieval_weight_ = float(theta[FEATURES.index("position")])
         else:
-            self.stacking_l2_ = float(best)
+            self.stacking_l2_ = float(l2)
         if verbose:
-            listed = ", ".join(
-                f"{'weighted sum' if k == 'weight' else f'L2 {k:g}'}: {v:.4f}"
-                for k, v in tried.items()
-            )
-            weights = ", ".join(f"{n} {w:.3f}" for n, w in zip(FEATURES, theta, strict=True))
+            listed = ", ".join(f"{k}: {v:.4f}" for k, v in tried.items())
+            weights = ", ".join(f"{n} {w:.3f}" for n, w in zip(names, theta, strict=True))
             print(f"cascade: combiner cross-fitted on validation NDCG@10 ({listed}); θ: {weights}")
         return theta
 
@@ -462,10 +600,14 @@ class Cascade(Recommender):
             min(self.config.candidates, len(self.item_ids_)),
             self.combiner_weights_,
             retrieval_context,
+            [model.serving_scorer(seen) for model in self.signals_.values()],
         )
 
     def _arrays(self):
-        arrays = {"combiner_weights": np.asarray(self.combiner_weights_, np.float32)}
+        arrays = {
+            "combiner_weights": np.asarray(self.combiner_weights_, np.float32),
+            "signals": np.asarray(list(self.signals_), np.str_),
+        }
         if self.retrieval_weight_ is not None:
             arrays["retrieval_weight"] = np.float32(self.retrieval_weight_)
         return arrays
@@ -478,10 +620,13 @@ class Cascade(Recommender):
         else:  # saved before stacking: the weighted sum
             self.combiner_weights_ = stacking.weight_theta(self.retrieval_weight_)
         self.stacking_l2_ = None
+        self.signals_ = dict.fromkeys(arrays.get("signals", np.array([], np.str_)).tolist())
 
     def _save_extra(self, directory: Path):
         self.retrieval_.save(directory / "retrieval")
         self.ranking_.save(directory / "ranking")
+        for name, model in self.signals_.items():
+            model.save(directory / "signals" / name)
 
     def _load_extra(self, directory: Path):
         from tfrec.models import load_model
@@ -489,6 +634,8 @@ class Cascade(Recommender):
         try:
             self.retrieval_ = load_model(directory / "retrieval")
             self.ranking_ = load_model(directory / "ranking")
+            signals = directory / "signals"
+            self.signals_ = {name: load_model(signals / name) for name in self.signals_}
         except FileNotFoundError as e:
             raise TfrecError(f"{directory}: a cascade stage is missing ({e})") from None
         self._note_context()

@@ -4,11 +4,12 @@ For a user u with candidates C_u (the retriever's top N unseen items), each
 candidate i gets features standardised over C_u (z_u: minus the mean over
 C_u, over the standard deviation):
 
-    x_ui = [z_u(s_ui), z_u(r_ui), z_u(-rank_u(i)), z_u(-log(1 + rank_u(i)))]
+    x_ui = [z_u(s_ui), z_u(r_ui), z_u(-rank_u(i)), z_u(-log(1 + rank_u(i))) (| z_u(g_ui) ...)]
 
-with s_ui the ranker's score, r_ui the retriever's own score and rank_u(i)
-the candidate's place (0 = best) in the retriever's order, and the cascade
-scores them with
+with s_ui the ranker's score, r_ui the retriever's own score, rank_u(i)
+the candidate's place (0 = best) in the retriever's order and g_ui the
+scores of the cascade's other models (its ``signals``: itemknn, ease...),
+and the cascade scores them with
 
     t_ui = θ · x_ui
 
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# The candidates' features, in the order of θ.
+# The candidates' features, in the order of θ (the signals' scores follow them).
 FEATURES = ("ranker", "retriever", "position", "log_position")
 # L2 penalties λ tried by the cross-fit.
 L2_PENALTIES = (1e-4, 1e-3, 1e-2, 1e-1)
@@ -51,18 +52,20 @@ def position_features(n: int) -> np.ndarray:
     return np.stack([standardised(-rank), standardised(-np.log1p(rank))], axis=-1)
 
 
-def features(ranked: np.ndarray, retrieved: np.ndarray) -> np.ndarray:
-    """(users, N, len(FEATURES)) float32 features of each user's N candidates.
+def features(ranked: np.ndarray, retrieved: np.ndarray, signals=()) -> np.ndarray:
+    """(users, N, len(FEATURES) + len(signals)) float32 features of each user's N candidates.
 
     Args:
         ranked: (users, N) the ranker's scores of the candidates.
         retrieved: (users, N) the retriever's scores of the same candidates,
             best first (the retrieval order).
+        signals: (users, N) scores of the same candidates by each other model.
     """
     users, n = ranked.shape
     positions = np.broadcast_to(position_features(n), (users, n, 2))
     columns = [standardised(ranked)[..., None], standardised(finite(retrieved))[..., None]]
-    return np.concatenate([*columns, positions], axis=-1)
+    others = [standardised(finite(signal))[..., None] for signal in signals]
+    return np.concatenate([*columns, positions, *others], axis=-1)
 
 
 def finite(scores: np.ndarray) -> np.ndarray:
@@ -126,9 +129,9 @@ def ndcg_at_10(scores: np.ndarray, relevant: np.ndarray, n_relevant: np.ndarray)
     return ranking_metrics(hits, np.maximum(n_relevant, 1))["ndcg"]
 
 
-def weight_theta(weight: float) -> np.ndarray:
-    """θ of the weighted sum z(ranker) + w · z(-position), float32."""
-    theta = np.zeros(len(FEATURES), np.float32)
+def weight_theta(weight: float, n_features: int = len(FEATURES)) -> np.ndarray:
+    """θ of the weighted sum z(ranker) + w · z(-position), float32 (0 for the signals)."""
+    theta = np.zeros(n_features, np.float32)
     theta[FEATURES.index("ranker")] = 1.0
     theta[FEATURES.index("position")] = weight
     return theta
@@ -136,8 +139,11 @@ def weight_theta(weight: float) -> np.ndarray:
 
 def fit_weight(x, relevant, n_relevant, weights) -> np.ndarray:
     """θ of the weighted sum with the best NDCG@10 among ``weights`` (the first on ties)."""
-    ndcg = [ndcg_at_10(combine(x, weight_theta(w)), relevant, n_relevant).mean() for w in weights]
-    return weight_theta(weights[int(np.argmax(ndcg))])
+    n = x.shape[2]
+    ndcg = [
+        ndcg_at_10(combine(x, weight_theta(w, n)), relevant, n_relevant).mean() for w in weights
+    ]
+    return weight_theta(weights[int(np.argmax(ndcg))], n)
 
 
 def cross_fit(x, relevant, n_relevant, fitters: dict, seed: int = 0) -> dict:
@@ -166,9 +172,16 @@ def cross_fit(x, relevant, n_relevant, fitters: dict, seed: int = 0) -> dict:
     return scores
 
 
-def listwise_fitter(l2: float):
-    """``fit(x, relevant, n_relevant) -> θ`` of :func:`fit_listwise` with penalty ``l2``."""
-    return lambda x, relevant, n_relevant: fit_listwise(x, relevant, l2)
+def listwise_fitter(l2: float, width: int | None = None):
+    """``fit(x, relevant, n_relevant) -> θ`` of :func:`fit_listwise` with penalty ``l2``;
+    ``width``: over the first ``width`` features alone (the others' weights 0)."""
+
+    def fit(x, relevant, n_relevant):
+        theta = np.zeros(x.shape[2])
+        theta[:width] = fit_listwise(x[..., :width], relevant, l2)
+        return theta
+
+    return fit
 
 
 def choose_l2(
