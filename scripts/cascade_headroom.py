@@ -6,7 +6,8 @@ the user's validation items. This orders those candidates by
 
 * ``retriever``: the retriever's order (its own HR@10 / NDCG@10, as
   ``evaluate`` gives them: at least 10 candidates are left per user);
-* ``cascade``: the fitted θ, chosen on validation (``evaluate``'s figures);
+* ``cascade``: the fitted θ, chosen on validation, with the signals it
+  weighs (``evaluate``'s figures);
 * ``listwise_on_test``: θ fitted on the test items by the listwise likelihood
   the cascade fits on validation (:mod:`tfrec.models.ranking.stacking`);
 * ``best_on_test``: the θ with the best test NDCG@10 found by a direct search
@@ -57,12 +58,16 @@ def load(name: str):
 
 
 def candidate_features(cascade, frame, excluded, extra):
-    """(features, relevant, n_relevant, kept) of the candidates of ``frame``'s users."""
+    """(features, the cascade's scores, relevant, n_relevant, kept) of the
+    candidates of ``frame``'s users."""
     ranking = ValidationRanking(cascade, frame, None, None, max_users=np.iinfo(np.int64).max)
     rows = ranking.rows
-    parts = {"candidates": [], "ranked": [], "retrieved": [], **{name: [] for name in extra}}
+    parts = {"candidates": [], "ranked": [], "retrieved": [], "cascade": []}
+    parts.update({name: [] for name in extra})
     for block in np.array_split(rows, -(-len(rows) // 1024)):
-        _, candidates, masked, ranked = cascade._stages(block)
+        stages = cascade._stages(block)
+        _, candidates, masked, ranked = stages
+        parts["cascade"].append(np.take_along_axis(cascade._scored(block, stages), candidates, 1))
         parts["candidates"].append(candidates)
         parts["ranked"].append(ranked)
         parts["retrieved"].append(np.take_along_axis(masked, candidates, 1))
@@ -81,7 +86,8 @@ def candidate_features(cascade, frame, excluded, extra):
         kept = ~(np.asarray(matrix[at].todense()) > 0)
     if kept.sum(axis=1).min() < 10:
         print("note: a user has fewer than 10 candidates left; figures are below evaluate's")
-    return np.concatenate(columns, -1), relevant, np.diff(ranking.relevant.indptr), kept
+    n_relevant = np.diff(ranking.relevant.indptr)
+    return np.concatenate(columns, -1), found["cascade"], relevant, n_relevant, kept
 
 
 def metrics(scores, relevant, n_relevant, kept) -> dict:
@@ -135,7 +141,9 @@ def main():
     fitted = time.perf_counter() - started
     extra = {name: tfrec.get_model(name).fit(split) for name in filter(None, args.extra.split(","))}
 
-    x, relevant, n_relevant, kept = candidate_features(cascade, split.test, split.validation, extra)
+    x, scores, relevant, n_relevant, kept = candidate_features(
+        cascade, split.test, split.validation, extra
+    )
     base = len(stacking.FEATURES)
     l2 = cascade.stacking_l2_ or 1e-3  # a loaded cascade keeps θ, not its λ
 
@@ -144,12 +152,12 @@ def main():
 
     rows = {
         "retriever": measure(-np.arange(x.shape[1], dtype=np.float32)[None]),
-        "cascade": measure(stacking.combine(x[..., :base], cascade.combiner_weights_)),
+        "cascade": measure(scores),
         "perfect": measure(relevant.astype(np.float32)),
     }
     names = ["stacking"] + (["stacking+" + "+".join(extra)] if extra else [])
     if extra:
-        vx, v_relevant, _, _ = candidate_features(cascade, split.validation, None, extra)
+        vx, _, v_relevant, _, _ = candidate_features(cascade, split.validation, None, extra)
         rows[f"listwise_on_validation ({names[1]})"] = measure(
             x @ stacking.fit_listwise(vx, v_relevant, l2)
         )

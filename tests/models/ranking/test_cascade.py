@@ -200,8 +200,36 @@ class TestCascadeWithASignal(RecommenderContract):
         fixed = self.make(
             signals=("popularity", "ease"), signal_options=tiny, stacking_weights=(1.0,) * 6
         )
-        with pytest.raises(ConfigError, match="1 of the signals were left out"):
+        with pytest.raises(ConfigError, match="stacking_weights weigh the signal ease, which"):
             fixed.fit(small_split)
+        unweighted = self.make(
+            signals=("popularity", "ease"),
+            signal_options=tiny,
+            stacking_weights=(1.0,) * 5 + (0.0,),
+        )
+        assert list(unweighted.fit(small_split).signals_) == ["popularity"]  # ease not fitted
+
+    def test_signals_read_from_text_and_none_under_the_weighted_sum(self):
+        text = self.make(signals="ease, popularity", stacking_weights=None)
+        assert text.config.signals == ("ease", "popularity")
+        weight = self.make(combiner="weight", stacking_weights=None)
+        assert weight.config.feature_names() == stacking_features()
+
+    def test_a_cascade_saved_before_signals_loads_without_them(self, small_split, tmp_path):
+        import json
+
+        from tfrec.models import load_model
+
+        old = self.make(signals=(), stacking_weights=(0.5, 1.0, -0.3, 0.2)).fit(small_split)
+        path = old.save(tmp_path / "old")
+        meta = json.loads((path / "model.json").read_text())
+        for key in ("signals", "signal_options"):
+            del meta["config"][key]
+        (path / "model.json").write_text(json.dumps(meta))
+        loaded = load_model(path)
+        assert loaded.signals_ == {} and loaded.config.signals == ()
+        users = old.user_ids[:5]
+        np.testing.assert_array_equal(loaded.recommend(users, k=4)[0], old.recommend(users, k=4)[0])
 
     def test_a_signal_that_names_a_stage_is_left_out(self):
         config = self.make(signals=("itemknn", "popularity")).config  # itemknn retrieves
@@ -217,6 +245,8 @@ class TestCascadeWithASignal(RecommenderContract):
             ({"signals": ("cascade",)}, "signals must name other models than cascade"),
             ({"signal_options": {"ease": {"l2": 10.0}}}, "names 'ease', which is not among"),
             ({"signal_options": {"popularity": 3}}, r"signal_options\['popularity'\] must be"),
+            ({"signals": None}, "signals must be model names"),
+            ({"signals": ("implicit_als",)}, "signal 'implicit_als' has no SavedModel"),
         ],
     )
     def test_bad_signals_are_named(self, options, message):

@@ -166,28 +166,45 @@ class CascadeConfig(ModelConfig):
         from tfrec.models import model_class
 
         if isinstance(self.signals, str):
-            self.signals = tuple(filter(None, self.signals.split(",")))
+            self.signals = [name.strip() for name in self.signals.split(",") if name.strip()]
+        if not isinstance(self.signals, list | tuple) or not all(
+            isinstance(name, str) for name in self.signals
+        ):
+            raise ConfigError(
+                f'signals must be model names, e.g. ["itemknn", "ease"] ([] for none); '
+                f"got {self.signals!r}"
+            )
         self.signals = tuple(self.signals)
         for name in self.signals:
-            model_class(name)  # names the known models otherwise
             if name == "cascade":
                 raise ConfigError("signals must name other models than cascade; got 'cascade'")
+            if not model_class(name).exportable:  # model_class names the known models
+                raise ConfigError(
+                    f"signal {name!r} has no SavedModel export, which the cascade's needs; "
+                    "choose another model"
+                )
         if len(set(self.signals)) != len(self.signals):
             raise ConfigError(f"signals must name each model once; got {list(self.signals)}")
         if not isinstance(self.signal_options, dict):
             raise ConfigError(
                 f"signal_options must be a dict of options by model; got {self.signal_options!r}"
             )
-        for name, options in self.signal_options.items():
+        for name in self.signal_options:
             if name not in self.signals:
                 raise ConfigError(
                     f"signal_options names {name!r}, which is not among signals "
                     f"{list(self.signals)}; add it to signals"
                 )
-            self.signal_options[name] = _checked_options(name, options, f"signal_options[{name!r}]")
+        self.signal_options = {
+            name: _checked_options(name, options, f"signal_options[{name!r}]")
+            for name, options in self.signal_options.items()
+        }
 
     def used_signals(self) -> tuple[str, ...]:
-        """The signals that are not one of the stages."""
+        """The signals that are not one of the stages (none for the weighted
+        sum, which gives them no weight)."""
+        if self.combiner == "weight":
+            return ()
         return tuple(s for s in self.signals if s not in (self.retrieval, self.ranking))
 
     def feature_names(self) -> tuple[str, ...]:
@@ -218,6 +235,12 @@ class Cascade(Recommender):
     reads_features = ("context",)  # when a stage reads the request's (two_tower, dcn)
     predicts_ratings = False  # its predictions are the ranker's scores
     scores_are_predictions = False  # items outside the candidates get the retriever's order
+
+    @classmethod
+    def _restore(cls, path: Path, meta: dict) -> Recommender:
+        if "signals" not in meta["config"]:  # saved before signals: it has none
+            meta = {**meta, "config": {**meta["config"], "signals": []}}
+        return super()._restore(path, meta)
 
     @property
     def chosen_on_validation(self) -> tuple[str, ...]:  # options fit chooses when None
@@ -294,22 +317,30 @@ class Cascade(Recommender):
         whose fit would exceed its memory limit (ease on a large catalogue) is
         left out, with a note."""
         c = self.config
+        given = self._given_weights()
         self.signals_ = {}
         for name in c.used_signals():
+            if given is not None and given[name] == 0:
+                continue  # θ gives it no weight
             if options.verbose:
                 print(f"cascade: fitting the signal {name}")
             model = self._model(name, c.signal_options.get(name, {}))
             try:
                 self.signals_[name] = model.fit(split, options)
             except MemoryLimitError as e:
+                if given is not None:
+                    raise ConfigError(
+                        f"stacking_weights weigh the signal {name}, which cannot be fitted "
+                        f"here ({e}); give it weight 0"
+                    ) from None
                 print(f"cascade: the signal {name} is left out: {e}", file=sys.stderr)
-        left_out = len(c.used_signals()) - len(self.signals_)
-        if c.stacking_weights is not None and left_out:
-            raise ConfigError(
-                f"stacking_weights hold {len(c.stacking_weights)} weights, but {left_out} of "
-                "the signals were left out; give one weight per feature of "
-                f"{', '.join(self._feature_names())}"
-            )
+
+    def _given_weights(self) -> dict[str, float] | None:
+        """``stacking_weights`` by feature name (None when θ is fitted)."""
+        c = self.config
+        if c.stacking_weights is None or c.combiner == "weight":
+            return None
+        return dict(zip(c.feature_names(), c.stacking_weights, strict=True))
 
     def _feature_names(self) -> tuple[str, ...]:
         """θ's features: ``stacking.FEATURES``, then the fitted signals."""
@@ -354,8 +385,10 @@ class Cascade(Recommender):
                 weight = self._choose_retrieval_weight(split, verbose)
             self.retrieval_weight_ = float(weight)
             self.combiner_weights_ = stacking.weight_theta(weight, len(self._feature_names()))
-        elif c.stacking_weights is not None:
-            self.combiner_weights_ = np.asarray(c.stacking_weights, np.float32)
+        elif (given := self._given_weights()) is not None:
+            self.combiner_weights_ = np.asarray(
+                [given[name] for name in self._feature_names()], np.float32
+            )
         else:
             self.combiner_weights_ = self._fit_stacking(split, verbose)
         self._drop_unused_signals(verbose)
