@@ -326,3 +326,16 @@ def test_context_needs_a_log_with_context(small_split):
     model = get_model("dcn", **{**_SMALL, "epochs": 1}).fit(small_split)
     with pytest.raises(NotSupportedError, match="dcn was trained without request context"):
         model.recommend(model.user_ids[:1], context={"timestamp": [0]})
+
+
+def test_tensorboard_logs_without_the_json_warning(small_split, tmp_path, caplog):
+    """dcn's history layer holds arrays, so Keras cannot write the model's JSON
+    summary; it skips it, and the fit does not print Keras' long warning."""
+    import logging
+
+    from tfrec.models import get_model
+
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        get_model("dcn", **{**_SMALL, "epochs": 1}).fit(small_split, log_dir=tmp_path / "logs")
+    assert (tmp_path / "logs" / "train").is_dir()
+    assert "failed to serialize" not in caplog.text

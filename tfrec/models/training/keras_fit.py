@@ -40,10 +40,22 @@ def training_callbacks(
     if monitor:
         callbacks.append(BestEpoch(monitor, mode, patience))
     if options.log_dir:
-        callbacks.append(keras.callbacks.TensorBoard(str(options.log_dir)))
+        callbacks.append(_TensorBoard(str(options.log_dir)))
     if options.checkpoint_dir:
         callbacks.append(keras.callbacks.BackupAndRestore(str(options.checkpoint_dir)))
     return callbacks
+
+
+class _TensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard logs, without its warning for a model whose layers
+    hold arrays and so have no JSON config (dcn's history): Keras then skips
+    the model's summary, and says so in a long warning."""
+
+    def set_model(self, model):
+        from tfrec.tf_logging import without_warnings
+
+        with without_warnings("Model failed to serialize as JSON"):
+            super().set_model(model)
 
 
 class Throughput(keras.callbacks.Callback):
