@@ -88,6 +88,24 @@ class NeighbourScorer(tf.Module):
         shape = tf.stack([tf.shape(users, out_type=tf.int64)[0], self.n_items])
         return tf.scatter_nd(tf.stack([rows, targets.flat_values], axis=1), values, shape)
 
+    def enable_item_scoring(self) -> None:
+        """Nothing to prepare: :meth:`score_items` reads the neighbour lists."""
+
+    def score_items(self, users, columns):
+        """[batch, N] ``score(users)`` at ``columns``: each item's neighbours
+        read in the users' ratings (a cascade's candidates)."""
+        ratings = self.seen.dense(users)
+        flat = tf.reshape(columns, [-1])
+        items = tf.RaggedTensor.from_row_splits(self.neighbour_items, self.neighbour_splits)
+        weights = tf.RaggedTensor.from_row_splits(self.neighbour_weight, self.neighbour_splits)
+        found = tf.gather(items, flat)
+        entry = found.value_rowids()
+        batch = entry // tf.shape(columns, out_type=tf.int64)[1]
+        rated = tf.gather_nd(ratings, tf.stack([batch, found.flat_values], axis=1))
+        products = tf.gather(weights, flat).flat_values * rated
+        sums = tf.math.unsorted_segment_sum(products, entry, tf.size(flat, out_type=tf.int64))
+        return tf.reshape(sums, tf.shape(columns))
+
     def predict(self, users, items, extra=None):
         if not self.rates:
             return tf.gather(self.score(users), items[:, None], batch_dims=1)[:, 0]
@@ -149,6 +167,9 @@ class CascadeScorer(tf.Module):
         super().__init__(name="cascade_scorer")
         self.retrieval, self.ranking, self.seen = retrieval, ranking, seen
         self.signals = list(signals)
+        for signal in self.signals:  # those that can score the candidates alone
+            if hasattr(signal, "enable_item_scoring"):
+                signal.enable_item_scoring()
         self.candidates = candidates
         self.theta = [float(w) for w in np.asarray(theta, np.float32)]
         # The same float32 values as numpy's: the order of near-ties agrees.
@@ -183,7 +204,10 @@ class CascadeScorer(tf.Module):
         features = [_standardised(ranked), _standardised(_finite(values))]
         features += [self.positions[None, :, 0], self.positions[None, :, 1]]
         for signal in self.signals:
-            scores = tf.gather(signal.score(users), columns, batch_dims=1)
+            if hasattr(signal, "score_items"):
+                scores = signal.score_items(users, columns)
+            else:
+                scores = tf.gather(signal.score(users), columns, batch_dims=1)
             features.append(_standardised(_finite(scores)))
         combined = tf.zeros_like(ranked)
         for weight, feature in zip(self.theta, features, strict=True):
@@ -240,15 +264,56 @@ class SparseMatrix(tf.Module):
 
     def __init__(self, matrix: sp.spmatrix):
         super().__init__(name="sparse_matrix")
-        coo = sp.csr_matrix(matrix).sorted_indices().tocoo()  # row-major, as tf.SparseTensor wants
+        csr = sp.csr_matrix(matrix).sorted_indices()
+        coo = csr.tocoo()  # row-major, as tf.SparseTensor wants
         self.n_rows, self.n_columns = (int(n) for n in coo.shape)
         self.index = tf.Variable(
             np.stack([coo.row, coo.col], axis=1).astype(np.int64), trainable=False
         )
         self.values = tf.Variable(coo.data.astype(np.float32), trainable=False)
+        self.row_splits = tf.Variable(csr.indptr.astype(np.int64), trainable=False)
+        self.column_splits = None  # the columns, once ``enable_columns`` made them
+
+    def enable_columns(self) -> None:
+        """Holds the matrix by column too (a second copy), for :meth:`columns_product`."""
+        if self.column_splits is not None:
+            return
+        rows, columns = self.index.numpy().T
+        csc = sp.csc_matrix((self.values.numpy(), (rows, columns)), (self.n_rows, self.n_columns))
+        csc.sort_indices()
+        self.column_splits = tf.Variable(csc.indptr.astype(np.int64), trainable=False)
+        self.column_rows = tf.Variable(csc.indices.astype(np.int64), trainable=False)
+        self.column_values = tf.Variable(csc.data.astype(np.float32), trainable=False)
+
+    def columns_product(self, x, columns):
+        """[batch, N] x_b · W[:, columns[b, n]] for a dense x [batch, n_rows]:
+        reads only the N columns of each row (:meth:`enable_columns` first)."""
+        flat = tf.reshape(columns, [-1])
+        splits = self.column_splits
+        rows = tf.gather(tf.RaggedTensor.from_row_splits(self.column_rows, splits), flat)
+        weights = tf.RaggedTensor.from_row_splits(self.column_values, splits)
+        entry = rows.value_rowids()
+        batch = entry // tf.shape(columns, out_type=tf.int64)[1]
+        found = tf.gather_nd(x, tf.stack([batch, rows.flat_values], axis=1))
+        products = found * tf.gather(weights, flat).flat_values
+        sums = tf.math.unsorted_segment_sum(products, entry, tf.size(flat, out_type=tf.int64))
+        return tf.reshape(sums, tf.shape(columns))
 
     def tensor(self) -> tf.SparseTensor:
         return tf.SparseTensor(self.index, self.values, [self.n_rows, self.n_columns])
+
+    def rows_product(self, index, values, batch):
+        """x W for sparse rows x given as ``index`` ([nnz, 2]: batch row, column)
+        and ``values``: reads only the rows of W that x touches (a user's
+        history), where ``sparse_dense_matmul`` of a dense x reads all of W."""
+        columns = tf.RaggedTensor.from_row_splits(self.index[:, 1], self.row_splits)
+        weights = tf.RaggedTensor.from_row_splits(self.values, self.row_splits)
+        targets, found = tf.gather(columns, index[:, 1]), tf.gather(weights, index[:, 1])
+        entry = targets.value_rowids()
+        rows = tf.gather(index[:, 0], entry)
+        products = found.flat_values * tf.gather(values, entry)
+        shape = tf.stack([batch, tf.constant(self.n_columns, tf.int64)])
+        return tf.scatter_nd(tf.stack([rows, targets.flat_values], axis=1), products, shape)
 
 
 class SparseProductScorer(tf.Module):
@@ -267,16 +332,35 @@ class SparseProductScorer(tf.Module):
         self.factors = [SparseMatrix(f) for f in factors]
 
     def score(self, users):
+        return self._product(users, self.factors)
+
+    def _product(self, users, factors):
+        """x_u times ``factors`` (the first read by the rows x_u touches)."""
         index, values = self.seen.index(users)
         if self.binary:
             values = tf.ones_like(values)
-        shape = tf.stack([tf.shape(users, out_type=tf.int64)[0], self.seen.n_items])
-        x = tf.scatter_nd(index, values, shape)
-        for position, factor in enumerate(self.factors):
-            if position and self.unit_rows:
+        batch = tf.shape(users, out_type=tf.int64)[0]
+        if not factors:
+            return tf.scatter_nd(index, values, tf.stack([batch, self.seen.n_items]))
+        first, *others = factors
+        x = first.rows_product(index, values, batch)
+        for factor in others:
+            if self.unit_rows:
                 x = tf.math.l2_normalize(x, axis=1)
             x = tf.sparse.sparse_dense_matmul(x, factor.tensor())
         return x
+
+    def enable_item_scoring(self) -> None:
+        """Prepares :meth:`score_items` (the last factor by column)."""
+        self.factors[-1].enable_columns()
+
+    def score_items(self, users, columns):
+        """[batch, N] ``score(users)`` at ``columns``, reading only those
+        columns of the last factor (a cascade's candidates)."""
+        x = self._product(users, self.factors[:-1])
+        if self.unit_rows and len(self.factors) > 1:
+            x = tf.math.l2_normalize(x, axis=1)
+        return self.factors[-1].columns_product(x, columns)
 
     def predict(self, users, items, extra=None):
         return tf.gather(self.score(users), items, batch_dims=1)
