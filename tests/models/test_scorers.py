@@ -51,3 +51,13 @@ def test_scoring_a_few_items_equals_scoring_the_catalogue():
         expected = np.take_along_axis(scorer.score(users).numpy(), columns, 1)
         got = scorer.score_items(users, columns).numpy()
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_batch_touching_more_than_w_holds_reads_w_whole():
+    """Three users who all rated the one item whose row holds W's weights touch
+    W three times over: the product falls back to the whole matrix, equal."""
+    seen = sp.csr_matrix(np.array([[1, 0, 2], [3, 0, 0], [1, 1, 0]], np.float32))
+    weights = sp.csr_matrix(np.array([[0.5, 2, 1], [0, 0, 0], [0, 0, 0]], np.float32))
+    scorer = SparseProductScorer(SeenItems(seen), [weights], binary=False)
+    users = np.array([0, 1, 2], np.int64)
+    np.testing.assert_allclose(scorer.score(users).numpy(), (seen @ weights).toarray())

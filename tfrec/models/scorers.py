@@ -17,6 +17,22 @@ def _constant(values, dtype):
     return tf.Variable(np.asarray(values), dtype=dtype, trainable=False)
 
 
+def _list_sums(x, indices, weights, splits, columns):
+    """[batch, N]: for c = columns[b, n], the sum of x[b, i] · w over c's list
+    of (i, w), the lists being ``indices`` and ``weights`` cut at ``splits``
+    (a sparse matrix's columns, or each item's neighbours)."""
+    flat = tf.reshape(columns, [-1])
+    found = tf.gather(tf.RaggedTensor.from_row_splits(indices, splits, validate=False), flat)
+    entry = found.value_rowids()
+    batch = entry // tf.shape(columns, out_type=tf.int64)[1]
+    values = tf.gather_nd(x, tf.stack([batch, found.flat_values], axis=1))
+    lists = tf.RaggedTensor.from_row_splits(weights, splits, validate=False)
+    weights = tf.gather(lists, flat).flat_values
+    products = values * weights
+    sums = tf.math.unsorted_segment_sum(products, entry, tf.size(flat, out_type=tf.int64))
+    return tf.reshape(sums, tf.shape(columns))
+
+
 class FactorScorer(tf.Module):
     """score(u, i) = link(user_bias[u] + item_bias[i] + user_vectors[u] . item_vectors[i]).
 
@@ -94,17 +110,8 @@ class NeighbourScorer(tf.Module):
     def score_items(self, users, columns):
         """[batch, N] ``score(users)`` at ``columns``: each item's neighbours
         read in the users' ratings (a cascade's candidates)."""
-        ratings = self.seen.dense(users)
-        flat = tf.reshape(columns, [-1])
-        items = tf.RaggedTensor.from_row_splits(self.neighbour_items, self.neighbour_splits)
-        weights = tf.RaggedTensor.from_row_splits(self.neighbour_weight, self.neighbour_splits)
-        found = tf.gather(items, flat)
-        entry = found.value_rowids()
-        batch = entry // tf.shape(columns, out_type=tf.int64)[1]
-        rated = tf.gather_nd(ratings, tf.stack([batch, found.flat_values], axis=1))
-        products = tf.gather(weights, flat).flat_values * rated
-        sums = tf.math.unsorted_segment_sum(products, entry, tf.size(flat, out_type=tf.int64))
-        return tf.reshape(sums, tf.shape(columns))
+        lists = (self.neighbour_items, self.neighbour_weight, self.neighbour_splits)
+        return _list_sums(self.seen.dense(users), *lists, columns)
 
     def predict(self, users, items, extra=None):
         if not self.rates:
@@ -272,6 +279,9 @@ class SparseMatrix(tf.Module):
         )
         self.values = tf.Variable(coo.data.astype(np.float32), trainable=False)
         self.row_splits = tf.Variable(csr.indptr.astype(np.int64), trainable=False)
+        self.row_columns = tf.Variable(csr.indices.astype(np.int64), trainable=False)
+        self.row_lengths = tf.Variable(np.diff(csr.indptr).astype(np.int64), trainable=False)
+        self.nnz = int(csr.nnz)
         self.column_splits = None  # the columns, once ``enable_columns`` made them
 
     def enable_columns(self) -> None:
@@ -288,16 +298,8 @@ class SparseMatrix(tf.Module):
     def columns_product(self, x, columns):
         """[batch, N] x_b · W[:, columns[b, n]] for a dense x [batch, n_rows]:
         reads only the N columns of each row (:meth:`enable_columns` first)."""
-        flat = tf.reshape(columns, [-1])
-        splits = self.column_splits
-        rows = tf.gather(tf.RaggedTensor.from_row_splits(self.column_rows, splits), flat)
-        weights = tf.RaggedTensor.from_row_splits(self.column_values, splits)
-        entry = rows.value_rowids()
-        batch = entry // tf.shape(columns, out_type=tf.int64)[1]
-        found = tf.gather_nd(x, tf.stack([batch, rows.flat_values], axis=1))
-        products = found * tf.gather(weights, flat).flat_values
-        sums = tf.math.unsorted_segment_sum(products, entry, tf.size(flat, out_type=tf.int64))
-        return tf.reshape(sums, tf.shape(columns))
+        lists = (self.column_rows, self.column_values, self.column_splits)
+        return _list_sums(x, *lists, columns)
 
     def tensor(self) -> tf.SparseTensor:
         return tf.SparseTensor(self.index, self.values, [self.n_rows, self.n_columns])
@@ -305,15 +307,27 @@ class SparseMatrix(tf.Module):
     def rows_product(self, index, values, batch):
         """x W for sparse rows x given as ``index`` ([nnz, 2]: batch row, column)
         and ``values``: reads only the rows of W that x touches (a user's
-        history), where ``sparse_dense_matmul`` of a dense x reads all of W."""
-        columns = tf.RaggedTensor.from_row_splits(self.index[:, 1], self.row_splits)
-        weights = tf.RaggedTensor.from_row_splits(self.values, self.row_splits)
-        targets, found = tf.gather(columns, index[:, 1]), tf.gather(weights, index[:, 1])
-        entry = targets.value_rowids()
-        rows = tf.gather(index[:, 0], entry)
-        products = found.flat_values * tf.gather(values, entry)
-        shape = tf.stack([batch, tf.constant(self.n_columns, tf.int64)])
-        return tf.scatter_nd(tf.stack([rows, targets.flat_values], axis=1), products, shape)
+        history), where ``sparse_dense_matmul`` of a dense x reads all of W;
+        the latter when x touches more entries of W than W holds (a batch of
+        long histories of popular items), so memory stays W's size."""
+        touched = tf.reduce_sum(tf.gather(self.row_lengths, index[:, 1]))
+
+        def by_rows():
+            splits = self.row_splits
+            columns = tf.RaggedTensor.from_row_splits(self.row_columns, splits, validate=False)
+            weights = tf.RaggedTensor.from_row_splits(self.values, splits, validate=False)
+            targets, found = tf.gather(columns, index[:, 1]), tf.gather(weights, index[:, 1])
+            entry = targets.value_rowids()
+            rows = tf.gather(index[:, 0], entry)
+            products = found.flat_values * tf.gather(values, entry)
+            shape = tf.stack([batch, tf.constant(self.n_columns, tf.int64)])
+            return tf.scatter_nd(tf.stack([rows, targets.flat_values], axis=1), products, shape)
+
+        def whole():
+            x = tf.scatter_nd(index, values, tf.stack([batch, tf.constant(self.n_rows, tf.int64)]))
+            return tf.sparse.sparse_dense_matmul(x, self.tensor())
+
+        return tf.cond(touched > self.nnz, whole, by_rows)
 
 
 class SparseProductScorer(tf.Module):
