@@ -261,7 +261,7 @@ def implicit_dataset(
         steps = implicit_steps(len(users), negatives, batch_size, grouped, shards)
         batch_size = shards.batch_size(batch_size)
 
-        def shard_epoch(index, _, users, items, *values):
+        def shard_epoch(index, users, items, *values):
             extras = dict(zip(extra_names, values, strict=True))
             return one_epoch(tf.cast(users, tf.int64), tf.cast(items, tf.int64), index, extras)
 

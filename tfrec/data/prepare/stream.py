@@ -97,9 +97,10 @@ class TrainShards:
             epoch: Epoch number.
             worker: This worker's index (multi-worker reading).
             workers: Number of workers; each reads only its own shards.
-            indexed: Whether each element starts with the int64 ``epoch · S + s``
-                (S shards, this one s), the second part of its shuffle's seed,
-                for further seeded draws of the shard.
+            indexed: Whether each element is ``(index, *columns)`` instead:
+                the int64 ``epoch · S + s`` (S shards, this one s) in place of
+                the shuffle, for the caller's own seeded draws of the shard
+                (``epoch_order(rows, seed, index)`` is the shuffle it replaces).
 
         Returns:
             A ``tf.data.Dataset`` of tuples: the shard's shuffled row order (int64, each
@@ -121,12 +122,13 @@ class TrainShards:
 
         def load(shard):
             values = tf.numpy_function(read, [shard], dtypes, stateful=False)
-            rows = tf.shape(values[0], out_type=tf.int64)[0]
             index = epoch * n_shards + shard
-            shuffle = epoch_order(rows, seed, index)
             for value in values:
                 value.set_shape([None])
-            return (index, shuffle, *values) if indexed else (shuffle, *values)
+            if indexed:
+                return (index, *values)
+            rows = tf.shape(values[0], out_type=tf.int64)[0]
+            return (epoch_order(rows, seed, index), *values)
 
         return (
             tf.data.Dataset.from_tensor_slices(order)

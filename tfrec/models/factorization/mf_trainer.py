@@ -134,10 +134,10 @@ class MFTrainer(tf.Module):
         total, n = 0.0, 0
         shards = iter(stream.epoch(["user", "item", "rating"], seed, epoch, indexed=True))
         while group := list(itertools.islice(shards, SHARD_GROUP)):
-            index, order, *columns = group[0]
+            index, *columns = group[0]
             if len(group) > 1:
-                columns = [tf.concat([shard[2 + j] for shard in group], 0) for j in range(3)]
-                order = epoch_order(columns[0].shape[0], seed, index)
+                columns = [tf.concat([shard[1 + j] for shard in group], 0) for j in range(3)]
+            order = epoch_order(columns[0].shape[0], seed, index)
             total += self._train_order(order, columns, batch_size)
             n += int(order.shape[0])
         return (total / max(n, 1)) ** 0.5
