@@ -86,6 +86,8 @@ class RecommenderContract:
         )
         np.testing.assert_allclose(loaded.score(users), fitted.score(users), rtol=1e-6)
         assert loaded.config == fitted.config
+        # --refit settings (the epochs early stopping chose) outlive the save
+        assert loaded.refit_options() == fitted.refit_options()
 
     def test_savedmodel_reload_gives_equal_outputs(self, fitted, tmp_path):
         import tensorflow as tf

@@ -693,6 +693,8 @@ class Recommender(abc.ABC):
                     "predicts_ratings": self.predicts_ratings,
                     "rating_scale": list(self.rating_scale_),
                     "stage_weight": self.stage_weight_,
+                    # for refit_options after a load (the epochs early stopping chose)
+                    "best_epoch": getattr(self, "best_epoch_", None),
                 },
             )
             arrays = {
@@ -730,6 +732,8 @@ class Recommender(abc.ABC):
         model.predicts_ratings = bool(meta.get("predicts_ratings", cls.predicts_ratings))
         model.rating_scale_ = tuple(meta["rating_scale"])
         model.stage_weight_ = float(meta.get("stage_weight", 0.0))
+        if meta.get("best_epoch") is not None:
+            model.best_epoch_ = int(meta["best_epoch"])
         model._load_extra(path)
         model._fitted = True
         return model
