@@ -5,6 +5,7 @@ import pytest
 
 from tests.recommender_contract import RecommenderContract, assert_recommend_context_served
 from tfrec.errors import ConfigError
+from tfrec.models.ranking.cascade import CascadeConfig
 
 _RANKER = {"epochs": 3, "embedding_dim": 8, "hidden_units": (8,), "batch_size": 128}
 
@@ -16,6 +17,7 @@ class TestCascade(RecommenderContract):
         "ranking": "dcn",
         "candidates": 20,
         "ranking_options": _RANKER,
+        "signal_options": {"two_tower": {"embedding_dim": 8, "epochs": 3, "batch_size": 256}},
     }
     learns_checkerboard = False  # the dcn ranker: too little data on the 8 x 8 board
 
@@ -85,8 +87,8 @@ class TestCascade(RecommenderContract):
     def test_savedmodel_recommend_reads_every_stacked_feature(self, small_split, tmp_path):
         import tensorflow as tf
 
-        model = self.make(stacking_weights=[0.5, 1.0, -0.3, 0.2, 0.4]).fit(small_split)
-        assert list(model.signals_) == ["ease"]  # itemknn retrieves
+        model = self.make(stacking_weights=[0.5, 1.0, -0.3, 0.2, 0.4, -0.6]).fit(small_split)
+        assert list(model.signals_) == ["two_tower", "ease"]  # itemknn retrieves
         served = tf.saved_model.load(str(model.export(tmp_path / "export")))
         users = np.array([*model.user_ids[:8], -1], np.int64)
         out = served.signatures["recommend"](user_id=tf.constant(users), k=tf.constant([6]))
@@ -95,9 +97,10 @@ class TestCascade(RecommenderContract):
         np.testing.assert_allclose(out["scores"].numpy(), scores, rtol=1e-5, atol=1e-5)
 
     def test_stacking_weights_must_match_the_features(self):
-        with pytest.raises(ConfigError, match="stacking_weights must hold 5 weights"):
+        with pytest.raises(ConfigError, match="stacking_weights must hold 6 weights"):
             self.make(stacking_weights=[1.0, 2.0])
-        assert len(self.make(signals=(), stacking_weights=[1.0] * 4).config.stacking_weights) == 4
+        config = self.make(signals=(), signal_options={}, stacking_weights=[1.0] * 4).config
+        assert len(config.stacking_weights) == 4
 
     def test_ranker_is_trained_for_ranking(self, fitted):
         assert fitted.ranking_.task_ == "ranking" and not fitted.predicts_ratings
@@ -155,6 +158,7 @@ class TestCascadeWithASignal(RecommenderContract):
     options = {
         **TestCascade.options,
         "signals": ("popularity",),
+        "signal_options": {},
         "stacking_weights": (0.5, 1.0, -0.3, 0.2, 0.7),
     }
     learns_checkerboard = False
@@ -234,6 +238,9 @@ class TestCascadeWithASignal(RecommenderContract):
     def test_a_signal_that_names_a_stage_is_left_out(self):
         config = self.make(signals=("itemknn", "popularity")).config  # itemknn retrieves
         assert config.used_signals() == ("popularity",)
+        # the default signals: the retrievers that are not the stage
+        assert CascadeConfig().used_signals() == ("itemknn", "ease")
+        assert CascadeConfig(retrieval="ease").used_signals() == ("two_tower", "itemknn")
         with pytest.raises(ConfigError, match="stacking_weights must hold 5 weights"):
             self.make(signals=("itemknn", "popularity"), stacking_weights=(1.0,) * 6)
 

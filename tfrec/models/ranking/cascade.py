@@ -12,9 +12,10 @@ scores those pairs, s_ui, and the cascade's score is
 where z_u standardises over the user's N candidates, rank_u(i) is the
 candidate's place (0 = best) in the retrieval order and g_ui the score of
 each of the cascade's ``signals``: other models fitted on the same split
-(itemknn, ease...), whose judgement joins the ranker's as features of the
-candidates, as the retrieval scores of several candidate generators join a
-production ranker's. θ comes from ``combiner``:
+(by default the retrievers two_tower, itemknn and ease, but the stage),
+whose judgement joins the ranker's as features of the candidates, as the
+retrieval scores of several candidate generators join a production
+ranker's. θ comes from ``combiner``:
 
 * ``stacked``: θ is fitted on the validation users' items, which neither
   stage trained on, by the listwise softmax likelihood of those items among
@@ -80,9 +81,11 @@ from tfrec.topk import exclude, top_k
 
 COMBINERS = ("auto", "stacked", "weight")
 # Other models whose scores of the candidates θ may weigh (docs/results.md,
-# "Signals"): cheap to fit beside the stages, and each knows what a
-# sequence retriever may not (the whole history's co-occurrences).
-SIGNALS = ("itemknn", "ease")
+# "Signals"): the retrievers that are not the stage, each knowing what the
+# stage may not (two_tower the recent history, itemknn and ease the whole
+# history's co-occurrences). Behind the default two_tower retriever, the
+# signals are itemknn and ease; behind ease, two_tower and itemknn.
+SIGNALS = ("two_tower", "itemknn", "ease")
 # The ranker's defaults in a cascade on data with timestamps (dcn): the
 # candidate's popularity trend at the example's time, and negatives drawn like
 # the candidates, by popularity (docs/results.md, "Ranking stage").
