@@ -88,12 +88,16 @@ def _stderr_to_devnull():
 # * saving variables sharded over parameter servers retraces one save
 #   function per device;
 # * under parameter-server, a TFRS model's step logs its own losses, not
-#   ``Model.metrics``, so Keras keeps the last step's logs, as in one process.
+#   ``Model.metrics``, so Keras keeps the last step's logs, as in one process;
+# * Keras times the callbacks of a fit's first batches, which trace and wait
+#   on a busy host, and calls them slow beside their batch.
 SERIALIZATION_WARNINGS = (
     "Skipping full serialization of TF-Keras layer",
     "MultiDeviceSaver.save.<locals>.tf_function_save at",
 )
 PARAMETER_SERVER_METRICS_WARNING = "Could not get Model metric results"
+SLOW_CALLBACK_WARNING = "is slow compared to the batch time"
+FIT_WARNINGS = (PARAMETER_SERVER_METRICS_WARNING, SLOW_CALLBACK_WARNING)
 
 
 class _DropWarnings(logging.Filter):

@@ -26,6 +26,7 @@ from tfrec.models.training.keras_fit import (
     training_input,
 )
 from tfrec.pipelines import steps_per_epoch, training_dataset
+from tfrec.tf_logging import FIT_WARNINGS, without_warnings
 
 _PREDICT_BATCH = 65_536
 _CHECKPOINT = "weights"  # a TensorFlow checkpoint's prefix: the weights of a model with features
@@ -77,15 +78,16 @@ class KerasRatingModel(Recommender, abc.ABC):
             )
         monitor = "val_rmse" if validation is not None else None
         callbacks += training_callbacks(options, c.patience, monitor)
-        history = self.model_.fit(
-            train,
-            epochs=c.epochs,
-            steps_per_epoch=steps,
-            validation_data=validation,
-            validation_batch_size=_PREDICT_BATCH,
-            callbacks=callbacks,
-            verbose=keras_verbosity(options),
-        )
+        with without_warnings(*FIT_WARNINGS):
+            history = self.model_.fit(
+                train,
+                epochs=c.epochs,
+                steps_per_epoch=steps,
+                validation_data=validation,
+                validation_batch_size=_PREDICT_BATCH,
+                callbacks=callbacks,
+                verbose=keras_verbosity(options),
+            )
         record_history(self, history, self.model_, options.verbose)
 
     def _training_batches(self, data, split, options):

@@ -14,7 +14,7 @@ from tfrec.models.training.keras_fit import (
     training_callbacks,
     training_input,
 )
-from tfrec.tf_logging import PARAMETER_SERVER_METRICS_WARNING, without_warnings
+from tfrec.tf_logging import FIT_WARNINGS, without_warnings
 
 VALIDATION_K = 10
 # Validation users ranked at most (a seeded sample beyond): enough to pick an
@@ -181,7 +181,7 @@ def fit_with_ranking(
     callbacks = [Throughput(examples_per_epoch, steps_per_epoch), ranking]
     monitor = "val_ndcg@10" if ranking.active else None
     callbacks += training_callbacks(options, c.patience, monitor, "max")
-    with without_warnings(PARAMETER_SERVER_METRICS_WARNING):
+    with without_warnings(*FIT_WARNINGS):
         history = model.fit(
             training_input(options, make_train, steps_per_epoch, per_worker),
             epochs=c.epochs,
