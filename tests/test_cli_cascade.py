@@ -1,5 +1,5 @@
-"""``tfrec cascade``: two trained runs chained into one model, nothing refitted
-but the combiner."""
+"""``tfrec cascade``: two trained runs chained into one model, the stages not
+refitted."""
 
 import json
 

@@ -337,12 +337,14 @@ def cascade(
     overwrite: bool = False,
     eval_users: int | None = None,
 ) -> TrainResult:
-    """A cascade of two trained runs' models: nothing is refitted but the combiner.
+    """A cascade of two trained runs' models: the stages are not refitted.
 
     The runs (``tfrec train --out``) must come from the same data, split and
-    seed. Their split is made again, the combiner θ is fitted on its
-    validation users (:mod:`tfrec.models.ranking.stacking`), and the cascade
-    is evaluated, written and exported as :func:`train` does.
+    seed. Their split is made again, the signals are fitted on it with their
+    options (by default the retrievers other than the retrieval run's model,
+    two_tower among them), the combiner θ is fitted on its validation users
+    (:mod:`tfrec.models.ranking.stacking`), and the cascade is evaluated,
+    written and exported as :func:`train` does.
 
     Args:
         retrieval_run: Run directory of the first stage (two_tower, ease...).

@@ -86,7 +86,8 @@ class TrainShards:
         workers: int = 1,
         indexed: bool = False,
     ):
-        """One epoch's shards, each an element ``(order, *columns)``.
+        """One epoch's shards, each an element ``(order, *columns)`` (``indexed``:
+        ``(index, *columns)``).
 
         Args:
             columns: Names from :data:`COLUMNS`, in the order they are yielded.
@@ -104,7 +105,7 @@ class TrainShards:
 
         Returns:
             A ``tf.data.Dataset`` of tuples: the shard's shuffled row order (int64, each
-            row once) and its columns, read in file order.
+            row once; or its index) and its columns, read in file order.
         """
         import tensorflow as tf
 

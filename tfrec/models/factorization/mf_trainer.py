@@ -8,9 +8,9 @@ steps as TensorFlow ops fed by tf.data this trains the same tables 1.5-2
 times faster (docs/results.md, "Training speed"): no per-step op dispatch, and no
 shuffled copy of the columns.
 
-From a prepared directory (``tfrec data prepare``) an epoch streams: each
-train shard arrives from tf.data with its own shuffled order
-(:mod:`tfrec.data.prepare.stream`) and runs through the same loop, so no
+From a prepared directory (``tfrec data prepare``) an epoch streams: the
+train shards arrive from tf.data (:mod:`tfrec.data.prepare.stream`), a few
+at a time are shuffled together and run through the same loop, so no
 column of the whole part is held.
 """
 
@@ -120,9 +120,10 @@ class MFTrainer(tf.Module):
         """Trains one epoch streamed from the shards, ``SHARD_GROUP`` at a time;
         returns the training RMSE.
 
-        The rows of each group of shards are shuffled together (one shard: its
-        own shuffle, so that one shard gives the in-memory epoch), so that no
-        shard's users wait for the others' while the items move on.
+        The rows of each group of shards are shuffled together, seeded by the
+        group's first shard index (one shard: the shuffle the in-memory epoch
+        draws), so that no shard's users wait for the others' while the items
+        move on.
 
         Args:
             stream: The prepared train shards

@@ -645,7 +645,7 @@ class Cascade(Recommender):
             "signals": np.asarray(list(self.signals_), np.str_),
         }
         if self.retrieval_weight_ is not None:
-            arrays["retrieval_weight"] = np.float32(self.retrieval_weight_)
+            arrays["retrieval_weight"] = np.float64(self.retrieval_weight_)  # exact, for refit
         return arrays
 
     def _load_arrays(self, arrays):

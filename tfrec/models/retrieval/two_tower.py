@@ -381,7 +381,7 @@ class TwoTower(NewUserQueries, Recommender):
             "user_vectors": self.user_vectors_,
             "item_vectors": self.item_vectors_,
             "log_popularity": self.log_popularity_,
-            "popularity_weight": np.float32(self.popularity_weight_),
+            "popularity_weight": np.float64(self.popularity_weight_),  # exact, for refit
             "genre_names": np.asarray(self.genre_names_, dtype=str),
         }
         if self.genre_projection_ is not None:
