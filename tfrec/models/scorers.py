@@ -25,6 +25,21 @@ def _sums(ids, values, size):
     return tf.math.bincount(ids, weights=values, minlength=size, maxlength=size)
 
 
+def _row_sums(index, values, batch, indices, weights, splits, n_columns):
+    """[batch, n_columns] x W for sparse rows x given as ``index`` ([nnz, 2]:
+    batch row, row i of W) and ``values``, W's rows being the lists of
+    (column, weight) in ``indices`` and ``weights`` cut at ``splits``: reads
+    only the rows x touches (a user's items)."""
+    touched = index[:, 1]
+    targets = tf.gather(tf.RaggedTensor.from_row_splits(indices, splits, validate=False), touched)
+    found = tf.gather(tf.RaggedTensor.from_row_splits(weights, splits, validate=False), touched)
+    entry = targets.value_rowids()
+    rows = tf.gather(index[:, 0], entry)
+    products = found.flat_values * tf.gather(values, entry)
+    sums = _sums(rows * n_columns + targets.flat_values, products, batch * n_columns)
+    return tf.reshape(sums, tf.stack([batch, n_columns]))
+
+
 def _list_sums(x, indices, weights, splits, columns):
     """[batch, N]: for c = columns[b, n], the sum of x[b, i] · w over c's list
     of (i, w), the lists being ``indices`` and ``weights`` cut at ``splits``
@@ -99,18 +114,10 @@ class NeighbourScorer(tf.Module):
     def score(self, users):
         """Touches only the items that neighbour the users' rated items."""
         index, ratings = self.seen.index(users)  # (batch row, rated item i), r_ui
-        targets = tf.gather(
-            tf.RaggedTensor.from_row_splits(self.reverse_items, self.reverse_splits), index[:, 1]
-        )
-        weights = tf.gather(
-            tf.RaggedTensor.from_row_splits(self.reverse_weight, self.reverse_splits), index[:, 1]
-        )
-        entry = targets.value_rowids()
-        rows = tf.gather(index[:, 0], entry)
-        values = weights.flat_values * tf.gather(ratings, entry)
         batch = tf.shape(users, out_type=tf.int64)[0]
-        sums = _sums(rows * self.n_items + targets.flat_values, values, batch * self.n_items)
-        return tf.reshape(sums, tf.stack([batch, self.n_items]))
+        reverse = (self.reverse_items, self.reverse_weight, self.reverse_splits)
+        n = tf.constant(self.n_items, tf.int64)
+        return _row_sums(index, ratings, batch, *reverse, n)
 
     def enable_item_scoring(self) -> None:
         """Nothing to prepare: :meth:`score_items` reads the neighbour lists."""
@@ -321,16 +328,8 @@ class SparseMatrix(tf.Module):
         touched = tf.reduce_sum(tf.gather(self.row_lengths, index[:, 1]))
 
         def by_rows():
-            splits = self.row_splits
-            columns = tf.RaggedTensor.from_row_splits(self.row_columns, splits, validate=False)
-            weights = tf.RaggedTensor.from_row_splits(self.values, splits, validate=False)
-            targets, found = tf.gather(columns, index[:, 1]), tf.gather(weights, index[:, 1])
-            entry = targets.value_rowids()
-            rows = tf.gather(index[:, 0], entry)
-            products = found.flat_values * tf.gather(values, entry)
-            n = tf.constant(self.n_columns, tf.int64)
-            sums = _sums(rows * n + targets.flat_values, products, batch * n)
-            return tf.reshape(sums, tf.stack([batch, n]))
+            rows = (self.row_columns, self.values, self.row_splits)
+            return _row_sums(index, values, batch, *rows, tf.constant(self.n_columns, tf.int64))
 
         def whole():
             x = tf.scatter_nd(index, values, tf.stack([batch, tf.constant(self.n_rows, tf.int64)]))
